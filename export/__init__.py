@@ -1,0 +1,1 @@
+"""Exporters: TF Serving SavedModel, TFLite models and their parity report."""

@@ -1,0 +1,100 @@
+"""Reading, checking, resampling and atomically writing audio files (soundfile + soxr)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from keras_denoiser.errors import AudioFileError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".caf", ".w64", ".mp3", ".opus")
+
+
+def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Samples as float32 `[frames, channels]` and the sample rate.
+
+    Raises AudioFileError (file + reason) for missing, empty, undecodable, zero-sample or
+    non-finite files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFileError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(path, "empty file")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
+        raise AudioFileError(path, f"not readable audio ({_short(err)})") from None
+    if data.shape[0] == 0:
+        raise AudioFileError(path, "no samples")
+    if not np.isfinite(data).all():
+        raise AudioFileError(path, "contains NaN or Inf samples")
+    return data, int(rate)
+
+
+def _short(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__
+
+
+def to_mono(data: np.ndarray) -> np.ndarray:
+    """Average `[frames, channels]` to a 1-D float32 signal."""
+    return data.mean(axis=1, dtype=np.float32) if data.ndim == 2 else data.astype(np.float32)
+
+
+def resample(data: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample along axis 0 with soxr (high quality); a no-op when the rates match."""
+    if rate_in == rate_out:
+        return data.astype(np.float32, copy=False)
+    return soxr.resample(data, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
+
+
+def read_mono(path: str | os.PathLike[str], rate: int) -> np.ndarray:
+    """A file as a 1-D float32 signal at `rate` Hz."""
+    data, file_rate = read_audio(path)
+    return resample(to_mono(data), file_rate, rate)
+
+
+def write_audio_atomic(
+    path: str | os.PathLike[str], data: np.ndarray, rate: int, subtype: str | None = None
+) -> None:
+    """Write audio beside `path` under a temporary name, then rename: never a half-written file.
+
+    The format comes from the file name's extension (wav when it has none known to libsndfile).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = _format_for(path)
+    if subtype is None and fmt == "WAV":
+        subtype = "PCM_16"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp_name, data, rate, format=fmt, subtype=subtype)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _format_for(path: Path) -> str:
+    ext = path.suffix.lower().lstrip(".")
+    formats = sf.available_formats()
+    if ext == "oga":
+        ext = "ogg"
+    if ext.upper() in formats:
+        return ext.upper()
+    return "WAV"
+
+
+def find_audio_files(root: str | os.PathLike[str]) -> list[Path]:
+    """Every audio file below `root` (by extension), sorted, so listings are reproducible."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)

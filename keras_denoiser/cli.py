@@ -1,0 +1,68 @@
+"""`keras_denoiser COMMAND [--flags] [ARGS]`: dispatches to one command module.
+
+Only the chosen command's module is imported, so each command defines its own absl flags and
+`keras_denoiser train --help` lists exactly the flags of `train`.
+
+    keras_denoiser train --speech_dir=LJSpeech-1.1 --noise_dir=noise --model_dir=runs/unet
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Callable, Sequence
+
+from absl import app
+
+from keras_denoiser.errors import UserError
+
+COMMANDS: dict[str, str] = {
+    "demo": "Denoise a bundled noisy sample with the bundled model and say where the results are.",
+    "prepare": "Decode and resample corpora once into a TFRecord cache.",
+    "train": "Train a U-Net mask estimator (resumable).",
+    "denoise": "Denoise audio files or folders with a trained model.",
+    "make_testset": "Write a deterministic noisy/clean test set from speech and noise folders.",
+    "evaluate": "Score models with PESQ-WB, STOI and SI-SDR on a test set.",
+    "export": "Export a model as a TF Serving SavedModel and TFLite models, with a parity report.",
+    "serve_client": "Send audio to a TF Serving REST endpoint and write the enhanced audio.",
+    "benchmark": "Measure input-pipeline, training and inference speed.",
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: keras_denoiser COMMAND [--flags] [ARGS]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
+    lines += ["", "`keras_denoiser COMMAND --help` lists a command's flags."]
+    return "\n".join(lines)
+
+
+def _guarded(main: Callable[[Sequence[str]], int | None]) -> Callable[[Sequence[str]], int | None]:
+    """Turn UserError into one line on stderr and exit status 1."""
+
+    def run(argv: Sequence[str]) -> int | None:
+        try:
+            return main(argv)
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def main() -> None:
+    """Console-script entry point."""
+    argv = sys.argv
+    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+        print(_usage())
+        sys.exit(0 if len(argv) >= 2 else 2)
+    command = argv[1]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        sys.exit(2)
+    module = importlib.import_module(f"keras_denoiser.commands.{command}")
+    app.run(_guarded(module.main), argv=[f"keras_denoiser {command}", *argv[2:]])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Frozen configuration dataclasses: the one source of truth for every constant.
+
+A config is passed explicitly to whatever needs it and saved as JSON beside a trained model,
+so a model always carries the signal parameters it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+from keras_denoiser.errors import UserError
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalConfig:
+    """Sample rate and STFT parameters shared by training, inference and export."""
+
+    sample_rate: int = 16000
+    frame_length: int = 512
+    hop_length: int = 128
+
+    @property
+    def num_bins(self) -> int:
+        """Number of frequency bins of the one-sided spectrum."""
+        return self.frame_length // 2 + 1
+
+    @property
+    def pad(self) -> int:
+        """Zeros added on each side so every sample is covered by a full set of frames."""
+        return self.frame_length - self.hop_length
+
+
+MODEL_NAMES = ("unet", "unet_causal")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """U-Net architecture: `unet` (offline) or `unet_causal` (streaming-capable)."""
+
+    name: str = "unet"
+    depth: int = 3
+    base_filters: int = 16
+    kernel_size: int = 3
+
+    def __post_init__(self) -> None:
+        if self.name not in MODEL_NAMES:
+            raise UserError(f"unknown model {self.name!r}; choose one of {', '.join(MODEL_NAMES)}")
+        if self.depth < 1 or self.base_filters < 1 or self.kernel_size < 1:
+            raise UserError("model depth, base_filters and kernel_size must be positive")
+
+    @property
+    def causal(self) -> bool:
+        """True when output frame t depends only on input frames <= t."""
+        return self.name == "unet_causal"
+
+
+@dataclasses.dataclass(frozen=True)
+class MixConfig:
+    """How speech and noise are mixed for every example drawn."""
+
+    crop_seconds: float = 2.0
+    snr_db_min: float = -5.0
+    snr_db_max: float = 20.0
+    gain_db_min: float = -25.0
+    gain_db_max: float = -5.0
+    speed_perturb: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.snr_db_min > self.snr_db_max:
+            raise UserError(f"snr range is empty: {self.snr_db_min} > {self.snr_db_max}")
+        if self.gain_db_min > self.gain_db_max:
+            raise UserError(f"gain range is empty: {self.gain_db_min} > {self.gain_db_max}")
+        if self.crop_seconds <= 0:
+            raise UserError("crop_seconds must be positive")
+        if not 0.0 <= self.speed_perturb < 0.5:
+            raise UserError("speed_perturb must be in [0, 0.5)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; saved as config.json in the model folder."""
+
+    signal: SignalConfig = SignalConfig()
+    model: ModelConfig = ModelConfig()
+    mix: MixConfig = MixConfig()
+    batch_size: int = 16
+    epochs: int = 10
+    steps_per_epoch: int = 200
+    validation_steps: int = 20
+    learning_rate: float = 1e-3
+    seed: int = 0
+    validation_fraction: float = 0.05
+    backup_every_steps: int = 50
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Nested plain dict of a config dataclass."""
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Build `cls` from a nested dict, rejecting unknown keys."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise UserError(f"unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        field_type = fields[name].default
+        if dataclasses.is_dataclass(field_type) and isinstance(value, Mapping):
+            kwargs[name] = from_dict(type(field_type), value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def save_json(config: Any, path: Path) -> None:
+    """Write a config as indented JSON, atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def load_json(cls: type[T], path: Path) -> T:
+    """Read a config written by `save_json`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: cannot read config ({err})") from None
+    return from_dict(cls, data)

@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny generated signals and audio files, never ../shared."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+
+def harmonic_speechlike(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    """A voiced, syllable-modulated harmonic signal: speech-like energy in time and frequency."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6))
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 20) if k * 220 < rate / 2)
+    envelope = np.clip(np.sin(2 * np.pi * 3.0 * t + rng.uniform(0, 6)), 0, None) ** 2
+    return (0.3 * voiced * envelope).astype(np.float32)
+
+
+@pytest.fixture
+def write_wav(tmp_path: Path):
+    """Write `data` at `rate` under tmp_path/name and return the path."""
+
+    def write(name: str, data: np.ndarray, rate: int = 16000, subtype: str | None = None) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, data, rate, subtype=subtype)
+        return path
+
+    return write
