@@ -25,8 +25,11 @@ COMMANDS: dict[str, str] = {
     "evaluate": "Score models with PESQ-WB, STOI and SI-SDR on a test set.",
     "export": "Export a model as a TF Serving SavedModel and TFLite models, with a parity report.",
     "serve_client": "Send audio to a TF Serving REST endpoint and write the enhanced audio.",
-    "benchmark": "Measure input-pipeline, training and inference speed.",
+    "benchmark": "Measure speed: `benchmark pipeline` (input graph, training steps) or `benchmark inference`.",
 }
+
+# Commands whose first argument picks a module of their own: `benchmark pipeline` -> benchmark_pipeline.
+SUBCOMMANDS: dict[str, tuple[str, ...]] = {"benchmark": ("pipeline", "inference")}
 
 
 def _usage() -> str:
@@ -60,8 +63,15 @@ def main() -> None:
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         sys.exit(2)
+    rest = argv[2:]
+    if command in SUBCOMMANDS:
+        choices = SUBCOMMANDS[command]
+        if not rest or rest[0] not in choices:
+            print(f"usage: keras_denoiser {command} {{{'|'.join(choices)}}} [--flags]", file=sys.stderr)
+            sys.exit(2)
+        command, rest = f"{command}_{rest[0]}", rest[1:]
     module = importlib.import_module(f"keras_denoiser.commands.{command}")
-    app.run(_guarded(module.main), argv=[f"keras_denoiser {command}", *argv[2:]])
+    app.run(_guarded(module.main), argv=[f"keras_denoiser {command.replace('_', ' ', 1) if command.startswith('benchmark_') else command}", *rest])
 
 
 if __name__ == "__main__":
