@@ -1,0 +1,60 @@
+"""RNNoise (Valin, BSD-3-Clause) through pyrnnoise (Apache-2.0): a GRU band-gain denoiser at 48 kHz.
+
+Input is resampled to 48 kHz with soxr, denoised frame by frame, advanced by the measured delay and
+resampled back, so output sample i lines up with input sample i.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+from pyrnnoise import rnnoise
+
+from keras_denoiser.audio import resample
+
+RNNOISE_RATE = 48000
+FRAME_SIZE = rnnoise.FRAME_SIZE  # 480 samples, 10 ms
+DELAY_SAMPLES_48K = 960  # 20 ms: measured by cross-correlation, checked in tests/test_peers.py
+PCM_SCALE = 32768.0  # RNNoise expects float samples on the int16 scale
+
+_FLOAT_POINTER = ctypes.POINTER(ctypes.c_float)
+
+
+def denoise_48k(wave: np.ndarray) -> np.ndarray:
+    """RNNoise output for a 48 kHz signal, with its delay, padded up to whole frames."""
+    num_frames = -(-wave.size // FRAME_SIZE)
+    frames = np.zeros((num_frames, FRAME_SIZE), np.float32)
+    frames.flat[: wave.size] = wave * PCM_SCALE
+    denoised = np.empty_like(frames)
+    state = rnnoise.create()
+    try:
+        for frame, out in zip(frames, denoised):
+            rnnoise.lib.rnnoise_process_frame(
+                state, out.ctypes.data_as(_FLOAT_POINTER), frame.ctypes.data_as(_FLOAT_POINTER)
+            )
+    finally:
+        rnnoise.destroy(state)
+    return denoised.reshape(-1) / PCM_SCALE
+
+
+class RnnoiseEnhancer:
+    """RNNoise at any input rate: soxr to 48 kHz and back, delay compensated."""
+
+    name = "rnnoise"
+
+    def __init__(self, sample_rate: int = 16000) -> None:
+        self.sample_rate = sample_rate
+
+    def __call__(self, wave: np.ndarray) -> np.ndarray:
+        wave = np.asarray(wave, np.float32)
+        wave_48k = resample(wave, self.sample_rate, RNNOISE_RATE)
+        flushed = np.concatenate([wave_48k, np.zeros(DELAY_SAMPLES_48K, np.float32)])
+        aligned = denoise_48k(flushed)[DELAY_SAMPLES_48K : DELAY_SAMPLES_48K + wave_48k.size]
+        enhanced = resample(aligned, RNNOISE_RATE, self.sample_rate)
+        return _fit_length(enhanced, wave.size)
+
+
+def _fit_length(wave: np.ndarray, size: int) -> np.ndarray:
+    """`wave` cropped or zero-padded to `size` samples (resampling may be off by one)."""
+    return np.pad(wave[:size], (0, max(0, size - wave.size))).astype(np.float32, copy=False)
