@@ -1,0 +1,150 @@
+"""Corpus readers: LJ Speech layout or any folder tree of audio files, plus the train/validation split.
+
+A reader lists the usable audio files of a corpus and skips every unusable entry (a row escaping the
+corpus folder, a missing, empty, corrupt or non-audio file) with one warning line naming the entry
+and the reason; nothing it meets stops the run.
+
+    corpus = read_corpus("LJSpeech-1.1")      # LJ layout: metadata.csv + wavs/<id>.wav
+    corpus = read_corpus("noise")              # any folder tree of wav/flac/ogg files
+    train = [item for item in corpus.items if not is_validation(item.id, 0.05)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import soundfile as sf
+from absl import logging
+
+from keras_denoiser.audio import find_audio_files
+from keras_denoiser.errors import UserError
+
+LJ_METADATA = "metadata.csv"
+LJ_AUDIO_FOLDER = "wavs"
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioItem:
+    """One usable audio file: `id` is the LJ row id, or the path relative to the folder root."""
+
+    id: str
+    path: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """An entry left out of a corpus, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """The usable items of one corpus folder and the entries skipped on the way."""
+
+    root: Path
+    items: tuple[AudioItem, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def read_corpus(root: str | os.PathLike[str]) -> Corpus:
+    """LJ Speech layout when `root/metadata.csv` exists, otherwise any folder tree of audio files."""
+    root = _existing_folder(root)
+    if (root / LJ_METADATA).is_file():
+        return read_ljspeech(root)
+    return read_audio_folder(root)
+
+
+def read_ljspeech(root: str | os.PathLike[str]) -> Corpus:
+    """Rows `id|text[|normalized]` of `root/metadata.csv`, audio in `root/wavs/<id>.wav`."""
+    root = _existing_folder(root)
+    metadata = root / LJ_METADATA
+    try:
+        lines = metadata.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as err:
+        raise UserError(f"{metadata}: cannot read ({err.strerror})") from None
+    items: list[AudioItem] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        item_id = line.split("|", 1)[0].strip().strip("\"'").strip()
+        where = f"{metadata}:{number}"
+        if not item_id or "|" not in line:
+            problem = Skipped(where, "malformed row (expected id|text|normalized)")
+        elif item_id in seen:
+            problem = Skipped(where, f"duplicate id {item_id!r}")
+        else:
+            seen.add(item_id)
+            path = root / LJ_AUDIO_FOLDER / f"{item_id}.wav"
+            problem = _escape_problem(path, root / LJ_AUDIO_FOLDER, where) or _audio_problem(path)
+            if problem is None:
+                items.append(AudioItem(item_id, path))
+        if problem is not None:
+            skipped.append(problem)
+    return _finish(root, items, skipped)
+
+
+def read_audio_folder(root: str | os.PathLike[str]) -> Corpus:
+    """Every audio file (by extension) below `root`; ids are paths relative to `root`."""
+    root = _existing_folder(root)
+    items: list[AudioItem] = []
+    skipped: list[Skipped] = []
+    for path in find_audio_files(root):
+        problem = _escape_problem(path, root, str(path)) or _audio_problem(path)
+        if problem is None:
+            items.append(AudioItem(path.relative_to(root).as_posix(), path))
+        else:
+            skipped.append(problem)
+    return _finish(root, items, skipped)
+
+
+def is_validation(item_id: str, validation_fraction: float) -> bool:
+    """Deterministic split: a file is in validation when the hash of its id falls below the fraction."""
+    digest = hashlib.sha256(item_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < validation_fraction
+
+
+def _existing_folder(root: str | os.PathLike[str]) -> Path:
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise UserError(f"{root}: no such corpus folder")
+    return root
+
+
+def _escape_problem(path: Path, root: Path, where: str) -> Skipped | None:
+    """A Skipped entry when `path` (after resolving `..` and symlinks) lies outside `root`."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return Skipped(where, f"escapes the corpus folder ({path})")
+    return None
+
+
+def _audio_problem(path: Path) -> Skipped | None:
+    """A Skipped entry when `path` is missing, empty or has no readable audio header with samples."""
+    if not path.is_file():
+        return Skipped(str(path), "no such file")
+    if path.stat().st_size == 0:
+        return Skipped(str(path), "empty file")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
+        reason = getattr(err, "error_string", None) or str(err).strip() or type(err).__name__
+        return Skipped(str(path), f"not readable audio ({reason})")
+    if info.frames <= 0:
+        return Skipped(str(path), "no samples")
+    return None
+
+
+def _finish(root: Path, items: list[AudioItem], skipped: list[Skipped]) -> Corpus:
+    for entry in skipped:
+        logging.warning("skipped %s: %s", entry.path, entry.reason)
+    if not items:
+        raise UserError(f"{root}: no usable audio files ({len(skipped)} skipped)")
+    return Corpus(root, tuple(items), tuple(skipped))

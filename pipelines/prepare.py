@@ -1,0 +1,277 @@
+"""Prepare once: decode and resample a corpus to the model rate into sharded TFRecord files.
+
+The cache folder of a corpus is named after a key over the corpus path, its file list (with sizes
+and modification times), the sample rate and the validation fraction, so any change prepares a new
+cache and an unchanged corpus reuses the old one. A cache is built in a hidden temporary folder and
+renamed into place when complete: a killed prepare never leaves a cache that looks valid.
+
+    prepared = prepare_corpus("LJSpeech-1.1", default_cache_dir(), SignalConfig(), 0.05)
+    prepared.train_shards, prepared.manifest_path
+
+Each record is a `tf.train.Example` with `id` (bytes), `num_samples` (int64) and `audio`
+(little-endian float32 mono samples at the model rate, as bytes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from absl import logging
+from tqdm import tqdm
+
+from keras_denoiser.audio import read_mono
+from keras_denoiser.config import SignalConfig
+from keras_denoiser.errors import AudioFileError, UserError
+from pipelines.corpora import AudioItem, Corpus, Skipped, is_validation, read_corpus
+
+CACHE_FORMAT = 1
+MANIFEST = "manifest.json"
+ITEMS_PER_SHARD = 64
+MAX_SHARDS = 16
+TMP_PREFIX = ".tmp-"
+SPLITS = ("train", "validation")
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedCorpus:
+    """A complete cache of one corpus: its shards per split and the totals from its manifest."""
+
+    root: Path
+    manifest_path: Path
+    train_shards: tuple[Path, ...]
+    validation_shards: tuple[Path, ...]
+    num_train: int
+    num_validation: int
+    train_seconds: float
+    validation_seconds: float
+    skipped: tuple[Skipped, ...]
+    reused: bool
+
+    @property
+    def cache_path(self) -> Path:
+        """The folder holding the shards and the manifest."""
+        return self.manifest_path.parent
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/keras_denoiser`, or `~/.cache/keras_denoiser`."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "keras_denoiser"
+
+
+def prepare_corpus(
+    root: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str],
+    signal_cfg: SignalConfig,
+    validation_fraction: float,
+    workers: int | None = None,
+    progress: bool = True,
+) -> PreparedCorpus:
+    """Reuse the valid cache of `root`, or decode every item once into a new one.
+
+    `workers` decoding processes (default: up to 2; 1 decodes in this process).
+    """
+    if not 0.0 <= validation_fraction <= 1.0:
+        raise UserError(f"validation fraction must be in [0, 1], got {validation_fraction}")
+    corpus = read_corpus(root)
+    cache_dir = Path(cache_dir).expanduser()
+    final = cache_dir / f"{_safe_name(corpus.root)}-{cache_key(corpus, signal_cfg, validation_fraction)}"
+    existing = _load_valid(final, reused=True)
+    if existing is not None:
+        logging.info("reusing prepared cache %s", final)
+        return existing
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(cache_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=cache_dir))
+    try:
+        _write_cache(corpus, tmp, signal_cfg, validation_fraction, workers, progress)
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process completed the same cache first
+            if _load_valid(final, reused=True) is None:
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    prepared = _load_valid(final, reused=False)
+    if prepared is None:
+        raise UserError(f"{final}: prepared cache is incomplete")
+    return prepared
+
+
+def cache_key(corpus: Corpus, signal_cfg: SignalConfig, validation_fraction: float) -> str:
+    """Hex key over the corpus path, file list with sizes and mtimes, and the audio parameters."""
+    files = []
+    for item in corpus.items:
+        stat = item.path.stat()
+        files.append([item.id, stat.st_size, stat.st_mtime_ns])
+    description = {
+        "format": CACHE_FORMAT,
+        "root": str(corpus.root.resolve()),
+        "files": files,
+        "skipped": sorted(entry.path for entry in corpus.skipped),
+        "sample_rate": signal_cfg.sample_rate,
+        "validation_fraction": validation_fraction,
+    }
+    return hashlib.sha256(json.dumps(description).encode("utf-8")).hexdigest()[:16]
+
+
+def summary_lines(prepared: PreparedCorpus) -> list[str]:
+    """A human-readable summary: counts, durations, skipped files with reasons."""
+    lines = [
+        f"{prepared.root}: {prepared.num_train} train files ({prepared.train_seconds / 60:.1f} min), "
+        f"{prepared.num_validation} validation files ({prepared.validation_seconds / 60:.1f} min), "
+        f"{len(prepared.skipped)} skipped; {'reused' if prepared.reused else 'prepared'} "
+        f"{prepared.cache_path}"
+    ]
+    lines += [f"  skipped {entry.path}: {entry.reason}" for entry in prepared.skipped]
+    return lines
+
+
+def _safe_name(root: Path) -> str:
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in root.resolve().name)
+    return name or "corpus"
+
+
+def _decode(job: tuple[str, str, int]) -> tuple[str, np.ndarray | str]:
+    """(id, samples) or (id, reason) for one file; runs in a worker process."""
+    item_id, path, rate = job
+    try:
+        return item_id, read_mono(path, rate)
+    except AudioFileError as err:
+        return item_id, err.reason
+
+
+def _decoded(jobs: list[tuple[str, str, int]], workers: int) -> Iterator[tuple[str, np.ndarray | str]]:
+    if workers <= 1 or len(jobs) < 2:
+        yield from map(_decode, jobs)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap(_decode, jobs, chunksize=4)
+
+
+def _write_cache(
+    corpus: Corpus,
+    folder: Path,
+    signal_cfg: SignalConfig,
+    validation_fraction: float,
+    workers: int | None,
+    progress: bool,
+) -> None:
+    import tensorflow as tf  # heavy; only needed when a cache is written
+
+    start = time.monotonic()
+    by_id: dict[str, AudioItem] = {item.id: item for item in corpus.items}
+    split_of = {item.id: SPLITS[is_validation(item.id, validation_fraction)] for item in corpus.items}
+    shard_names = {name: _shard_names(name, list(split_of.values()).count(name)) for name in SPLITS}
+    writers = {name: [tf.io.TFRecordWriter(str(folder / n)) for n in names] for name, names in shard_names.items()}
+    counts = {name: 0 for name in SPLITS}
+    seconds = {name: 0.0 for name in SPLITS}
+    skipped = list(corpus.skipped)
+    jobs = [(item.id, str(item.path), signal_cfg.sample_rate) for item in corpus.items]
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    try:
+        decoded = _decoded(jobs, workers)
+        bar = tqdm(decoded, total=len(jobs), desc=f"prepare {corpus.root.name}", unit="file", disable=not progress)
+        for item_id, samples in bar:
+            if isinstance(samples, str):
+                logging.warning("skipped %s: %s", by_id[item_id].path, samples)
+                skipped.append(Skipped(str(by_id[item_id].path), samples))
+                continue
+            split = split_of[item_id]
+            shard = writers[split][counts[split] % len(writers[split])]
+            shard.write(_example(tf, item_id, samples))
+            counts[split] += 1
+            seconds[split] += len(samples) / signal_cfg.sample_rate
+    finally:
+        for split_writers in writers.values():
+            for writer in split_writers:
+                writer.close()
+    manifest = {
+        "format": CACHE_FORMAT,
+        "corpus": str(corpus.root.resolve()),
+        "sample_rate": signal_cfg.sample_rate,
+        "validation_fraction": validation_fraction,
+        "counts": {**counts, "skipped": len(skipped)},
+        "seconds": {**seconds, "total": seconds["train"] + seconds["validation"]},
+        "shards": shard_names,
+        "skipped": [dataclasses.asdict(entry) for entry in skipped],
+        "prepare_seconds": round(time.monotonic() - start, 3),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _shard_names(split: str, num_items: int) -> list[str]:
+    count = min(MAX_SHARDS, math.ceil(num_items / ITEMS_PER_SHARD))
+    return [f"{split}-{i:05d}-of-{count:05d}.tfrecord" for i in range(count)]
+
+
+def _example(tf, item_id: str, samples: np.ndarray) -> bytes:
+    feature = {
+        "id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[item_id.encode("utf-8")])),
+        "num_samples": tf.train.Feature(int64_list=tf.train.Int64List(value=[len(samples)])),
+        "audio": tf.train.Feature(bytes_list=tf.train.BytesList(value=[samples.astype("<f4").tobytes()])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _load_valid(folder: Path, reused: bool) -> PreparedCorpus | None:
+    """The PreparedCorpus of a complete cache folder, or None when it is missing or incomplete."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        shards = {split: tuple(folder / name for name in manifest["shards"][split]) for split in SPLITS}
+        if not all(path.is_file() for paths in shards.values() for path in paths):
+            return None
+        return PreparedCorpus(
+            root=Path(manifest["corpus"]),
+            manifest_path=folder / MANIFEST,
+            train_shards=shards["train"],
+            validation_shards=shards["validation"],
+            num_train=manifest["counts"]["train"],
+            num_validation=manifest["counts"]["validation"],
+            train_seconds=manifest["seconds"]["train"],
+            validation_seconds=manifest["seconds"]["validation"],
+            skipped=tuple(Skipped(**entry) for entry in manifest["skipped"]),
+            reused=reused,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remove_stale_temporaries(cache_dir: Path) -> None:
+    """Delete temporary folders left by prepares that were killed (their process is gone)."""
+    for tmp in cache_dir.glob(f"{TMP_PREFIX}*"):
+        pid = tmp.name[len(TMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prepare_all(
+    roots: Sequence[str | os.PathLike[str]],
+    cache_dir: str | os.PathLike[str],
+    signal_cfg: SignalConfig,
+    validation_fraction: float,
+    workers: int | None = None,
+) -> list[PreparedCorpus]:
+    """`prepare_corpus` for each root, in order."""
+    return [prepare_corpus(root, cache_dir, signal_cfg, validation_fraction, workers) for root in roots]

@@ -1,0 +1,105 @@
+"""Prepare decodes a corpus once into a keyed TFRecord cache with a manifest, and reuses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from keras_denoiser.config import SignalConfig
+from pipelines import prepare
+from pipelines.prepare import default_cache_dir, prepare_corpus
+from tests.conftest import harmonic_speechlike
+
+SECONDS = (1.0, 2.0, 1.5, 3.0, 2.5, 1.0)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, write_wav) -> Path:
+    for i, seconds in enumerate(SECONDS):
+        write_wav(f"speech/s{i}.wav", harmonic_speechlike(seconds, 22050, seed=i), 22050)
+    (tmp_path / "speech" / "broken.wav").write_text("not audio")
+    return tmp_path / "speech"
+
+
+def _decoded_seconds(shards) -> list[float]:
+    records = tf.data.TFRecordDataset([str(p) for p in shards])
+    spec = {"audio": tf.io.FixedLenFeature([], tf.string)}
+    waves = [tf.io.decode_raw(tf.io.parse_single_example(r, spec)["audio"], tf.float32) for r in records]
+    return [len(w) / 16000 for w in waves]
+
+
+def test_prepare_writes_shards_and_a_manifest_with_counts_and_durations(corpus, tmp_path) -> None:
+    prepared = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    manifest = json.loads(prepared.manifest_path.read_text())
+    assert prepared.num_train + prepared.num_validation == len(SECONDS) == manifest["counts"]["train"] + manifest["counts"]["validation"]
+    assert prepared.num_validation >= 1 and prepared.num_train >= 1
+    assert manifest["counts"]["skipped"] == 1 and manifest["skipped"][0]["path"].endswith("broken.wav")
+    assert manifest["seconds"]["total"] == pytest.approx(sum(SECONDS), abs=1e-3)
+    assert manifest["sample_rate"] == 16000
+    train = _decoded_seconds(prepared.train_shards)
+    validation = _decoded_seconds(prepared.validation_shards)
+    assert sorted(train + validation) == pytest.approx(sorted(SECONDS), abs=1e-3)
+    assert sum(train) == pytest.approx(prepared.train_seconds, abs=1e-3)
+    assert not list((tmp_path / "cache").glob(".tmp-*"))
+
+
+def test_second_prepare_reuses_the_cache_without_decoding(corpus, tmp_path, monkeypatch) -> None:
+    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    mtime = first.manifest_path.stat().st_mtime_ns
+
+    def no_decoding(job):
+        raise AssertionError(f"decoded {job[1]} again")
+
+    monkeypatch.setattr(prepare, "_decode", no_decoding)
+    second = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    assert second.reused and not first.reused
+    assert second.manifest_path == first.manifest_path
+    assert second.manifest_path.stat().st_mtime_ns == mtime
+    assert second.train_shards == first.train_shards
+
+
+def test_changed_file_list_or_rate_prepares_a_new_cache(corpus, tmp_path, write_wav) -> None:
+    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    other_rate = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(sample_rate=8000), 0.3, workers=1, progress=False)
+    write_wav("speech/new.wav", harmonic_speechlike(1.0, 16000))
+    added = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    folders = {first.cache_path, other_rate.cache_path, added.cache_path}
+    assert len(folders) == 3
+    assert added.num_train + added.num_validation == len(SECONDS) + 1
+    assert not added.reused
+
+
+def test_killed_prepare_leaves_no_valid_cache_and_the_next_one_recovers(corpus, tmp_path, monkeypatch) -> None:
+    real_decode = prepare._decode
+    calls = []
+
+    def dies_on_third(job):
+        calls.append(job)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_decode(job)
+
+    monkeypatch.setattr(prepare, "_decode", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    assert not list((tmp_path / "cache").glob("*/manifest.json"))
+    monkeypatch.setattr(prepare, "_decode", real_decode)
+    prepared = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    assert prepared.num_train + prepared.num_validation == len(SECONDS)
+
+
+def test_decoding_in_worker_processes_gives_the_same_cache(corpus, tmp_path) -> None:
+    one = prepare_corpus(corpus, tmp_path / "a", SignalConfig(), 0.3, workers=1, progress=False)
+    two = prepare_corpus(corpus, tmp_path / "b", SignalConfig(), 0.3, workers=2, progress=False)
+    for a, b in zip(one.train_shards + one.validation_shards, two.train_shards + two.validation_shards):
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "keras_denoiser"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "keras_denoiser"
