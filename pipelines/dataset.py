@@ -1,0 +1,178 @@
+"""The training input graph: prepared shards -> random crops -> dynamic mixing -> log-magnitude and IRM.
+
+    train, validation = build_datasets(["LJSpeech-1.1"], ["noise"], default_cache_dir(), TrainConfig())
+    model.fit(train, steps_per_epoch=cfg.steps_per_epoch,
+              validation_data=validation, validation_steps=cfg.validation_steps)
+
+Both datasets are infinite. Training mixtures are drawn anew every time (crop, noise, SNR, gain,
+speed), reproducibly for a given `cfg.seed`. Validation is a fixed cycle of
+`validation_steps * batch_size` mixtures whose randomness comes from the example index, so every
+epoch's validation loss is measured on the same mixtures.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from keras_denoiser import features
+from keras_denoiser.config import MixConfig, SignalConfig, TrainConfig
+from keras_denoiser.errors import UserError
+from pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform
+from pipelines.prepare import PreparedCorpus, prepare_all
+
+__all__ = ["build_datasets", "build_waveform_datasets", "mix_at_snr", "preview_mixture"]
+
+PathLike = str | os.PathLike[str]
+SHUFFLE_BUFFER = 256
+INTERLEAVE_CYCLE = 8
+PREVIEW_SECONDS = 3.0
+_AUDIO_FEATURES = {"audio": tf.io.FixedLenFeature([], tf.string)}
+
+
+def build_datasets(
+    speech_dirs: Sequence[PathLike], noise_dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """(train, validation) batches of (log_magnitude, irm), float32 `[batch, frames, bins]`, infinite."""
+    train, validation = build_waveform_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
+    return _to_features(train, cfg), _to_features(validation, cfg)
+
+
+def build_waveform_datasets(
+    speech_dirs: Sequence[PathLike], noise_dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """(train, validation) unbatched (mixture, scaled_speech, scaled_noise) crops, float32 `[samples]`."""
+    speech = _shards(speech_dirs, cache_dir, cfg, "speech")
+    noise = _shards(noise_dirs, cache_dir, cfg, "noise")
+    length = _crop_length(cfg)
+    return _train_mixtures(speech[0], noise[0], length, cfg), _validation_mixtures(speech[1], noise[1], length, cfg)
+
+
+def preview_mixture(
+    speech_dirs: Sequence[PathLike],
+    noise_dirs: Sequence[PathLike],
+    cache_dir: PathLike,
+    cfg: TrainConfig,
+    snr_db: float = 5.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy, clean): a fixed ~3 s validation mixture at `snr_db`, mono float32 at the model rate."""
+    speech = _shards(speech_dirs, cache_dir, cfg, "speech")[1]
+    noise = _shards(noise_dirs, cache_dir, cfg, "noise")[1]
+    clean_wave = next(iter(_waveforms(speech, shuffle_seed=None)))
+    noise_wave = next(iter(_waveforms(noise, shuffle_seed=None)))
+    length = int(PREVIEW_SECONDS * cfg.signal.sample_rate)
+    seeds = seeds_for(tf.constant(cfg.seed, tf.int64), 2)
+    gain_db = (cfg.mix.gain_db_min + cfg.mix.gain_db_max) / 2
+    noisy, clean, _ = mix_at_snr(
+        random_crop(clean_wave, length, seeds[0]), loop_to_length(noise_wave, length, seeds[1]), snr_db, gain_db
+    )
+    return noisy.numpy(), clean.numpy()
+
+
+def _shards(
+    dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig, kind: str
+) -> tuple[list[str], list[str]]:
+    """(train, validation) shard paths of all `dirs`; an empty split falls back to all shards."""
+    if not dirs:
+        raise UserError(f"no {kind} folder given")
+    prepared: list[PreparedCorpus] = prepare_all(dirs, cache_dir, cfg.signal, cfg.validation_fraction)
+    train = [str(p) for corpus in prepared for p in corpus.train_shards]
+    validation = [str(p) for corpus in prepared for p in corpus.validation_shards]
+    if not train or not validation:
+        which = "training" if not train else "validation"
+        logging.warning("the %s %s split is empty; using all %s files for it", kind, which, kind)
+        train = train or validation
+        validation = validation or train
+    return train, validation
+
+
+def _crop_length(cfg: TrainConfig) -> int:
+    return int(round(cfg.mix.crop_seconds * cfg.signal.sample_rate))
+
+
+def _parse(record: tf.Tensor) -> tf.Tensor:
+    audio = tf.io.parse_single_example(record, _AUDIO_FEATURES)["audio"]
+    return tf.io.decode_raw(audio, tf.float32, little_endian=True)
+
+
+def _waveforms(shards: list[str], shuffle_seed: int | None) -> tf.data.Dataset:
+    """Waveforms of all shards; with a seed, shard order reshuffled every pass and repeated forever."""
+    files = tf.data.Dataset.from_tensor_slices(shards)
+    if shuffle_seed is not None:
+        files = files.shuffle(len(shards), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
+    records = files.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(shards), INTERLEAVE_CYCLE),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return records.map(_parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _train_mixtures(speech: list[str], noise: list[str], length: int, cfg: TrainConfig) -> tf.data.Dataset:
+    mix = cfg.mix
+
+    def speech_crop(wave: tf.Tensor, example_seed: tf.Tensor) -> tf.Tensor:
+        factor_seed, crop_seed = tf.unstack(seeds_for(example_seed, 2))
+        if not mix.speed_perturb:
+            return tf.ensure_shape(random_crop(wave, length, crop_seed), [length])
+        factor = 1.0 + uniform(factor_seed, -mix.speed_perturb, mix.speed_perturb)
+        return tf.ensure_shape(change_speed(wave, factor, length, crop_seed), [length])
+
+    def noise_crop(wave: tf.Tensor, example_seed: tf.Tensor) -> tf.Tensor:
+        return tf.ensure_shape(loop_to_length(wave, length, seeds_for(example_seed, 1)[0]), [length])
+
+    speech_crops = _cropped(_waveforms(speech, cfg.seed), speech_crop, cfg.seed)
+    noise_crops = _cropped(_waveforms(noise, cfg.seed + 1), noise_crop, cfg.seed + 2)
+    examples = tf.data.Dataset.zip(speech_crops, noise_crops, tf.data.Dataset.random(seed=cfg.seed + 3))
+    return examples.map(lambda s, n, seed: _mix(s, n, seed, mix), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _cropped(waves: tf.data.Dataset, crop, seed: int) -> tf.data.Dataset:
+    """Crops of `waves`, each with its own example seed, shuffled in a buffer of crops."""
+    seeded = tf.data.Dataset.zip(waves, tf.data.Dataset.random(seed=seed))
+    crops = seeded.map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+    return crops.shuffle(SHUFFLE_BUFFER, seed=seed)
+
+
+def _mix(speech: tf.Tensor, noise: tf.Tensor, example_seed: tf.Tensor, mix: MixConfig):
+    snr_seed, gain_seed = tf.unstack(seeds_for(example_seed, 2))
+    snr_db = uniform(snr_seed, mix.snr_db_min, mix.snr_db_max)
+    gain_db = uniform(gain_seed, mix.gain_db_min, mix.gain_db_max)
+    return mix_at_snr(speech, noise, snr_db, gain_db)
+
+
+def _validation_mixtures(speech: list[str], noise: list[str], length: int, cfg: TrainConfig) -> tf.data.Dataset:
+    """A fixed cycle of `validation_steps * batch_size` mixtures, seeded by the example index."""
+    count = cfg.validation_steps * cfg.batch_size
+    speech_waves = _waveforms(speech, shuffle_seed=None).repeat().take(count)
+    noise_waves = _waveforms(noise, shuffle_seed=None).repeat()
+
+    def example(index: tf.Tensor, waves: tuple[tf.Tensor, tf.Tensor]):
+        example_seed = index + tf.cast(cfg.seed, tf.int64) * count
+        speech_seed, noise_seed, mix_seed = tf.unstack(seeds_for(example_seed, 3))
+        clean = tf.ensure_shape(random_crop(waves[0], length, speech_seed), [length])
+        noisy = tf.ensure_shape(loop_to_length(waves[1], length, noise_seed), [length])
+        return _mix(clean, noisy, mix_seed[0], cfg.mix)
+
+    pairs = tf.data.Dataset.zip(speech_waves, noise_waves).enumerate()
+    return pairs.map(example, num_parallel_calls=tf.data.AUTOTUNE).repeat()
+
+
+def _to_features(waves: tf.data.Dataset, cfg: TrainConfig) -> tf.data.Dataset:
+    signal: SignalConfig = cfg.signal
+    frames = features.num_frames(_crop_length(cfg), signal)
+
+    def to_features(mixture: tf.Tensor, speech: tf.Tensor, noise: tf.Tensor):
+        speech_spec = features.stft(speech, signal)
+        noise_spec = features.stft(noise, signal)
+        shape = [cfg.batch_size, frames, signal.num_bins]
+        log_mag = tf.ensure_shape(features.log_magnitude(speech_spec + noise_spec), shape)
+        return log_mag, tf.ensure_shape(features.ideal_ratio_mask(speech_spec, noise_spec), shape)
+
+    batches = waves.batch(cfg.batch_size, drop_remainder=True)
+    return batches.map(to_features, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,143 @@
+"""The input graph: exact SNR mixing, no clipping, looped noise, shapes, reproducibility, dynamic mixing."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_denoiser import features
+from keras_denoiser.config import MixConfig, SignalConfig, TrainConfig
+from pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
+from pipelines.mixing import change_speed, loop_to_length, random_crop
+from tests.conftest import harmonic_speechlike
+
+CFG = TrainConfig(
+    mix=MixConfig(crop_seconds=0.5), batch_size=4, validation_steps=2, validation_fraction=0.34, seed=7
+)
+
+
+def _snr_db(speech: np.ndarray, noise: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(speech**2) / np.sum(noise**2)))
+
+
+@pytest.fixture
+def folders(tmp_path: Path, write_wav) -> tuple[Path, Path, Path]:
+    rng = np.random.default_rng(0)
+    for i, seconds in enumerate((1.0, 2.0, 0.3, 1.5, 2.5, 1.2)):
+        write_wav(f"speech/s{i}.wav", harmonic_speechlike(seconds, 16000, seed=i))
+    write_wav("noise/click.wav", (0.5 * rng.standard_normal(1600)).astype(np.float32))  # 0.1 s
+    write_wav("noise/hiss.wav", (0.1 * rng.standard_normal(48000)).astype(np.float32), 48000)
+    write_wav("noise/hum.wav", 0.2 * np.sin(2 * np.pi * 50 * np.arange(32000) / 16000).astype(np.float32))
+    return tmp_path / "speech", tmp_path / "noise", tmp_path / "cache"
+
+
+@pytest.mark.parametrize("snr_db", [-5.0, 0.0, 7.5, 20.0])
+def test_mix_at_snr_hits_the_requested_snr(snr_db: float) -> None:
+    speech = harmonic_speechlike(1.0, 16000)
+    noise = np.random.default_rng(1).standard_normal(16000).astype(np.float32)
+    mixture, scaled_speech, scaled_noise = (t.numpy() for t in mix_at_snr(speech, noise, snr_db, -20.0))
+    assert _snr_db(scaled_speech, scaled_noise) == pytest.approx(snr_db, abs=0.1)
+    np.testing.assert_allclose(mixture, scaled_speech + scaled_noise, atol=1e-6)
+    assert 20 * np.log10(np.sqrt(np.mean(mixture**2))) == pytest.approx(-20.0, abs=0.1)
+
+
+def test_mix_at_snr_scales_loud_mixtures_below_full_scale_keeping_the_snr() -> None:
+    speech = 0.9 * np.sign(harmonic_speechlike(1.0, 16000))  # square-ish, crest factor ~1
+    noise = np.random.default_rng(2).standard_normal(16000).astype(np.float32)
+    mixture, scaled_speech, scaled_noise = (t.numpy() for t in mix_at_snr(speech, noise, -5.0, 0.0))
+    assert np.abs(mixture).max() <= 0.99 + 1e-6
+    assert _snr_db(scaled_speech, scaled_noise) == pytest.approx(-5.0, abs=0.1)
+
+
+def test_short_noise_is_tiled_to_the_crop_and_long_speech_is_cropped() -> None:
+    click = np.arange(1, 1601, dtype=np.float32)
+    looped = loop_to_length(click, 16000, tf.constant([1, 2], tf.int64)).numpy()
+    assert looped.shape == (16000,)
+    np.testing.assert_array_equal(np.diff(looped)[np.diff(looped) != 1], -1599.0)  # wraps around only
+    assert np.count_nonzero(looped == looped[0]) == 10
+    speech = np.arange(1, 40001, dtype=np.float32)
+    crop = random_crop(speech, 8000, tf.constant([3, 4], tf.int64)).numpy()
+    np.testing.assert_array_equal(np.diff(crop), 1.0)
+    short = random_crop(speech[:100], 800, tf.constant([5, 6], tf.int64)).numpy()
+    assert np.count_nonzero(short) == 100 and np.array_equal(short[short != 0], speech[:100])
+
+
+def test_speed_perturbation_changes_the_pitch_by_the_factor() -> None:
+    rate, tone = 16000, 440.0
+    wave = np.sin(2 * np.pi * tone * np.arange(2 * rate) / rate).astype(np.float32)
+    faster = change_speed(wave, tf.constant(1.1), rate // 2, tf.constant([0, 1], tf.int64)).numpy()
+    spectrum = np.abs(np.fft.rfft(faster * np.hanning(len(faster))))
+    peak_hz = np.argmax(spectrum) * rate / len(faster)
+    assert peak_hz == pytest.approx(tone * 1.1, abs=4.0)
+
+
+def test_batches_have_model_shapes_and_irm_in_unit_range(folders) -> None:
+    speech, noise, cache = folders
+    train, validation = build_datasets([speech], [noise], cache, CFG)
+    frames = features.num_frames(8000, CFG.signal)
+    for dataset in (train, validation):
+        log_mag, irm = next(iter(dataset))
+        assert log_mag.dtype == tf.float32 and irm.dtype == tf.float32
+        assert log_mag.shape == irm.shape == (4, frames, 257)
+        assert np.isfinite(log_mag.numpy()).all()
+        assert 0.0 <= irm.numpy().min() and irm.numpy().max() <= 1.0
+        assert 0.05 < irm.numpy().mean() < 0.95
+
+
+def test_mixtures_never_clip_and_keep_the_snr_in_range(folders) -> None:
+    speech, noise, cache = folders
+    loud = dataclasses.replace(CFG, mix=MixConfig(crop_seconds=0.5, gain_db_min=-3.0, gain_db_max=0.0))
+    train, _ = build_waveform_datasets([speech], [noise], cache, loud)
+    for mixture, clean, noisy in train.take(24):
+        assert np.abs(mixture.numpy()).max() <= 1.0
+        if np.any(clean.numpy()) and np.any(noisy.numpy()):
+            assert -5.1 <= _snr_db(clean.numpy(), noisy.numpy()) <= 20.1
+
+
+def test_same_seed_gives_the_same_first_batch_and_another_seed_does_not(folders) -> None:
+    speech, noise, cache = folders
+    first = next(iter(build_datasets([speech], [noise], cache, CFG)[0]))[0].numpy()
+    again = next(iter(build_datasets([speech], [noise], cache, CFG)[0]))[0].numpy()
+    other = next(iter(build_datasets([speech], [noise], cache, dataclasses.replace(CFG, seed=8))[0]))[0].numpy()
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_training_mixes_anew_every_epoch_while_validation_repeats(folders) -> None:
+    speech, noise, cache = folders
+    train, validation = build_datasets([speech], [noise], cache, CFG)
+    train_batches = [b[0].numpy() for b in train.take(8)]  # several passes over the 4 training files
+    assert all(not np.allclose(train_batches[0], later) for later in train_batches[1:])
+    per_epoch = CFG.validation_steps
+    validation_batches = [b[0].numpy() for b in validation.take(3 * per_epoch)]
+    for epoch in (1, 2):
+        for step in range(per_epoch):
+            np.testing.assert_array_equal(validation_batches[step], validation_batches[epoch * per_epoch + step])
+    assert not np.allclose(validation_batches[0], validation_batches[1])
+
+
+def test_speed_perturbed_training_keeps_shapes(folders) -> None:
+    speech, noise, cache = folders
+    cfg = dataclasses.replace(CFG, mix=MixConfig(crop_seconds=0.5, speed_perturb=0.1))
+    log_mag, irm = next(iter(build_datasets([speech], [noise], cache, cfg)[0]))
+    assert log_mag.shape == irm.shape == (4, features.num_frames(8000, cfg.signal), 257)
+
+
+def test_preview_mixture_is_fixed_and_at_the_requested_snr(folders) -> None:
+    speech, noise, cache = folders
+    noisy, clean = preview_mixture([speech], [noise], cache, CFG, snr_db=5.0)
+    again, _ = preview_mixture([speech], [noise], cache, CFG, snr_db=5.0)
+    assert noisy.shape == clean.shape == (48000,) and noisy.dtype == np.float32
+    np.testing.assert_array_equal(noisy, again)
+    assert _snr_db(clean, noisy - clean) == pytest.approx(5.0, abs=0.1)
+
+
+def test_signal_config_sets_the_feature_size(folders) -> None:
+    speech, noise, cache = folders
+    cfg = dataclasses.replace(CFG, signal=SignalConfig(frame_length=256, hop_length=64))
+    log_mag, _ = next(iter(build_datasets([speech], [noise], cache, cfg)[0]))
+    assert log_mag.shape[-1] == 129
