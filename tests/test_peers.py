@@ -5,6 +5,7 @@ Peers are the optional `[peers]` extra: without it their tests skip (core CI doe
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 
@@ -83,6 +84,17 @@ def test_peer_enhances_aligned_same_length_audio(name: str, mixture) -> None:
     assert _snr_db(clean, enhanced) >= _snr_db(clean, noisy) + MIN_SNR_GAIN_DB[name]
 
 
+@pytest.mark.parametrize("name", sorted(MIN_SNR_GAIN_DB))
+def test_peer_gives_finite_same_length_output_for_silence_and_short_input(name: str) -> None:
+    peer = _build(name)
+    speech = harmonic_speechlike(0.5, RATE, seed=8)
+    silence = np.zeros(RATE // 4, np.float32)
+    for wave in (np.concatenate([silence, speech, silence]), silence, speech[:100], speech[:0]):
+        enhanced = peer(wave)
+        assert enhanced.shape == wave.shape and np.isfinite(enhanced).all()
+    assert np.max(np.abs(peer(silence))) < 1e-4
+
+
 def test_rnnoise_raw_delay_is_the_stated_one() -> None:
     _require("pyrnnoise")
     from keras_denoiser.peers import rnnoise
@@ -92,11 +104,14 @@ def test_rnnoise_raw_delay_is_the_stated_one() -> None:
     assert abs(delay - rnnoise.DELAY_SAMPLES_48K) <= ALIGNMENT_TOLERANCE
 
 
-@pytest.mark.parametrize("name", ["noisereduce", "nsnet2"])
-def test_zero_delay_peers_measure_zero_delay_on_clean_speech(name: str) -> None:
+@pytest.mark.parametrize(
+    "name, module", [("noisereduce", "noisereduce_peer"), ("nsnet2", "nsnet2")]
+)
+def test_uncompensated_peers_measure_their_stated_delay(name: str, module: str) -> None:
     peer = _build(name)
+    stated = importlib.import_module(f"keras_denoiser.peers.{module}").DELAY_SAMPLES
     probe = harmonic_speechlike(1.0, RATE, seed=6)
-    assert abs(measure_delay(peer, probe, MAX_LAG)) <= ALIGNMENT_TOLERANCE
+    assert abs(measure_delay(peer, probe, MAX_LAG) - stated) <= ALIGNMENT_TOLERANCE
 
 
 def test_rnnoise_keeps_alignment_at_another_rate() -> None:
