@@ -1,0 +1,212 @@
+"""`export_model`: every requested artefact, its parity with Keras and the report, published atomically.
+
+Layout of the export folder (built in a hidden temp folder beside it, renamed when complete):
+
+    DIR/<name>/<version>/            SavedModel for TF Serving (signatures: serving_default, mask)
+    DIR/models.config                TF Serving model config pointing at /models/<name>
+    DIR/tflite/<name>-<quant>.tflite mask network, builtin ops only
+    DIR/tflite/<name>-<quant>.json   sidecar: signal parameters, tensors, quantization
+    DIR/export_report.json           parity figures of every artefact against the Keras model
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from export import parity, report, saved_model, tflite
+from keras_denoiser import config as config_lib
+from keras_denoiser.config import TrainConfig
+from keras_denoiser.errors import UserError
+
+FORMATS = ("saved_model", "tflite")
+MODELS_CONFIG_FILE = "models.config"
+TFLITE_DIR = "tflite"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportRequest:
+    """What to export, where, and under which serving name and version."""
+
+    export_dir: Path
+    name: str
+    version: int = 1
+    formats: tuple[str, ...] = FORMATS
+    quantizations: tuple[str, ...] = tflite.QUANTIZATIONS
+
+    def __post_init__(self) -> None:
+        for fmt in self.formats:
+            if fmt not in FORMATS:
+                raise UserError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+        if not self.formats:
+            raise UserError(f"no export format given; choose from {', '.join(FORMATS)}")
+        for quantize in self.quantizations:
+            tflite.check_quantization(quantize)
+        if "tflite" in self.formats and not self.quantizations:
+            raise UserError(f"no quantization given; choose from {', '.join(tflite.QUANTIZATIONS)}")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name):
+            raise UserError(f"model name {self.name!r} must be letters, digits, '_', '.' or '-'")
+        if self.version < 1:
+            raise UserError(f"model version must be a positive integer, not {self.version}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParitySignals:
+    """The fixed test mixture, the int8 calibration data, and where each came from (for the report)."""
+
+    test_wave: np.ndarray
+    test_source: str
+    representative: Sequence[np.ndarray]
+    representative_source: str
+
+
+def export_model(
+    model: keras.Model, train_cfg: TrainConfig, request: ExportRequest, signals: ParitySignals
+) -> tuple[list[parity.ParityRow], Path]:
+    """Write every artefact of `request`, check parity, publish the folder; the rows and the report path.
+
+    Raises UserError before writing anything when the folder already holds an export, and
+    ParityError (nothing published) when an artefact is beyond its tolerance.
+    """
+    destination = Path(request.export_dir)
+    _check_destination(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
+    try:
+        rows = _build(model, train_cfg, request, signals, build)
+        table = report.format_table(rows)
+        report_path = report.write_report(build, rows, _details(model, train_cfg, request, signals))
+        failures = [line for line in map(parity.failure, rows) if line]
+        if failures:
+            raise parity.ParityError(failures[0], table)
+        if destination.exists():
+            destination.rmdir()  # empty: checked above
+        os.replace(build, destination)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return rows, destination / report_path.name
+
+
+def _check_destination(destination: Path) -> None:
+    if destination.exists() and not destination.is_dir():
+        raise UserError(f"{destination}: exists and is not a folder")
+    if destination.is_dir() and any(destination.iterdir()):
+        held = sorted(f"{p.parent.name}/{p.name}" for p in destination.glob("*/*") if p.name.isdigit())
+        what = f"model version {', '.join(held)}" if held else "other files"
+        raise UserError(f"{destination}: already holds {what}; choose a new or empty --export_dir")
+
+
+def _build(
+    model: keras.Model, train_cfg: TrainConfig, request: ExportRequest, signals: ParitySignals, build: Path
+) -> list[parity.ParityRow]:
+    signal_cfg = train_cfg.signal
+    rate = signal_cfg.sample_rate
+    wave = signals.test_wave.astype(np.float32)
+
+    def keras_enhance(x: np.ndarray) -> np.ndarray:
+        return saved_model.enhance_waveform(model, tf.constant(x[np.newaxis]), signal_cfg).numpy()[0]
+
+    reference, seconds = parity.timed(keras_enhance, wave)
+    rows = [parity.ParityRow("keras", "", 0.0, None, 0, 1000 * seconds / (len(wave) / rate))]
+
+    with tempfile.TemporaryDirectory(prefix=".savedmodel-", dir=build) as scratch:
+        keep = "saved_model" in request.formats
+        model_dir = build / request.name / str(request.version) if keep else Path(scratch) / "1"
+        saved_model.save_serving_model(model, signal_cfg, model_dir)
+        if keep:
+            _write_models_config(build / MODELS_CONFIG_FILE, request.name)
+            serving_fn = tf.saved_model.load(str(model_dir)).signatures[saved_model.SERVING_SIGNATURE]
+
+            def served(x: np.ndarray) -> np.ndarray:
+                return serving_fn(**{saved_model.WAVEFORM_INPUT: tf.constant(x[np.newaxis])})[
+                    saved_model.ENHANCED_OUTPUT
+                ].numpy()[0]
+
+            output, seconds = parity.timed(served, wave)
+            rows.append(
+                parity.compare(
+                    "saved_model", str(model_dir.relative_to(build)), reference, output, _size(model_dir), seconds, rate
+                )
+            )
+        if "tflite" in request.formats:
+            rows += _export_tflite(model_dir, train_cfg, request, signals, reference, build)
+    return rows
+
+
+def _export_tflite(
+    model_dir: Path,
+    train_cfg: TrainConfig,
+    request: ExportRequest,
+    signals: ParitySignals,
+    reference: np.ndarray,
+    build: Path,
+) -> list[parity.ParityRow]:
+    out_dir = build / TFLITE_DIR
+    out_dir.mkdir()
+    rows = []
+    for quantize in request.quantizations:
+        flatbuffer = tflite.convert_saved_model(
+            model_dir, saved_model.MASK_SIGNATURE, quantize, signals.representative if quantize == "int8" else None
+        )
+        path = out_dir / f"{request.name}-{quantize}.tflite"
+        path.write_bytes(flatbuffer)
+        sidecar = tflite.sidecar(flatbuffer, quantize, train_cfg)
+        path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+        masker = tflite.TFLiteMasker(path)
+        output, seconds = parity.timed(
+            lambda x: tflite.enhance_with_tflite(masker, x, train_cfg.signal), signals.test_wave
+        )
+        rows.append(
+            parity.compare(
+                f"tflite_{quantize}",
+                str(path.relative_to(build)),
+                reference,
+                output,
+                len(flatbuffer),
+                seconds,
+                train_cfg.signal.sample_rate,
+            )
+        )
+    return rows
+
+
+def _write_models_config(path: Path, name: str) -> None:
+    path.write_text(
+        "model_config_list {\n"
+        "  config {\n"
+        f'    name: "{name}"\n'
+        f'    base_path: "/models/{name}"\n'
+        '    model_platform: "tensorflow"\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _details(model: keras.Model, train_cfg: TrainConfig, request: ExportRequest, signals: ParitySignals) -> dict[str, Any]:
+    rate = train_cfg.signal.sample_rate
+    return {
+        "name": request.name,
+        "version": request.version,
+        "formats": list(request.formats),
+        "quantizations": list(request.quantizations),
+        "model": config_lib.to_dict(train_cfg.model),
+        "signal": config_lib.to_dict(train_cfg.signal),
+        "parameters": int(model.count_params()),
+        "test_signal": {"source": signals.test_source, "seconds": round(len(signals.test_wave) / rate, 3)},
+        "representative_data": signals.representative_source,
+        "tensorflow": tf.__version__,
+    }

@@ -1,0 +1,111 @@
+"""Export a trained model for TF Serving and TFLite, check every artefact against Keras, write a report.
+
+    keras_denoiser export --model=runs/unet --export_dir=exported --name=denoiser \
+        --formats=saved_model,tflite --quantize=float32,float16,dynamic,int8
+
+The int8 model is calibrated on features of the training pipeline: from --speech_dir/--noise_dir when
+given, else from the bundled sample corpus, else from generated speech-like mixtures. The parity
+test mixture is the bundled sample (or a generated one when the sample is absent).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from absl import flags, logging
+
+from export import mixture
+from export.exporter import FORMATS, ExportRequest, ParitySignals, export_model
+from export.parity import ParityError
+from export.report import format_table
+from export.tflite import QUANTIZATIONS
+from keras_denoiser import audio, model_io
+from keras_denoiser.assets import SAMPLE_DIR, SAMPLE_NOISE_DIR
+from keras_denoiser.config import TrainConfig
+from keras_denoiser.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Trained model: a .keras file (with its .json config) or a model folder.")
+flags.DEFINE_string("export_dir", None, "New or empty folder to write the export into; it is created.")
+flags.DEFINE_list("formats", list(FORMATS), f"Comma-separated formats to export, from {', '.join(FORMATS)}; default all.")
+flags.DEFINE_list(
+    "quantize", list(QUANTIZATIONS), f"Comma-separated TFLite quantizations, from {', '.join(QUANTIZATIONS)}; default all."
+)
+flags.DEFINE_string("name", None, "Serving name of the model (URL /v1/models/NAME); default: the model's architecture name.")
+flags.DEFINE_integer("version", 1, "Serving version number of the SavedModel folder DIR/NAME/VERSION; default 1.")
+flags.DEFINE_list("speech_dir", [], "Speech folders for int8 calibration data; default: the bundled sample corpus.")
+flags.DEFINE_list("noise_dir", [], "Noise folders for int8 calibration data; default: the bundled sample's noise/.")
+flags.DEFINE_integer("calibration_batches", 4, "Training-pipeline batches used to calibrate int8; default 4.")
+flags.DEFINE_float("test_seconds", 4.0, "Length of the parity test mixture in seconds; default 4.")
+flags.mark_flags_as_required(["model", "export_dir"])
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)  # keep TF's SavedModel chatter out of the report
+    model, train_cfg = model_io.load_model(FLAGS.model)
+    request = ExportRequest(
+        export_dir=Path(FLAGS.export_dir),
+        name=FLAGS.name or train_cfg.model.name,
+        version=FLAGS.version,
+        formats=tuple(FLAGS.formats),
+        quantizations=tuple(FLAGS.quantize),
+    )
+    needs_calibration = "tflite" in request.formats and "int8" in request.quantizations
+    signals = ParitySignals(
+        *_test_mixture(train_cfg, FLAGS.test_seconds),
+        *_calibration(train_cfg, FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.calibration_batches, needs_calibration),
+    )
+    try:
+        rows, report_path = export_model(model, train_cfg, request, signals)
+    except ParityError as err:
+        print(err.table)
+        raise
+    print(format_table(rows))
+    print(f"wrote {request.export_dir} (report: {report_path})")
+    return 0
+
+
+def _sample_files() -> tuple[list[Path], list[Path]]:
+    """Speech and noise files of the bundled sample corpus (empty lists when it is absent)."""
+    if not SAMPLE_DIR.is_dir():
+        return [], []
+    speech = audio.find_audio_files(SAMPLE_DIR / "wavs") if (SAMPLE_DIR / "wavs").is_dir() else []
+    noise = audio.find_audio_files(SAMPLE_NOISE_DIR) if SAMPLE_NOISE_DIR.is_dir() else []
+    return speech, noise
+
+
+def _test_mixture(train_cfg: TrainConfig, seconds: float) -> tuple[np.ndarray, str]:
+    rate = train_cfg.signal.sample_rate
+    speech, noise = _sample_files()
+    if speech and noise:
+        wave = mixture.file_mixture(speech[0], noise[0], seconds, rate)
+        return wave, f"bundled sample {speech[0].name} + {noise[0].name} at 5 dB SNR"
+    return mixture.generated_mixture(seconds, rate), "generated speech-like signal in pink noise at 5 dB SNR"
+
+
+def _calibration(
+    train_cfg: TrainConfig, speech_dirs: list[str], noise_dirs: list[str], batches: int, needed: bool
+) -> tuple[list[np.ndarray], str]:
+    if not needed:
+        return [], "not needed (no int8 model)"
+    if bool(speech_dirs) != bool(noise_dirs):
+        raise UserError("give both --speech_dir and --noise_dir for calibration data, or neither")
+    source = "training pipeline on "
+    if not speech_dirs:
+        speech, noise = _sample_files()
+        if not (speech and noise):
+            waves = (mixture.generated_mixture(2.0, train_cfg.signal.sample_rate, seed) for seed in range(16))
+            return list(mixture.log_magnitude_blocks(waves, train_cfg.signal)), "generated speech-like mixtures"
+        speech_dirs, noise_dirs = [str(SAMPLE_DIR)], [str(SAMPLE_NOISE_DIR)]
+        source += "the bundled sample corpus "
+    from pipelines.dataset import build_datasets
+    from pipelines.prepare import default_cache_dir
+
+    _, validation = build_datasets(speech_dirs, noise_dirs, default_cache_dir(), train_cfg)
+    log_mags = [log_mag.numpy() for log_mag, _ in itertools.islice(validation, batches)]
+    return log_mags, source + f"({', '.join(map(str, speech_dirs))} + {', '.join(map(str, noise_dirs))}), {batches} validation batches"
