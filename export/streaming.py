@@ -1,0 +1,277 @@
+"""Streaming export of the causal U-Net: one STFT frame in, one mask frame out, explicit state.
+
+    from export.streaming import export_streaming
+    export_streaming("runs/causal/model.keras", "exported/streaming")
+    # -> unet_causal_float32.tflite/.json, unet_causal_int8.tflite/.json
+
+The per-frame model reuses the trained layers: every causal convolution is applied 'valid' to
+the concatenation of its state (the last k-1 input frames it saw) and the new frame, and returns
+the updated state, so frame-by-frame processing equals the offline model on the whole
+spectrogram. Pooling is along frequency only, so nothing else needs memory.
+
+Each .tflite gets a JSON sidecar with the signal parameters and the state tensors, so an app
+(see `tflite_demo`) needs nothing of this package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from keras_denoiser import features
+from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.errors import UserError
+from keras_denoiser.model_io import load_model
+
+from export import mixture, tflite
+
+QUANTIZATIONS = ("float32", "int8")
+FRAME_INPUT = "log_magnitude"
+MASK_OUTPUT = "mask"
+SIDECAR_FORMAT = "keras_denoiser.streaming/1"
+# Calibration: at most this many frames (with their states) are fed to the int8 converter.
+MAX_CALIBRATION_FRAMES = 2000
+
+
+@dataclasses.dataclass(frozen=True)
+class StateTensor:
+    """One causal convolution's memory: its last `shape[1]` input frames."""
+
+    input_name: str
+    output_name: str
+    shape: tuple[int, ...]
+    layer: str
+
+
+class StreamingUNet(tf.Module):
+    """Per-frame form of a trained `unet_causal` Keras model with explicit state tensors."""
+
+    def __init__(self, model: keras.Model, model_cfg: ModelConfig, signal_cfg: SignalConfig) -> None:
+        super().__init__(name="streaming_unet")
+        if not model_cfg.causal:
+            raise UserError(f"model {model_cfg.name!r} looks at future frames and cannot stream; train unet_causal")
+        self.model = model
+        self.model_cfg = model_cfg
+        self.signal_cfg = signal_cfg
+        self.states = self._state_tensors()
+
+    def _conv_names(self) -> list[str]:
+        """Causal conv prefixes (`enc0_a`, ...) in the order the network applies them."""
+        blocks = [f"enc{i}" for i in range(self.model_cfg.depth)] + ["bottleneck"]
+        blocks += [f"dec{i}" for i in reversed(range(self.model_cfg.depth))]
+        return [f"{block}_{half}" for block in blocks for half in ("a", "b")]
+
+    def _state_tensors(self) -> list[StateTensor]:
+        states = []
+        for name in self._conv_names():
+            pad = self.model.get_layer(f"{name}_pad")
+            past = pad.padding[0][0]
+            if pad.padding[0][1] != 0:
+                raise UserError(f"layer {pad.name} pads future frames; the model is not causal")
+            if past == 0:
+                continue
+            _, _, bins, channels = pad.input.shape
+            index = len(states)
+            states.append(StateTensor(f"state_{index}", f"next_state_{index}", (1, past, bins, channels), name))
+        return states
+
+    def initial_states(self) -> list[np.ndarray]:
+        """All-zero states: the same zeros the offline model pads the past with."""
+        return [np.zeros(s.shape, np.float32) for s in self.states]
+
+    def step(self, frame: tf.Tensor, states: Sequence[tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """Mask `[1, 1, bins]` for one log-magnitude frame `[1, 1, bins]`, and the next states."""
+        layer = self.model.get_layer
+        by_layer = {s.layer: state for s, state in zip(self.states, states)}
+        next_states: dict[str, tf.Tensor] = {}
+
+        def conv(x: tf.Tensor, name: str) -> tf.Tensor:
+            pad = layer(f"{name}_pad")
+            past, _ = pad.padding[0]
+            if past:
+                x = tf.concat([by_layer[name], x], axis=1)
+                next_states[name] = x[:, 1:]
+            x = tf.pad(x, [[0, 0], [0, 0], list(pad.padding[1]), [0, 0]])
+            x = layer(f"{name}_conv")(x)
+            x = layer(f"{name}_bn")(x, training=False)
+            return layer(f"{name}_relu")(x)
+
+        def block(x: tf.Tensor, name: str) -> tf.Tensor:
+            return conv(conv(x, f"{name}_a"), f"{name}_b")
+
+        x = layer("input_norm")(frame, training=False)
+        x = layer("pad_to_multiple")(x)
+        x = layer("add_channel")(x)
+        skips = []
+        for level in range(self.model_cfg.depth):
+            x = block(x, f"enc{level}")
+            skips.append(x)
+            x = layer(f"enc{level}_pool")(x)
+        x = block(x, "bottleneck")
+        for level in reversed(range(self.model_cfg.depth)):
+            x = layer(f"dec{level}_up")(x)
+            x = layer(f"dec{level}_skip")([x, skips[level]])
+            x = block(x, f"dec{level}")
+        x = layer("drop_channel")(layer("mask_conv")(x))
+        mask = layer("mask")(x, frame)
+        return mask, [next_states[s.layer] for s in self.states]
+
+    def input_signature(self) -> list[tf.TensorSpec]:
+        """Named inputs of the step: the frame, then every state."""
+        specs = [tf.TensorSpec([1, 1, self.signal_cfg.num_bins], tf.float32, name=FRAME_INPUT)]
+        return specs + [tf.TensorSpec(s.shape, tf.float32, name=s.input_name) for s in self.states]
+
+    def serve(self, frame: tf.Tensor, *states: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The step with named outputs: `mask` and `next_state_<i>` (the TFLite signature)."""
+        mask, next_states = self.step(frame, states)
+        return {MASK_OUTPUT: mask, **{s.output_name: t for s, t in zip(self.states, next_states)}}
+
+    def _stream(self, log_mag: np.ndarray) -> Iterator[tuple[np.ndarray, list[np.ndarray], np.ndarray]]:
+        """(frame, states it met, mask) for every frame of a log-magnitude spectrogram `[frames, bins]`."""
+        step = tf.function(self.serve, input_signature=self.input_signature())
+        states = self.initial_states()
+        for frame in np.asarray(log_mag, np.float32):
+            frame = frame[None, None]
+            out = step(tf.constant(frame), *states)
+            yield frame, states, out[MASK_OUTPUT].numpy()[0, 0]
+            states = [out[s.output_name].numpy() for s in self.states]
+
+    def run(self, log_mag: np.ndarray) -> np.ndarray:
+        """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame."""
+        return np.stack([mask for _, _, mask in self._stream(log_mag)])
+
+    def calibration_inputs(self, log_mags: Iterable[np.ndarray], limit: int) -> list[dict[str, np.ndarray]]:
+        """Frames of real streams, each with the states the stream had when it arrived, by input name."""
+        samples: list[dict[str, np.ndarray]] = []
+        for log_mag in log_mags:
+            for frame, states, _ in self._stream(log_mag):
+                samples.append({FRAME_INPUT: frame, **{s.input_name: t for s, t in zip(self.states, states)}})
+                if len(samples) >= limit:
+                    return samples
+        return samples
+
+
+def log_magnitude_frames(wave: np.ndarray, signal_cfg: SignalConfig) -> np.ndarray:
+    """Log-magnitude `[frames, bins]` of a mono waveform, exactly as training computes it."""
+    return features.log_magnitude(features.stft(np.asarray(wave, np.float32), signal_cfg)).numpy()
+
+
+def calibration_waves(signal_cfg: SignalConfig, count: int = 4, seconds: float = 3.0) -> list[np.ndarray]:
+    """Generated speech-like mixtures at 0-15 dB SNR: int8 calibration when no audio is given."""
+    snrs = np.linspace(0.0, 15.0, count)
+    return [mixture.generated_mixture(seconds, signal_cfg.sample_rate, seed, snr) for seed, snr in enumerate(snrs)]
+
+
+def convert(
+    streaming: StreamingUNet, quantizations: Sequence[str], calibration: Sequence[dict[str, np.ndarray]] = ()
+) -> dict[str, bytes]:
+    """TFLite flatbuffers of the step, builtin ops only; int8 keeps float32 inputs, outputs and states."""
+    unknown = set(quantizations) - set(QUANTIZATIONS)
+    if unknown:
+        raise UserError(f"unknown streaming quantization {sorted(unknown)}; choose from {', '.join(QUANTIZATIONS)}")
+    signature = streaming.input_signature()
+    float_model = tflite.convert_to_tflite(streaming.model, "float32", fn=streaming.serve, input_signature=signature)
+    models = {"float32": float_model}
+    if "int8" in quantizations:
+        if not calibration:
+            raise UserError("int8 streaming export needs representative audio")
+        # The converter feeds calibration lists in the model's input-tensor order, not the signature's.
+        order = [_signature_name(d["name"]) for d in Interpreter(model_content=float_model).get_input_details()]
+        examples = [[sample[name] for name in order] for sample in calibration]
+        models["int8"] = tflite.convert_to_tflite(
+            streaming.model, "int8", examples, fn=streaming.serve, input_signature=signature
+        )
+    return {q: models[q] for q in quantizations}
+
+
+def _signature_name(tensor_name: str) -> str:
+    """`serving_default_state_3:0` -> `state_3`."""
+    return tensor_name.removeprefix("serving_default_").split(":")[0]
+
+
+def sidecar(streaming: StreamingUNet, quantization: str, representative: str) -> dict:
+    """What an app needs to drive the model: signal parameters, tensor names and shapes."""
+    cfg = streaming.signal_cfg
+    return {
+        "format": SIDECAR_FORMAT,
+        "model": streaming.model_cfg.name,
+        "depth": streaming.model_cfg.depth,
+        "base_filters": streaming.model_cfg.base_filters,
+        "kernel_size": streaming.model_cfg.kernel_size,
+        "quantization": quantization,
+        "representative": representative if quantization == "int8" else None,
+        "sample_rate": cfg.sample_rate,
+        "frame_length": cfg.frame_length,
+        "hop_length": cfg.hop_length,
+        "window": "hann_periodic",
+        "feature": "log(|rfft(window * frame)| + log_epsilon)",
+        "log_epsilon": features.LOG_EPSILON,
+        "output_delay_samples": cfg.frame_length - cfg.hop_length,
+        "latency_ms": 1000.0 * cfg.frame_length / cfg.sample_rate,
+        "input": {"name": FRAME_INPUT, "shape": [1, 1, cfg.num_bins]},
+        "output": {"name": MASK_OUTPUT, "shape": [1, 1, cfg.num_bins]},
+        "states": [
+            {"input": s.input_name, "output": s.output_name, "shape": list(s.shape), "layer": s.layer}
+            for s in streaming.states
+        ],
+    }
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def export_streaming(
+    model_path_or_model: str | os.PathLike[str] | keras.Model,
+    out_dir: str | os.PathLike[str],
+    quantizations: Sequence[str] = QUANTIZATIONS,
+    representative: Iterable[np.ndarray] | None = None,
+    train_config: TrainConfig | None = None,
+) -> dict[str, Path]:
+    """Write `<model>_<quantization>.tflite` and its `.json` sidecar per quantization; return the paths.
+
+    `model_path_or_model`: a `.keras` file or model folder (its config is read beside it), or a
+    Keras model together with `train_config`. `representative`: mono waveforms at the model's
+    sample rate used to calibrate int8 (default: generated speech-like mixtures, noted in the sidecar).
+    """
+    if isinstance(model_path_or_model, keras.Model):
+        if train_config is None:
+            raise UserError("export_streaming needs the TrainConfig of an in-memory model")
+        model, cfg = model_path_or_model, train_config
+    else:
+        model, cfg = load_model(model_path_or_model)
+    streaming = StreamingUNet(model, cfg.model, cfg.signal)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    calibration: list[dict[str, np.ndarray]] = []
+    source = "audio"
+    if "int8" in quantizations:
+        if representative is None:
+            representative, source = calibration_waves(cfg.signal), "generated"
+        log_mags = (log_magnitude_frames(w, cfg.signal) for w in representative)
+        calibration = streaming.calibration_inputs(log_mags, MAX_CALIBRATION_FRAMES)
+    written = {}
+    for quantization, flatbuffer in convert(streaming, quantizations, calibration).items():
+        path = out_dir / f"{cfg.model.name}_{quantization}.tflite"
+        _write_atomic(path, flatbuffer)
+        meta = sidecar(streaming, quantization, source)
+        _write_atomic(path.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
+        written[quantization] = path
+    return written

@@ -1,0 +1,125 @@
+"""The on-device demo: numpy STFT equal to the training STFT, `python -m tflite_demo` end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from export import mixture
+from export.streaming import export_streaming
+from keras_denoiser import features
+from keras_denoiser.config import SignalConfig
+from tests.enhance_helpers import tiny_unet
+from tflite_demo import live
+from tflite_demo.stft import StreamingISTFT, StreamingSTFT
+from tflite_demo.stream import DemoError, StreamingDenoiser
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGNAL = SignalConfig()
+
+
+@pytest.fixture(scope="module")
+def float_model(tmp_path_factory) -> Path:
+    model, cfg = tiny_unet("unet_causal", seed=3)
+    return export_streaming(model, tmp_path_factory.mktemp("demo"), ("float32",), train_config=cfg)["float32"]
+
+
+def run_demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tflite_demo", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def stream_spectra(wave: np.ndarray) -> np.ndarray:
+    stft = StreamingSTFT(SIGNAL.frame_length, SIGNAL.hop_length)
+    padded = np.concatenate([wave, np.zeros(SIGNAL.pad + (-(len(wave) + SIGNAL.pad)) % SIGNAL.hop_length)])
+    return np.stack([stft(hop) for hop in padded.reshape(-1, SIGNAL.hop_length)])
+
+
+def test_numpy_streaming_stft_equals_training_stft() -> None:
+    wave = mixture.generated_mixture(1.0, SIGNAL.sample_rate, seed=1)
+    reference = features.stft(wave, SIGNAL).numpy()
+    spectra = stream_spectra(wave)
+    assert spectra.shape == reference.shape
+    scale = np.abs(reference).max()
+    assert np.abs(spectra - reference).max() < 1e-6 * scale * 10  # float32 FFT round-off
+
+
+def test_numpy_overlap_add_equals_training_istft() -> None:
+    wave = mixture.generated_mixture(1.0, SIGNAL.sample_rate, seed=2)
+    spec = features.stft(wave, SIGNAL).numpy()
+    mask = np.random.default_rng(0).uniform(size=spec.shape)
+    reference = features.istft(spec * mask, len(wave), SIGNAL).numpy()
+    istft = StreamingISTFT(SIGNAL.frame_length, SIGNAL.hop_length)
+    streamed = np.concatenate([istft(frame) for frame in spec * mask])[SIGNAL.pad : SIGNAL.pad + len(wave)]
+    assert np.abs(streamed - reference).max() < 1e-6
+
+
+def test_stft_then_overlap_add_restores_input_one_window_minus_hop_later() -> None:
+    wave = np.random.default_rng(3).normal(size=4000)
+    istft = StreamingISTFT(SIGNAL.frame_length, SIGNAL.hop_length)
+    out = np.concatenate([istft(spectrum) for spectrum in stream_spectra(wave)])
+    np.testing.assert_allclose(out[SIGNAL.pad : SIGNAL.pad + len(wave)], wave, atol=1e-9)
+
+
+def test_demo_denoises_a_file_and_reports_latency(float_model, write_wav, tmp_path) -> None:
+    noisy = mixture.generated_mixture(1.5, 16000, seed=4)
+    stereo = np.stack([noisy, 0.5 * noisy[::-1]], axis=1)
+    source = write_wav("noisy.wav", stereo)
+    output = tmp_path / "out" / "clean.wav"
+    result = run_demo(f"--model={float_model}", f"--input={source}", f"--output={output}")
+    assert result.returncode == 0, result.stderr
+    assert "per-hop processing: median" in result.stdout and "p99" in result.stdout
+    assert "real-time factor:" in result.stdout
+    info = sf.info(str(output))
+    assert (info.frames, info.samplerate, info.channels) == (len(noisy), 16000, 2)
+    clean = sf.read(str(output), dtype="float32")[0]
+    assert 0 < np.abs(clean).max() and np.abs(clean - stereo).max() > 0.01
+    assert [p.name for p in output.parent.iterdir()] == ["clean.wav"]  # no temp file left
+
+
+def test_demo_output_matches_streaming_denoiser_in_process(float_model, write_wav, tmp_path) -> None:
+    from tflite_demo.stream import denoise_signal
+
+    noisy = mixture.generated_mixture(1.0, 16000, seed=6)
+    output = tmp_path / "clean.wav"
+    assert run_demo(f"--model={float_model}", f"--input={write_wav('n.wav', noisy, subtype='FLOAT')}", f"--output={output}").returncode == 0
+    expected = denoise_signal(StreamingDenoiser(float_model), noisy).audio
+    np.testing.assert_allclose(sf.read(str(output), dtype="float32")[0], expected, atol=1 / 32768 + 1e-6)
+
+
+def test_wrong_sample_rate_is_one_line_naming_file_and_rate(float_model, write_wav, tmp_path) -> None:
+    source = write_wav("phone.wav", np.zeros(8000, np.float32), rate=8000)
+    result = run_demo(f"--model={float_model}", f"--input={source}", f"--output={tmp_path / 'o.wav'}")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {source}: sample rate is 8000 Hz, the model needs 16000 Hz (resample it first)"]
+    assert "Traceback" not in result.stderr and not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize("content", [b"not a flatbuffer at all", b""])
+def test_wrong_model_file_is_one_line(content: bytes, write_wav, tmp_path) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(content)
+    source = write_wav("n.wav", np.zeros(1600, np.float32))
+    result = run_demo(f"--model={bad}", f"--input={source}", f"--output={tmp_path / 'o.wav'}")
+    assert result.returncode == 1
+    assert f"error: {bad}: not a TFLite model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_model_without_sidecar_or_missing_model_is_a_clear_error(float_model, tmp_path) -> None:
+    lone = tmp_path / "lone.tflite"
+    lone.write_bytes(float_model.read_bytes())
+    with pytest.raises(DemoError, match="missing its sidecar lone.json"):
+        StreamingDenoiser(lone)
+    with pytest.raises(DemoError, match="no such model file"):
+        StreamingDenoiser(tmp_path / "absent.tflite")
+
+
+def test_live_without_sounddevice_says_so(float_model, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails as when not installed
+    with pytest.raises(DemoError, match="needs the sounddevice package"):
+        live.run_live(StreamingDenoiser(float_model))

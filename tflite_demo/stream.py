@@ -1,0 +1,150 @@
+"""A streaming TFLite denoiser: `hop_length` samples in, `hop_length` denoised samples out.
+
+The model file needs its JSON sidecar (written by keras_denoiser's streaming export) beside it:
+`unet_causal_int8.tflite` + `unet_causal_int8.json`. Per hop: numpy STFT of the newest frame,
+log-magnitude, one LiteRT call (frame + state tensors in, mask + next states out), mask the
+noisy spectrum, overlap-add. Output lags input by `output_delay_samples`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tflite_demo.stft import StreamingISTFT, StreamingSTFT
+
+SIDECAR_FORMAT = "keras_denoiser.streaming/1"
+
+
+class DemoError(Exception):
+    """A problem the user can fix (bad file, missing device); printed as one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamSpec:
+    """The sidecar: signal parameters and the model's tensor names."""
+
+    sample_rate: int
+    frame_length: int
+    hop_length: int
+    log_epsilon: float
+    output_delay_samples: int
+    input_name: str
+    mask_name: str
+    states: tuple[tuple[str, str, tuple[int, ...]], ...]  # (input name, output name, shape)
+    quantization: str
+
+    @classmethod
+    def load(cls, model_path: Path) -> "StreamSpec":
+        path = model_path.with_suffix(".json")
+        try:
+            meta = json.loads(path.read_text())
+            if meta.get("format") != SIDECAR_FORMAT:
+                raise ValueError(f"format is {meta.get('format')!r}, expected {SIDECAR_FORMAT!r}")
+            return cls(
+                sample_rate=int(meta["sample_rate"]),
+                frame_length=int(meta["frame_length"]),
+                hop_length=int(meta["hop_length"]),
+                log_epsilon=float(meta["log_epsilon"]),
+                output_delay_samples=int(meta["output_delay_samples"]),
+                input_name=meta["input"]["name"],
+                mask_name=meta["output"]["name"],
+                states=tuple((s["input"], s["output"], tuple(s["shape"])) for s in meta["states"]),
+                quantization=meta["quantization"],
+            )
+        except FileNotFoundError:
+            raise DemoError(f"{model_path}: missing its sidecar {path.name} (export it with the streaming exporter)") from None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise DemoError(f"{path}: not a streaming-model sidecar ({err})") from None
+
+
+def load_interpreter(model_path: Path, num_threads: int):
+    """A LiteRT interpreter for `model_path`, or a one-line DemoError."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    if not model_path.is_file():
+        raise DemoError(f"{model_path}: no such model file")
+    try:
+        return Interpreter(model_path=str(model_path), num_threads=num_threads)
+    except (ValueError, RuntimeError) as err:
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise DemoError(f"{model_path}: not a TFLite model ({reason})") from None
+
+
+class StreamingDenoiser:
+    """Denoises a mono stream hop by hop with a streaming mask model."""
+
+    def __init__(self, model_path: str | os.PathLike[str], num_threads: int = 1) -> None:
+        model_path = Path(model_path)
+        interpreter = load_interpreter(model_path, num_threads)
+        self.spec = StreamSpec.load(model_path)
+        try:
+            self._runner = interpreter.get_signature_runner()
+        except ValueError as err:
+            raise DemoError(f"{model_path}: not a streaming model ({err})") from None
+        names = set(self._runner.get_input_details())
+        expected = {self.spec.input_name, *(name for name, _, _ in self.spec.states)}
+        if names != expected:
+            raise DemoError(f"{model_path}: inputs {sorted(names)} do not match its sidecar {sorted(expected)}")
+        self.model_path = model_path
+        self._stft = StreamingSTFT(self.spec.frame_length, self.spec.hop_length)
+        self._istft = StreamingISTFT(self.spec.frame_length, self.spec.hop_length)
+        self.reset()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.spec.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.spec.hop_length
+
+    def reset(self) -> None:
+        """Forget the past: zero STFT buffers and model states."""
+        self._stft.reset()
+        self._istft.reset()
+        self._states = {name: np.zeros(shape, np.float32) for name, _, shape in self.spec.states}
+
+    def mask(self, log_magnitude: np.ndarray) -> np.ndarray:
+        """One model step: mask `[bins]` for a log-magnitude frame `[bins]`; advances the states."""
+        out = self._runner(**{self.spec.input_name: log_magnitude.reshape(1, 1, -1).astype(np.float32)}, **self._states)
+        self._states = {name: out[next_name] for name, next_name, _ in self.spec.states}
+        return out[self.spec.mask_name].reshape(-1)
+
+    def __call__(self, hop: np.ndarray) -> np.ndarray:
+        """`hop_length` denoised samples for `hop_length` new input samples (delayed, see module doc)."""
+        spectrum = self._stft(hop)
+        mask = self.mask(np.log(np.abs(spectrum) + self.spec.log_epsilon))
+        return self._istft(spectrum * mask).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamResult:
+    """Denoised samples aligned with the input, and how long each hop took."""
+
+    audio: np.ndarray
+    hop_seconds: np.ndarray
+
+
+def denoise_signal(denoiser: StreamingDenoiser, wave: np.ndarray) -> StreamResult:
+    """Stream a mono signal through `denoiser` hop by hop, as a device would, then undo the delay.
+
+    The input is followed by `output_delay_samples` zeros (plus up to a hop) so its tail leaves
+    the pipeline; the first `output_delay_samples` output samples are dropped.
+    """
+    hop, delay = denoiser.hop_length, denoiser.spec.output_delay_samples
+    wave = np.asarray(wave, np.float32)
+    padded = np.concatenate([wave, np.zeros(delay + (-(len(wave) + delay)) % hop, np.float32)])
+    denoiser.reset()
+    out = np.empty_like(padded)
+    seconds = np.empty(len(padded) // hop)
+    for i in range(len(seconds)):
+        start = time.perf_counter()
+        out[i * hop : (i + 1) * hop] = denoiser(padded[i * hop : (i + 1) * hop])
+        seconds[i] = time.perf_counter() - start
+    return StreamResult(out[delay : delay + len(wave)], seconds)
