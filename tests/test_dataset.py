@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from keras_denoiser import features
 from keras_denoiser.config import MixConfig, SignalConfig, TrainConfig
+from pipelines.benchmark import _numpy_stft, python_batches
+from pipelines.corpora import read_corpus
 from pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
 from pipelines.mixing import change_speed, loop_to_length, random_crop
 from tests.conftest import harmonic_speechlike
@@ -141,3 +143,14 @@ def test_signal_config_sets_the_feature_size(folders) -> None:
     cfg = dataclasses.replace(CFG, signal=SignalConfig(frame_length=256, hop_length=64))
     log_mag, _ = next(iter(build_datasets([speech], [noise], cache, cfg)[0]))
     assert log_mag.shape[-1] == 129
+
+
+def test_python_baseline_of_the_benchmark_computes_the_same_features_as_the_graph(folders) -> None:
+    speech, noise, cache = folders
+    wave = harmonic_speechlike(0.5, 16000)
+    np.testing.assert_allclose(_numpy_stft(wave, CFG.signal), features.stft(wave, CFG.signal).numpy(), atol=1e-4)
+    items = read_corpus(speech).items
+    log_mag, irm = next(python_batches(items, read_corpus(noise).items, CFG))
+    graph_log_mag, _ = next(iter(build_datasets([speech], [noise], cache, CFG)[0]))
+    assert log_mag.shape == graph_log_mag.shape and log_mag.dtype == np.float32
+    assert 0.0 <= irm.min() and irm.max() <= 1.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,15 @@ def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path) -> None:
     assert default_cache_dir() == tmp_path / "keras_denoiser"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert default_cache_dir() == Path.home() / ".cache" / "keras_denoiser"
+
+
+def test_prepare_command_prints_a_summary_and_reports_a_missing_folder_in_one_line(corpus, tmp_path) -> None:
+    command = [sys.executable, "-m", "keras_denoiser", "prepare", f"--speech_dir={corpus}",
+               f"--cache_dir={tmp_path / 'cache'}", "--workers=1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{corpus}: " in done.stdout and "1 skipped; prepared" in done.stdout
+    assert "broken.wav: not readable audio" in done.stdout
+    missing = subprocess.run([*command[:4], f"--speech_dir={tmp_path / 'nope'}"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope'}: no such corpus folder"

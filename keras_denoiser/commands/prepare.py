@@ -1,0 +1,50 @@
+"""Decode and resample speech and noise corpora once into the TFRecord cache that training reads.
+
+    keras_denoiser prepare --speech_dir=LJSpeech-1.1 --speech_dir=extra_speech --noise_dir=noise \
+        --cache_dir=~/.cache/keras_denoiser
+
+Training prepares on demand too; running this first shows what was skipped and why before a long run.
+A cache is reused while the corpus files, the sample rate and the validation fraction are unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from absl import flags
+
+from keras_denoiser.config import SignalConfig, TrainConfig
+from keras_denoiser.errors import UserError
+from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string(
+    "speech_dir", [], "Speech corpus folder (LJ Speech layout or any folder tree of audio files); repeat for several."
+)
+flags.DEFINE_multi_string("noise_dir", [], "Noise folder (any folder tree of audio files); repeat for several.")
+flags.DEFINE_string(
+    "cache_dir", None, "Folder for the prepared TFRecord caches; default $XDG_CACHE_HOME/keras_denoiser or ~/.cache/keras_denoiser."
+)
+flags.DEFINE_integer("sample_rate", SignalConfig().sample_rate, "Model sample rate in Hz to resample to; default 16000.")
+flags.DEFINE_float(
+    "validation_fraction", TrainConfig().validation_fraction,
+    "Fraction of files (chosen by a hash of each file id) held out for validation; default 0.05.",
+)
+flags.DEFINE_integer("workers", 2, "Decoding processes; 1 decodes in the main process. Default 2.")
+
+
+def main(argv: Sequence[str]) -> int:
+    """Prepare every --speech_dir and --noise_dir and print a summary per corpus."""
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    folders = FLAGS.speech_dir + FLAGS.noise_dir
+    if not folders:
+        raise UserError("give at least one --speech_dir or --noise_dir")
+    if FLAGS.workers < 1:
+        raise UserError("--workers must be at least 1")
+    cache_dir = FLAGS.cache_dir or default_cache_dir()
+    signal = SignalConfig(sample_rate=FLAGS.sample_rate)
+    for folder in folders:
+        prepared = prepare_corpus(folder, cache_dir, signal, FLAGS.validation_fraction, workers=FLAGS.workers)
+        print("\n".join(summary_lines(prepared)))
+    return 0
