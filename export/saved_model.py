@@ -44,7 +44,8 @@ def save_serving_model(model: keras.Model, signal_cfg: SignalConfig, path: str |
     @tf.function
     def mask(log_magnitude):
         mask = model(log_magnitude, training=False)
-        return {MASK_OUTPUT: tf.ensure_shape(mask, [None, None, signal_cfg.num_bins])}
+        mask.set_shape([None, None, signal_cfg.num_bins])  # static bins in the signature, no op added
+        return {MASK_OUTPUT: mask}
 
     archive = keras.export.ExportArchive()
     archive.track(model)

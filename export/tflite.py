@@ -15,6 +15,7 @@ float32 with quantize/dequantize inside, so callers feed the same features to ev
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -65,7 +66,7 @@ def convert_saved_model(
     try:
         flatbuffer = converter.convert()
     except Exception as err:  # the converter raises ConverterError, ValueError, RuntimeError ...
-        raise UserError(f"tflite {quantize}: conversion with builtin ops failed ({_last_line(err)})") from None
+        raise UserError(f"tflite {quantize}: conversion with builtin ops failed ({_converter_error(err)})") from None
     check_builtins_only(flatbuffer, quantize)
     return flatbuffer
 
@@ -105,8 +106,13 @@ def _as_dataset_fn(representative: Representative) -> Callable[[], Iterable[list
     return dataset
 
 
-def _last_line(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+def _converter_error(err: Exception) -> str:
+    """The converter's complaint in a few words, e.g. "TF ops not in the builtins: Complex, IRFFT"."""
+    text = str(err)
+    missing = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", text)))
+    if missing:
+        return f"TF ops not in the builtins: {', '.join(missing)}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else type(err).__name__
 
 
