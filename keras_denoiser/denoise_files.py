@@ -1,0 +1,253 @@
+"""Denoise audio files and folders: stream, resample, enhance per channel, write atomically.
+
+Every file is read in blocks, resampled to the model rate, enhanced chunk by chunk, resampled back
+and written to a temporary file beside the target that is renamed only when complete, so memory
+stays bounded for hour-long recordings and no half-written output is ever left behind. A bad file
+costs one line (file + reason) and the others are still processed.
+
+    jobs = plan_jobs([Path("recordings")], Path("enhanced"), output_format=None)
+    report = denoise_all(KerasEnhancer.from_path("runs/unet"), jobs, overwrite=False)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from keras_denoiser import audio
+from keras_denoiser.enhance import KerasEnhancer
+from keras_denoiser.errors import AudioFileError, UserError
+
+BLOCK_SAMPLES = 1 << 16
+PLOT_SECONDS = 30.0
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+# libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
+_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One input file and the output it becomes."""
+
+    source: Path
+    target: Path
+
+
+@dataclasses.dataclass
+class Report:
+    """What happened to every job of a run."""
+
+    written: list[Path] = dataclasses.field(default_factory=list)
+    skipped: list[Path] = dataclasses.field(default_factory=list)
+    failed: list[str] = dataclasses.field(default_factory=list)
+
+
+def plan_jobs(inputs: Sequence[Path], output_dir: Path, output_format: str | None) -> list[Job]:
+    """Map every input file (folders searched recursively) to its path under `output_dir`.
+
+    A file keeps its name, a folder's files keep their path relative to it; `output_format`
+    (e.g. "flac") replaces the extension. Files already below `output_dir` are not inputs.
+    """
+    output_dir = Path(output_dir).resolve()
+    jobs: list[Job] = []
+    for given in inputs:
+        given = Path(given)
+        if not given.exists():
+            raise UserError(f"{given}: no such file or folder")
+        if given.is_dir():
+            found = [p for p in audio.find_audio_files(given) if not _is_below(p.resolve(), output_dir)]
+            jobs += [Job(p, output_dir / p.relative_to(given)) for p in found]
+        else:
+            jobs.append(Job(given, output_dir / given.name))
+    if output_format:
+        jobs = [Job(j.source, j.target.with_suffix(f".{output_format.lower().lstrip('.')}")) for j in jobs]
+    return jobs
+
+
+def _is_below(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def denoise_all(
+    enhancer: KerasEnhancer,
+    jobs: Sequence[Job],
+    overwrite: bool,
+    plot: bool = False,
+    say: Callable[[str], None] = print,
+    progress: Callable[[Sequence[Job]], Iterator[Job]] = iter,
+) -> Report:
+    """Denoise every job; failures and skips are reported through `say`, one line each."""
+    report = Report()
+    inputs = {j.source.resolve() for j in jobs}
+    claimed: dict[Path, Path] = {}
+    for job in progress(jobs):
+        target = job.target.resolve()
+        if target in inputs:
+            report.failed.append(f"{job.source}: output {job.target} is an input file; refusing to overwrite it")
+        elif target in claimed:
+            report.failed.append(f"{job.source}: output {job.target} is also the output of {claimed[target]}")
+        elif job.target.exists() and not overwrite:
+            report.skipped.append(job.target)
+            say(f"{job.source}: skipped, {job.target} exists (use --overwrite to replace it)")
+            continue
+        else:
+            claimed[target] = job.source
+            try:
+                denoise_file(enhancer, job.source, job.target)
+                if plot:
+                    plot_file(enhancer, job.source, job.target.with_suffix(".png"))
+                report.written.append(job.target)
+                continue
+            except (AudioFileError, OSError, sf.LibsndfileError) as err:
+                report.failed.append(str(err) if isinstance(err, AudioFileError) else f"{job.source}: {err}")
+        say(f"error: {report.failed[-1]}")
+    return report
+
+
+def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path) -> None:
+    """Enhance `source` into `target` with the same rate, channels and length; atomic."""
+    with _open_checked(source) as src:
+        fmt = audio._format_for(target)
+        subtype = _output_subtype(src, fmt)
+        with _atomic_sound_file(target, src.samplerate, src.channels, fmt, subtype) as dst:
+            limit = src.frames
+            for block in _enhanced_blocks(enhancer, src, source):
+                block = block[: max(0, limit)]
+                limit -= block.shape[0]
+                dst.write(block if subtype in FLOAT_SUBTYPES else np.clip(block, -1.0, 1.0))
+            if limit > 0:  # resampling can come out a few samples short
+                dst.write(np.zeros((limit, src.channels), np.float32))
+
+
+def _enhanced_blocks(enhancer: KerasEnhancer, src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
+    """Read, resample to the model rate, enhance and resample back, block by block."""
+    to_model = _Resampler(src.samplerate, enhancer.sample_rate, src.channels)
+    from_model = _Resampler(enhancer.sample_rate, src.samplerate, src.channels)
+    stream = enhancer.stream(src.channels)
+    read = 0
+    while True:
+        try:
+            block = src.read(BLOCK_SAMPLES, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioFileError(source, f"truncated or corrupt ({audio._short(err)})") from None
+        if not np.isfinite(block).all():
+            raise AudioFileError(source, "contains NaN or Inf samples")
+        read += block.shape[0]
+        if block.shape[0] == 0:
+            break
+        yield from_model.push(stream.push(to_model.push(block)))
+    if read < src.frames:
+        raise AudioFileError(source, f"truncated: {read} of {src.frames} samples present")
+    tail = stream.push(to_model.flush())
+    yield from_model.push(np.concatenate([tail, stream.finish()]))
+    yield from_model.flush()
+
+
+class _Resampler:
+    """Streaming soxr resampling of `[samples, channels]` blocks (identity when rates match)."""
+
+    def __init__(self, rate_in: int, rate_out: int, channels: int) -> None:
+        self._channels = channels
+        self._stream = None if rate_in == rate_out else soxr.ResampleStream(rate_in, rate_out, channels, "float32", "HQ")
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        if self._stream is None:
+            return block
+        return self._stream.resample_chunk(np.ascontiguousarray(block, np.float32)).reshape(-1, self._channels)
+
+    def flush(self) -> np.ndarray:
+        empty = np.zeros((0, self._channels), np.float32)
+        if self._stream is None:
+            return empty
+        return self._stream.resample_chunk(empty, last=True).reshape(-1, self._channels)
+
+
+def _open_checked(path: Path) -> sf.SoundFile:
+    """Open an input for reading; AudioFileError for missing, empty, unreadable, truncated, zero-sample."""
+    if not path.is_file():
+        raise AudioFileError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(path, "empty file")
+    try:
+        src = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
+        raise AudioFileError(path, f"not readable audio ({audio._short(err)})") from None
+    reason = _truncation(src.extra_info)
+    if reason is None and src.frames == 0:
+        reason = "no samples"
+    if reason is not None:
+        src.close()
+        raise AudioFileError(path, reason)
+    return src
+
+
+def _truncation(extra_info: str) -> str | None:
+    """Why libsndfile's header report shows a cut-off file, or None."""
+    for declared, present in _SHORT_CHUNK.findall(extra_info):
+        if int(declared) not in _SIZE_PLACEHOLDERS and int(present) < int(declared):
+            return f"truncated: header declares {declared} bytes of audio, file holds {present}"
+    if "ended unexpectedly" in extra_info:
+        return "truncated: stream ends unexpectedly"
+    return None
+
+
+def _output_subtype(src: sf.SoundFile, fmt: str) -> str:
+    """The input's sample format when the container is unchanged, else the container's default."""
+    if src.format == fmt and sf.check_format(fmt, src.subtype):
+        return src.subtype
+    return "PCM_16" if fmt == "WAV" else sf.default_subtype(fmt)
+
+
+class _atomic_sound_file:
+    """A SoundFile written under a temporary name beside `path`, renamed to it only on success."""
+
+    def __init__(self, path: Path, rate: int, channels: int, fmt: str, subtype: str) -> None:
+        self._path = Path(path)
+        self._args = dict(samplerate=rate, channels=channels, format=fmt, subtype=subtype)
+
+    def __enter__(self) -> sf.SoundFile:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{self._path.name}.", suffix=".part", dir=self._path.parent)
+        os.close(fd)
+        os.chmod(name, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private
+        self._tmp = Path(name)
+        try:
+            self._file = sf.SoundFile(name, "w", **self._args)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        return self._file
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._file.close()
+            if exc_type is None:
+                os.replace(self._tmp, self._path)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def plot_file(enhancer: KerasEnhancer, source: Path, png: Path) -> None:
+    """PNG of the noisy and enhanced spectrograms and the mask (first channel, first 30 s)."""
+    from keras_denoiser import plotting
+
+    with sf.SoundFile(str(source)) as src:
+        head = src.read(int(PLOT_SECONDS * src.samplerate), dtype="float32", always_2d=True)[:, 0]
+        wave = audio.resample(head, src.samplerate, enhancer.sample_rate)
+    noisy, mask = enhancer.analyse(wave)
+    plotting.save_spectrogram_plot(png, noisy, mask, enhancer.train_config.signal, title=source.name)

@@ -1,0 +1,136 @@
+"""`denoise` keeps rate, channels, length and format; bad files cost one line each and nothing else."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keras_denoiser.denoise_files import denoise_all, plan_jobs
+from keras_denoiser.enhance import KerasEnhancer
+from tests.conftest import harmonic_speechlike
+from tests.enhance_helpers import save_tiny_unet, tiny_unet
+
+
+@pytest.fixture(scope="module")
+def transparent_enhancer() -> KerasEnhancer:
+    model, cfg = tiny_unet(mask_bias=30.0)
+    return KerasEnhancer(model, cfg, "ones", chunk_frames=64)
+
+
+def _speech(seconds: float, rate: int, channels: int) -> np.ndarray:
+    """Speech-like channels with 10 ms fades (resampling rings on a hard start, as it should)."""
+    fade = np.minimum(1.0, np.minimum(np.arange(int(seconds * rate)), np.arange(int(seconds * rate))[::-1]) / (0.01 * rate))
+    return np.stack([harmonic_speechlike(seconds, rate, seed) * fade for seed in range(channels)], 1).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "rate, channels, ext",
+    [(8000, 1, "wav"), (16000, 2, "flac"), (44100, 2, "ogg"), (48000, 1, "flac"), (44100, 1, "wav"), (48000, 2, "ogg"),
+     (16000, 1, "ogg"), (8000, 2, "flac")],
+)
+def test_ones_mask_round_trip_keeps_rate_channels_length_and_signal(
+    tmp_path: Path, transparent_enhancer: KerasEnhancer, rate: int, channels: int, ext: str
+) -> None:
+    source = tmp_path / "in" / "deep" / f"speech.{ext}"
+    source.parent.mkdir(parents=True)
+    sf.write(source, _speech(1.5, rate, channels), rate)
+    jobs = plan_jobs([tmp_path / "in"], tmp_path / "out", output_format=None)
+    report = denoise_all(transparent_enhancer, jobs, overwrite=False, say=pytest.fail)
+    target = tmp_path / "out" / "deep" / f"speech.{ext}"
+    assert report.written == [target.resolve()]
+    noisy, _ = sf.read(source, dtype="float32", always_2d=True)
+    enhanced, out_rate = sf.read(target, dtype="float32", always_2d=True)
+    assert (out_rate, enhanced.shape, sf.info(target).format) == (rate, noisy.shape, sf.info(source).format)
+    if ext == "ogg":  # re-encoding with a lossy codec: compare energies of the difference
+        snr = 10 * np.log10(np.sum(noisy**2) / np.sum((noisy - enhanced) ** 2))
+        assert snr > 15.0
+    else:
+        assert np.abs(enhanced - noisy).max() < 2e-3
+
+
+def test_output_format_changes_only_the_extension(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.ogg").write_bytes(b"")
+    jobs = plan_jobs([tmp_path / "a"], tmp_path / "out", output_format="flac")
+    assert [j.target for j in jobs] == [(tmp_path / "out" / "x.flac").resolve()]
+
+
+def test_files_already_below_the_output_dir_are_not_inputs(tmp_path: Path) -> None:
+    for name in ("take.wav", "enhanced/take.wav"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    jobs = plan_jobs([tmp_path], tmp_path / "enhanced", output_format=None)
+    assert [j.source for j in jobs] == [tmp_path / "take.wav"]
+
+
+def _write_bad_and_odd_inputs(folder: Path) -> tuple[list[str], list[str]]:
+    """Files that must fail (with a word of the expected reason) and files that must come out."""
+    rate = 16000
+    folder.mkdir()
+    sf.write(folder / "good.wav", _speech(1.0, rate, 2), rate)
+    sf.write(folder / "silent.flac", np.zeros((rate, 1)), rate)
+    sf.write(folder / "dc.wav", np.full(3000, 0.4), 22050)
+    sf.write(folder / "clipped.wav", np.clip(harmonic_speechlike(1.0, rate) * 30, -1, 1), rate)
+    sf.write(folder / "one_sample.wav", np.array([0.25]), 44100)
+    sf.write(folder / "sub_frame.wav", np.full(200, -0.3), rate)
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "text.wav").write_text("this is not audio\n")
+    whole = (folder / "good.wav").read_bytes()
+    (folder / "truncated.wav").write_bytes(whole[: len(whole) // 2])
+    (folder / "cut_header.flac").write_bytes(b"fLaC\x00\x00")
+    sf.write(folder / "zero_samples.wav", np.zeros((0, 1)), rate)
+    sf.write(folder / "nan.wav", np.array([0.1, np.nan, 0.2] * 500, np.float32), rate, subtype="FLOAT")
+    sf.write(folder / "inf.wav", np.array([0.1, 0.2] * 500 + [np.inf], np.float32), rate, subtype="FLOAT")
+    bad = {"empty.wav": "empty", "text.wav": "not readable", "truncated.wav": "truncated",
+           "cut_header.flac": "not readable", "zero_samples.wav": "no samples", "nan.wav": "NaN", "inf.wav": "NaN"}
+    good = ["good.wav", "silent.flac", "dc.wav", "clipped.wav", "one_sample.wav", "sub_frame.wav"]
+    return [f"{name}: {reason}" for name, reason in bad.items()], good
+
+
+def _denoise(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "keras_denoiser", "denoise", f"--model={tmp_path / 'tiny.keras'}", *args]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_reports_each_bad_file_once_and_still_writes_the_good_ones(tmp_path: Path) -> None:
+    save_tiny_unet(tmp_path / "tiny.keras")
+    bad, good = _write_bad_and_odd_inputs(tmp_path / "in")
+    inputs_before = {p: p.read_bytes() for p in (tmp_path / "in").iterdir()}
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "dc.wav").write_bytes(b"earlier result")
+    sf.write(out / "mine.wav", np.zeros(100), 16000)
+
+    result = _denoise(tmp_path, "--output_dir=out", "in", "out/mine.wav")
+
+    assert result.returncode == 1, result.stderr
+    messages = result.stdout + result.stderr
+    for expected in bad:
+        name, reason = expected.split(": ")
+        lines = [line for line in messages.splitlines() if f"in/{name}:" in line]
+        assert len(lines) == 1 and reason in lines[0], (expected, lines)
+    assert "Traceback" not in messages
+    assert "out/mine.wav" in messages and "input" in messages  # refused: output == input
+    assert "dc.wav: skipped" in messages
+    assert (out / "dc.wav").read_bytes() == b"earlier result"
+    for name in good:
+        if name == "dc.wav":
+            continue
+        source, target = sf.info(tmp_path / "in" / name), sf.info(out / name)
+        assert (target.frames, target.samplerate, target.channels) == (source.frames, source.samplerate, source.channels)
+        data, _ = sf.read(out / name)
+        assert np.isfinite(data).all()
+    for name in bad:
+        assert not (out / name.split(":")[0]).exists()
+    assert not list(out.rglob("*.part")) and not list(out.rglob(".*"))
+    assert {p: p.read_bytes() for p in (tmp_path / "in").iterdir()} == inputs_before
+
+    again = _denoise(tmp_path, "--output_dir=out", "--overwrite", "--plot", "in/dc.wav")
+    assert again.returncode == 0, again.stderr
+    assert sf.info(out / "dc.wav").frames == 3000
+    assert (out / "dc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
