@@ -1,0 +1,184 @@
+"""The REST client against the exported SavedModel served the way TF Serving serves it.
+
+A local HTTP server on 127.0.0.1 (random free port) speaks TF Serving's REST predict JSON and calls
+`signatures['serving_default'](waveform=...)` with named tensors, exactly like the model server.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+
+from export import mixture
+from keras_denoiser import audio, serve_client
+from keras_denoiser.errors import AudioFileError, UserError
+from tests.export_support import RATE, tiny_export, tiny_model
+
+
+class _Predict(BaseHTTPRequestHandler):
+    """POST /v1/models/denoiser:predict with columnar (`inputs`) or row (`instances`) JSON."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.request_sizes.append(len(body))
+        if self.path != "/v1/models/denoiser:predict":
+            return self._reply(404, {"error": f"Servable not found for request: {self.path}"})
+        request = json.loads(body)
+        signature = self.server.signatures[request.get("signature_name", "serving_default")]
+        columnar = "inputs" in request
+        rows = request["inputs"]["waveform"] if columnar else request["instances"]
+        try:
+            enhanced = signature(waveform=tf.constant(rows, tf.float32))["enhanced"].numpy().tolist()
+        except (tf.errors.InvalidArgumentError, ValueError) as err:
+            return self._reply(400, {"error": str(err).splitlines()[0]})
+        self._reply(200, {"outputs": enhanced} if columnar else {"predictions": enhanced})
+
+    def _reply(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(predict URL, serving signature, server) of a tiny exported model behind a local REST server."""
+    export_dir = tmp_path_factory.mktemp("export") / "out"
+    tiny_export(export_dir, tiny_model(), ("saved_model",))
+    loaded = tf.saved_model.load(str(export_dir / "denoiser" / "1"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Predict)
+    server.signatures = loaded.signatures
+    server.request_sizes = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1/models/denoiser:predict", loaded.signatures["serving_default"], server
+    server.shutdown()
+    server.server_close()
+
+
+def _direct(signature, wave: np.ndarray) -> np.ndarray:
+    return signature(waveform=tf.constant(wave[np.newaxis], tf.float32))["enhanced"].numpy()[0]
+
+
+def test_chunked_10_second_file_equals_one_call_on_the_whole_file(served, write_wav, tmp_path: Path) -> None:
+    url, signature, server = served
+    wave = mixture.generated_mixture(10.0, RATE, seed=3)
+    noisy = write_wav("noisy.wav", wave, RATE, subtype="FLOAT")
+    server.request_sizes.clear()
+    serve_client.enhance_file(noisy, tmp_path / "clean.wav", url, chunk_seconds=2.0, context_seconds=0.5)
+    enhanced, rate = sf.read(tmp_path / "clean.wav", dtype="float32")
+    assert rate == RATE and enhanced.shape == wave.shape
+    # exact stitching: only the 16-bit output quantization (half a step, 1.5e-5) separates them
+    np.testing.assert_allclose(enhanced, _direct(signature, wave), atol=1e-4)
+    assert len(server.request_sizes) == 5
+    assert max(server.request_sizes) < 15 * (2 * 16384 + 2 * 8192)  # bounded: chunk + 2 contexts, < 15 B a sample
+
+
+def test_stereo_44k_file_keeps_rate_length_and_channels(served, write_wav, tmp_path: Path) -> None:
+    url, signature, _ = served
+    rate = 44100
+    left = mixture.generated_mixture(1.3, rate, seed=1)
+    right = mixture.generated_mixture(1.3, rate, seed=2)
+    noisy = write_wav("stereo.wav", np.stack([left, right], axis=1), rate, subtype="FLOAT")
+    output = tmp_path / "out" / "stereo.flac"
+    serve_client.enhance_file(noisy, output, url, chunk_seconds=0.5, context_seconds=0.5)
+    enhanced, out_rate = sf.read(output, dtype="float32", always_2d=True)
+    assert out_rate == rate and enhanced.shape == (len(left), 2)
+    for channel, source in enumerate((left, right)):
+        expected = audio.resample(_direct(signature, audio.resample(source, rate, RATE)), RATE, rate)[: len(source)]
+        np.testing.assert_allclose(enhanced[:, channel], expected, atol=2e-4)
+
+
+def test_very_short_file_round_trips(served, write_wav, tmp_path: Path) -> None:
+    url, signature, _ = served
+    wave = np.array([0.5, -0.25, 0.125], np.float32)
+    serve_client.enhance_file(write_wav("tiny.wav", wave, RATE, subtype="FLOAT"), tmp_path / "tiny_out.wav", url)
+    enhanced, _ = sf.read(tmp_path / "tiny_out.wav", dtype="float32")
+    np.testing.assert_allclose(enhanced, _direct(signature, wave), atol=1e-4)
+
+
+@pytest.mark.parametrize("num_samples", [1, 8191, 8192, 50_000])
+def test_chunk_spans_tile_the_signal_on_the_grid(num_samples: int) -> None:
+    spans = list(serve_client.chunk_spans(num_samples, chunk_samples=10_000, context_samples=100))
+    kept = [(keep_start, keep_end) for _, _, keep_start, keep_end in spans]
+    assert kept[0][0] == 0 and kept[-1][1] == num_samples
+    assert all(a[1] == b[0] for a, b in zip(kept, kept[1:]))
+    for start, end, keep_start, keep_end in spans:
+        assert start % serve_client.GRID_SAMPLES == 0 and keep_start % serve_client.GRID_SAMPLES == 0
+        assert start <= keep_start and keep_end <= end <= num_samples
+        assert keep_start - start in (0, 8192) and end - keep_end in (0, 8192, num_samples - keep_end)
+
+
+def test_row_and_columnar_responses_are_both_understood() -> None:
+    columnar = json.dumps({"outputs": [[0.5, 0.25]]}).encode()
+    named = json.dumps({"outputs": {"enhanced": [[0.5, 0.25]]}}).encode()
+    rows = json.dumps({"predictions": [[0.5, 0.25]]}).encode()
+    for body in (columnar, named, rows):
+        np.testing.assert_array_equal(serve_client.parse_response(body, (1, 2), "u"), [[0.5, 0.25]])
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b'{"error": "Servable not found"}', "server error \\(Servable not found\\)"),
+        (b"<html>", "response is not JSON"),
+        (b'{"outputs": [[1.0]]}', "response shape \\(1, 1\\), expected \\(1, 2\\)"),
+        (b'{"result": 1}', "neither 'outputs' nor 'predictions'"),
+    ],
+)
+def test_bad_responses_are_one_line_errors(body: bytes, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        serve_client.parse_response(body, (1, 2), "u")
+
+
+def test_http_errors_and_unreachable_servers_are_one_line_errors(served, write_wav, tmp_path: Path) -> None:
+    url, _, _ = served
+    noisy = write_wav("noisy.wav", mixture.generated_mixture(0.5, RATE), RATE)
+    with pytest.raises(UserError, match=r"HTTP 404 \(Servable not found"):
+        serve_client.enhance_file(noisy, tmp_path / "a.wav", url.replace("denoiser", "other"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    with pytest.raises(UserError, match="cannot reach the server"):
+        serve_client.enhance_file(noisy, tmp_path / "b.wav", f"http://127.0.0.1:{closed_port}/v1/models/x:predict")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noisy.wav"]
+
+
+def test_bad_input_file_and_overwriting_the_input_are_refused(served, write_wav, tmp_path: Path) -> None:
+    url, _, _ = served
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF....not audio")
+    with pytest.raises(AudioFileError, match="corrupt.wav: not readable audio"):
+        serve_client.enhance_file(corrupt, tmp_path / "out.wav", url)
+    noisy = write_wav("noisy.wav", mixture.generated_mixture(0.5, RATE), RATE)
+    with pytest.raises(UserError, match="would overwrite the input"):
+        serve_client.enhance_file(noisy, noisy, url)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.wav", "noisy.wav"]
+
+
+def test_cli_writes_the_enhanced_file(served, write_wav, tmp_path: Path) -> None:
+    url, signature, _ = served
+    wave = mixture.generated_mixture(1.0, RATE, seed=5)
+    noisy = write_wav("noisy.wav", wave, RATE, subtype="FLOAT")
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_denoiser", "serve_client", f"--url={url}", str(noisy), str(tmp_path / "o.wav")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    enhanced, _ = sf.read(tmp_path / "o.wav", dtype="float32")
+    np.testing.assert_allclose(enhanced, _direct(signature, wave), atol=1e-4)
