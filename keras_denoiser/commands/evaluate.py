@@ -1,0 +1,108 @@
+"""Score models (and optionally established peers) with PESQ-WB, STOI, SI-SDR and real-time factor.
+
+    keras_denoiser evaluate --model=runs/unet --model=runs/causal --clean_dir=test/clean --noisy_dir=test/noisy
+    keras_denoiser evaluate --model=runs/unet --speech_dir=LJSpeech-1.1 --noise_dir=noise \
+        --snrs=-5,0,5,10,15 --num_files=50 --peers=noisereduce --csv_out=scores.csv --markdown_out=scores.md
+
+With --clean_dir/--noisy_dir, files are matched by relative path (SNRs are read from a testset.csv
+beside the two folders when there is one); with --speech_dir/--noise_dir a deterministic mixture
+set is built in memory from the held-out validation split, exactly like `make_testset`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from absl import flags
+
+from keras_denoiser import evaluate, testset
+from keras_denoiser.enhance import KerasEnhancer
+from keras_denoiser.enhancer import Enhancer
+from keras_denoiser.errors import UserError
+
+RATE = 16000
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string("model", [], "A trained model (.keras file or model folder) to score; repeat the flag for several.")
+flags.DEFINE_list("peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.peers); default none.")
+flags.DEFINE_string("clean_dir", None, "Folder of clean references, matched to --noisy_dir files by relative path.")
+flags.DEFINE_string("noisy_dir", None, "Folder of noisy inputs, matched to --clean_dir files by relative path.")
+flags.DEFINE_string("speech_dir", None, "Speech corpus (LJ layout or folder) to build mixtures from, instead of clean/noisy folders.")
+flags.DEFINE_string("noise_dir", None, "Noise corpus folder to build mixtures from, with --speech_dir.")
+flags.DEFINE_list("snrs", ["-5", "0", "5", "10", "15"], "Comma-separated mixture SNRs in dB, cycled over the files; default -5,0,5,10,15.")
+flags.DEFINE_integer("num_files", 50, "Number of mixtures built from --speech_dir/--noise_dir; default 50.")
+flags.DEFINE_integer("seed", 0, "Seed of the mixture choices (speech, noise, offset); default 0.")
+flags.DEFINE_enum("split", "validation", list(testset.SPLITS), "Corpus items to mix: the held-out `validation` split or `all`; default validation.")
+flags.DEFINE_float("validation_fraction", 0.05, "Fraction of each corpus held out for validation by id hash, as in training; default 0.05.")
+flags.DEFINE_integer("chunk_frames", 1024, "STFT frames our models enhance per chunk; bounds memory, not the result; default 1024.")
+flags.DEFINE_string("csv_out", None, "Write per-file scores of every system to this CSV file; default: not written.")
+flags.DEFINE_string("markdown_out", None, "Write the summary table to this markdown file; default: only printed.")
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    examples = _examples()
+    systems = _systems()
+    from tqdm import tqdm
+
+    rows = evaluate.score(systems, examples, RATE, progress=lambda items: tqdm(items, desc="evaluate", unit="file", disable=None))
+    if not rows:
+        raise UserError("nothing to evaluate: no matched clean/noisy files")
+    table = evaluate.markdown_table(evaluate.summarise(rows))
+    print(table)
+    if FLAGS.csv_out:
+        evaluate.write_csv(rows, Path(FLAGS.csv_out))
+        print(f"per-file scores: {FLAGS.csv_out}")
+    if FLAGS.markdown_out:
+        Path(FLAGS.markdown_out).write_text(table + "\n")
+        print(f"summary: {FLAGS.markdown_out}")
+    return 0
+
+
+def _examples():
+    pairs = FLAGS.clean_dir or FLAGS.noisy_dir
+    mixes = FLAGS.speech_dir or FLAGS.noise_dir
+    if bool(pairs) == bool(mixes):
+        raise UserError("give either --clean_dir and --noisy_dir, or --speech_dir and --noise_dir")
+    if pairs:
+        if not (FLAGS.clean_dir and FLAGS.noisy_dir):
+            raise UserError("--clean_dir and --noisy_dir go together")
+        clean_dir, noisy_dir = Path(FLAGS.clean_dir), Path(FLAGS.noisy_dir)
+        for folder in (clean_dir, noisy_dir):
+            if not folder.is_dir():
+                raise UserError(f"{folder}: no such folder")
+        snrs = testset.read_snrs(noisy_dir.parent / testset.CSV_NAME)
+        return list(evaluate.pair_examples(clean_dir, noisy_dir, RATE, snrs))
+    if not (FLAGS.speech_dir and FLAGS.noise_dir):
+        raise UserError("--speech_dir and --noise_dir go together")
+    speech = testset.corpus_items(FLAGS.speech_dir, FLAGS.split, FLAGS.validation_fraction)
+    noise = testset.corpus_items(FLAGS.noise_dir, FLAGS.split, FLAGS.validation_fraction)
+    mixtures = testset.mixtures(speech, noise, _snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
+    return [evaluate.Example(m.file, m.snr, m.clean, m.noisy) for m in mixtures]
+
+
+def _snrs(values: Sequence[str]) -> list[float]:
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        raise UserError(f"--snrs must be numbers in dB, got {','.join(values)}") from None
+
+
+def _systems() -> list[Enhancer]:
+    if not FLAGS.model and not FLAGS.peers:
+        raise UserError("give at least one --model (or --peers)")
+    systems: list[Enhancer] = [KerasEnhancer.from_path(path, FLAGS.chunk_frames) for path in FLAGS.model]
+    if FLAGS.peers:
+        from keras_denoiser.peers import PEERS
+
+        unknown = [name for name in FLAGS.peers if name not in PEERS]
+        if unknown:
+            raise UserError(f"unknown peers {', '.join(unknown)}; choose from {', '.join(PEERS)}")
+        systems += [PEERS[name]() for name in FLAGS.peers]
+    names = [s.name for s in systems]
+    for index, system in enumerate(systems):
+        if names.count(system.name) > 1:
+            system.name = f"{system.name}#{index + 1}"
+    return systems

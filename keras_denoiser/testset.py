@@ -1,0 +1,100 @@
+"""Deterministic noisy/clean test mixtures from speech and noise corpora.
+
+File i draws its speech item, noise item, noise offset and SNR from its own generator seeded by
+`(seed, i)`, so a given seed always yields the same mixtures whatever `num_files` is. Speech is
+taken whole; noise is looped from the offset to the speech's length and mixed with
+`pipelines.mixing.mix_at_snr` at a fixed level.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from keras_denoiser import audio
+from keras_denoiser.errors import UserError
+from pipelines.corpora import AudioItem, Corpus, is_validation, read_corpus
+from pipelines.mixing import mix_at_snr
+
+MIX_GAIN_DB = -25.0
+CSV_NAME = "testset.csv"
+CSV_FIELDS = ("file", "snr", "speech_id", "noise_id", "offset")
+SPLITS = ("validation", "all")
+
+
+@dataclasses.dataclass(frozen=True)
+class Mixture:
+    """One test example: noisy = clean + noise at `snr` dB; `offset` is the noise start in samples."""
+
+    file: str
+    snr: float
+    speech_id: str
+    noise_id: str
+    offset: int
+    clean: np.ndarray
+    noisy: np.ndarray
+
+
+def corpus_items(root: str | os.PathLike[str], split: str, validation_fraction: float) -> list[AudioItem]:
+    """The usable items of a corpus, only the held-out validation ones when `split` is "validation"."""
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    corpus: Corpus = read_corpus(root)
+    items = [i for i in corpus.items if split == "all" or is_validation(i.id, validation_fraction)]
+    if not items:
+        raise UserError(f"{root}: no usable audio files in the {split} split (validation fraction {validation_fraction})")
+    return items
+
+
+def mixtures(
+    speech: Sequence[AudioItem],
+    noise: Sequence[AudioItem],
+    snrs: Sequence[float],
+    num_files: int,
+    seed: int,
+    rate: int,
+) -> Iterator[Mixture]:
+    """`num_files` mixtures at `rate` Hz; SNRs cycle through `snrs` in order."""
+    if not speech or not noise or not snrs:
+        raise UserError("a test set needs speech, noise and at least one SNR")
+    for index in range(num_files):
+        rng = np.random.default_rng([seed, index])
+        speech_item = speech[int(rng.integers(len(speech)))]
+        noise_item = noise[int(rng.integers(len(noise)))]
+        clean = audio.read_mono(speech_item.path, rate)
+        noise_wave = audio.read_mono(noise_item.path, rate)
+        offset = int(rng.integers(len(noise_wave)))
+        looped = np.take(noise_wave, np.arange(offset, offset + len(clean)), mode="wrap")
+        snr = float(snrs[index % len(snrs)])
+        noisy, scaled_clean, _ = mix_at_snr(clean, looped, snr, MIX_GAIN_DB)
+        yield Mixture(f"{index:04d}.wav", snr, speech_item.id, noise_item.id, offset, scaled_clean.numpy(), noisy.numpy())
+
+
+def write_testset(examples: Iterator[Mixture], output_dir: Path, rate: int) -> int:
+    """Write `clean/`, `noisy/` (16-bit wav) and testset.csv; returns the number of files."""
+    output_dir = Path(output_dir)
+    rows = []
+    for example in examples:
+        audio.write_audio_atomic(output_dir / "clean" / example.file, example.clean, rate)
+        audio.write_audio_atomic(output_dir / "noisy" / example.file, example.noisy, rate)
+        rows.append([example.file, f"{example.snr:g}", example.speech_id, example.noise_id, example.offset])
+    tmp = output_dir / f".{CSV_NAME}.part"
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_FIELDS)
+        writer.writerows(rows)
+    tmp.replace(output_dir / CSV_NAME)
+    return len(rows)
+
+
+def read_snrs(csv_path: Path) -> dict[str, float]:
+    """file -> SNR from a testset.csv (empty when there is none)."""
+    if not Path(csv_path).is_file():
+        return {}
+    with open(csv_path, newline="") as handle:
+        return {row["file"]: float(row["snr"]) for row in csv.DictReader(handle)}

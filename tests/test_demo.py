@@ -1,0 +1,32 @@
+"""`keras_denoiser demo` runs end to end with the bundled model and sample."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import soundfile as sf
+
+from keras_denoiser import assets
+
+
+def test_demo_writes_enhanced_audio_and_plot_and_reports_the_change(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_denoiser", "demo", "--output_dir=out"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    enhanced, noisy = sf.info(tmp_path / "out" / "enhanced.wav"), sf.info(assets.NOISY_SAMPLE)
+    assert (enhanced.frames, enhanced.samplerate, enhanced.channels) == (noisy.frames, noisy.samplerate, noisy.channels)
+    assert (tmp_path / "out" / "enhanced.png").read_bytes()[:4] == b"\x89PNG"
+    assert "out/enhanced.wav" in result.stdout
+    assert re.search(r"^change\s+[+-]\d+\.\d+\s+[+-]\d+\.\d+$", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_bundled_sample_corpus_is_small_and_licensed() -> None:
+    files = [p for p in assets.SAMPLE_DIR.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 2_000_000
+    assert (assets.SAMPLE_DIR / "LICENSE.md").is_file() and (assets.SAMPLE_DIR / "metadata.csv").is_file()
+    assert len(list((assets.SAMPLE_DIR / "wavs").glob("*.wav"))) >= 5 and list(assets.SAMPLE_NOISE_DIR.glob("*.wav"))

@@ -1,0 +1,123 @@
+"""Metrics rank clean above noisy; make_testset is deterministic; evaluate reports every system per SNR."""
+
+from __future__ import annotations
+
+import csv
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keras_denoiser import evaluate, metrics, testset
+from pipelines.corpora import is_validation
+from tests.conftest import harmonic_speechlike
+from tests.enhance_helpers import save_tiny_unet
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def clean_and_noisy() -> tuple[np.ndarray, np.ndarray]:
+    clean = harmonic_speechlike(3.0, RATE, seed=1)
+    noise = np.random.default_rng(2).normal(0, 1, clean.shape).astype(np.float32)
+    noise *= np.sqrt(np.mean(clean**2) / np.mean(noise**2))  # 0 dB SNR
+    return clean, clean + noise
+
+
+def test_si_sdr_is_very_high_for_the_clean_signal_and_near_the_snr_for_noisy(clean_and_noisy) -> None:
+    clean, noisy = clean_and_noisy
+    assert metrics.si_sdr(clean, clean) > 50.0
+    assert metrics.si_sdr(clean, 0.3 * clean) > 50.0  # scale-invariant
+    assert abs(metrics.si_sdr(clean, noisy)) < 1.0  # 0 dB mixture
+
+
+def test_pesq_and_stoi_score_clean_above_noisy(clean_and_noisy) -> None:
+    clean, noisy = clean_and_noisy
+    assert metrics.pesq_wb(clean, clean, RATE) > metrics.pesq_wb(clean, noisy, RATE) + 1.0
+    assert metrics.stoi(clean, clean, RATE) > metrics.stoi(clean, noisy, RATE) + 0.05
+
+
+def test_pesq_without_speech_is_nan_not_an_error() -> None:
+    silence = np.zeros(RATE, np.float32)
+    assert math.isnan(metrics.pesq_wb(silence, silence, RATE))
+    assert math.isnan(metrics.pesq_wb(np.ones(100, np.float32), np.ones(100, np.float32), RATE))
+
+
+def _corpora(root: Path) -> tuple[Path, Path]:
+    """An LJ-layout speech corpus of 6 clips and a noise folder of 3 files."""
+    speech, noise = root / "speech", root / "noise"
+    (speech / "wavs").mkdir(parents=True)
+    noise.mkdir()
+    ids = [f"LJ001-{i:04d}" for i in range(6)]
+    (speech / "metadata.csv").write_text("".join(f"{i}|text {i}|text {i}\n" for i in ids))
+    for n, item_id in enumerate(ids):
+        sf.write(speech / "wavs" / f"{item_id}.wav", harmonic_speechlike(1.0 + 0.1 * n, 22050, seed=n), 22050)
+    rng = np.random.default_rng(0)
+    for n in range(3):
+        sf.write(noise / f"noise{n}.flac", rng.normal(0, 0.1, (8000 * (n + 1), 2)), 8000)
+    return speech, noise
+
+
+def _make(speech: Path, noise: Path, out: Path, seed: int) -> None:
+    items = [testset.corpus_items(c, "all", 0.05) for c in (speech, noise)]
+    testset.write_testset(testset.mixtures(*items, snrs=[-5, 0, 5], num_files=5, seed=seed, rate=RATE), out, RATE)
+
+
+def test_make_testset_is_deterministic_and_mixes_at_the_stated_snrs(tmp_path: Path) -> None:
+    speech, noise = _corpora(tmp_path)
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        _make(speech, noise, tmp_path / name, seed)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) == 11  # 5 clean, 5 noisy, testset.csv
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    assert (tmp_path / "a" / "testset.csv").read_bytes() != (tmp_path / "c" / "testset.csv").read_bytes()
+    with open(tmp_path / "a" / "testset.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["snr"]) for r in rows] == [-5, 0, 5, -5, 0]
+    for row in rows:
+        clean, rate = sf.read(tmp_path / "a" / "clean" / row["file"])
+        noisy, _ = sf.read(tmp_path / "a" / "noisy" / row["file"])
+        assert rate == RATE and clean.shape == noisy.shape
+        snr = 10 * np.log10(np.sum(clean**2) / np.sum((noisy - clean) ** 2))
+        assert abs(snr - float(row["snr"])) < 0.2  # 16-bit rounding only
+
+
+def test_validation_split_keeps_only_held_out_items(tmp_path: Path) -> None:
+    speech, _ = _corpora(tmp_path)
+    ids = [item.id for item in testset.corpus_items(speech, "all", 0.5)]
+    held_out = [item.id for item in testset.corpus_items(speech, "validation", 0.5)]
+    assert held_out == [i for i in ids if is_validation(i, 0.5)]
+    assert 0 < len(held_out) < len(ids)
+
+
+def test_summary_averages_per_snr_and_overall() -> None:
+    rows = [evaluate.Row(f"{n}.wav", snr, system, p, 0.5, s, 0.1, 1.0)
+            for n, (snr, system, p, s) in enumerate([(0, "m", 2.0, 4.0), (5, "m", 3.0, 8.0), (5, "m", math.nan, 10.0)])]
+    summary = {s.snr: s for s in evaluate.summarise(rows)}
+    assert list(summary) == ["0", "5", "all"]
+    assert (summary["5"].files, summary["5"].pesq, summary["5"].si_sdr) == (2, 3.0, 9.0)  # NaN left out
+    assert summary["all"].pesq == 2.5 and summary["all"].rtf == pytest.approx(0.1)
+
+
+def test_evaluate_cli_scores_noisy_and_each_model_per_snr(tmp_path: Path) -> None:
+    speech, noise = _corpora(tmp_path)
+    _make(speech, noise, tmp_path / "test", seed=0)
+    save_tiny_unet(tmp_path / "small.keras")
+    save_tiny_unet(tmp_path / "other.keras", seed=1)
+    command = [sys.executable, "-m", "keras_denoiser", "evaluate", "--model=small.keras", "--model=other.keras",
+               "--clean_dir=test/clean", "--noisy_dir=test/noisy", "--csv_out=scores.csv", "--markdown_out=scores.md"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    table = (tmp_path / "scores.md").read_text()
+    for system in ("noisy", "small", "other"):
+        for snr in ("-5", "0", "5", "all"):
+            assert f"| {system} | {snr} |" in table
+    with open(tmp_path / "scores.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 15  # 5 files x (noisy + 2 models)
+    noisy_sdr = {r["file"]: float(r["si_sdr_db"]) for r in rows if r["system"] == "noisy"}
+    assert all(abs(noisy_sdr[r["file"]] - float(r["snr"])) < 0.5 for r in rows if r["system"] == "noisy")
