@@ -109,6 +109,17 @@ def prepare_corpus(
     return prepared
 
 
+def prepare_all(
+    roots: Sequence[str | os.PathLike[str]],
+    cache_dir: str | os.PathLike[str],
+    signal_cfg: SignalConfig,
+    validation_fraction: float,
+    workers: int | None = None,
+) -> list[PreparedCorpus]:
+    """`prepare_corpus` for each root, in order."""
+    return [prepare_corpus(root, cache_dir, signal_cfg, validation_fraction, workers) for root in roots]
+
+
 def cache_key(corpus: Corpus, signal_cfg: SignalConfig, validation_fraction: float) -> str:
     """Hex key over the corpus path, file list with sizes and mtimes, and the audio parameters."""
     files = []
@@ -265,13 +276,3 @@ def _process_alive(pid: int) -> bool:
         return True
     return True
 
-
-def prepare_all(
-    roots: Sequence[str | os.PathLike[str]],
-    cache_dir: str | os.PathLike[str],
-    signal_cfg: SignalConfig,
-    validation_fraction: float,
-    workers: int | None = None,
-) -> list[PreparedCorpus]:
-    """`prepare_corpus` for each root, in order."""
-    return [prepare_corpus(root, cache_dir, signal_cfg, validation_fraction, workers) for root in roots]
