@@ -6,8 +6,8 @@
 
 Both datasets are infinite. Training mixtures are drawn anew every time (crop, noise, SNR, gain,
 speed), reproducibly for a given `cfg.seed`. Validation is a fixed cycle of
-`validation_steps * batch_size` mixtures whose randomness comes from the example index, so every
-epoch's validation loss is measured on the same mixtures.
+`validation_steps * batch_size` mixtures whose randomness comes from the example index alone, so
+every epoch's (and every seed's) validation loss is measured on the same mixtures.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def preview_mixture(
     clean_wave = next(iter(_waveforms(speech, shuffle_seed=None)))
     noise_wave = next(iter(_waveforms(noise, shuffle_seed=None)))
     length = int(PREVIEW_SECONDS * cfg.signal.sample_rate)
-    seeds = seeds_for(tf.constant(cfg.seed, tf.int64), 2)
+    seeds = seeds_for(tf.constant(0, tf.int64), 2)
     gain_db = (cfg.mix.gain_db_min + cfg.mix.gain_db_max) / 2
     noisy, clean, _ = mix_at_snr(
         random_crop(clean_wave, length, seeds[0]), loop_to_length(noise_wave, length, seeds[1]), snr_db, gain_db
@@ -147,14 +147,17 @@ def _mix(speech: tf.Tensor, noise: tf.Tensor, example_seed: tf.Tensor, mix: MixC
 
 
 def _validation_mixtures(speech: list[str], noise: list[str], length: int, cfg: TrainConfig) -> tf.data.Dataset:
-    """A fixed cycle of `validation_steps * batch_size` mixtures, seeded by the example index."""
+    """A fixed cycle of `validation_steps * batch_size` mixtures, seeded by the example index only.
+
+    It does not depend on `cfg.seed`, so a resumed run or another worker may shift the training seed
+    and still validate on the same mixtures.
+    """
     count = cfg.validation_steps * cfg.batch_size
     speech_waves = _waveforms(speech, shuffle_seed=None).repeat().take(count)
     noise_waves = _waveforms(noise, shuffle_seed=None).repeat()
 
     def example(index: tf.Tensor, waves: tuple[tf.Tensor, tf.Tensor]):
-        example_seed = index + tf.cast(cfg.seed, tf.int64) * count
-        speech_seed, noise_seed, mix_seed = tf.unstack(seeds_for(example_seed, 3))
+        speech_seed, noise_seed, mix_seed = tf.unstack(seeds_for(index, 3))
         clean = tf.ensure_shape(random_crop(waves[0], length, speech_seed), [length])
         noisy = tf.ensure_shape(loop_to_length(waves[1], length, noise_seed), [length])
         return _mix(clean, noisy, mix_seed[0], cfg.mix)
