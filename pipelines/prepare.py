@@ -100,7 +100,7 @@ def prepare_corpus(
             os.rename(tmp, final)
         except OSError:  # another process completed the same cache first
             if _load_valid(final, reused=True) is None:
-                raise
+                raise UserError(f"{final}: exists but is not a complete cache; delete it and prepare again") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     prepared = _load_valid(final, reused=False)

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keras_denoiser.config import SignalConfig
+from keras_denoiser.errors import UserError
 from pipelines import prepare
 from pipelines.prepare import default_cache_dir, prepare_corpus
 from tests.conftest import harmonic_speechlike
@@ -117,3 +118,10 @@ def test_prepare_command_prints_a_summary_and_reports_a_missing_folder_in_one_li
     missing = subprocess.run([*command[:4], f"--speech_dir={tmp_path / 'nope'}"], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope'}: no such corpus folder"
+
+
+def test_a_broken_cache_folder_in_the_way_is_reported_in_one_line(corpus, tmp_path) -> None:
+    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    first.manifest_path.write_text("{ truncated")
+    with pytest.raises(UserError, match="not a complete cache; delete it"):
+        prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
