@@ -101,8 +101,8 @@ def _check_destination(destination: Path) -> None:
     if destination.exists() and not destination.is_dir():
         raise UserError(f"{destination}: exists and is not a folder")
     if destination.is_dir() and any(destination.iterdir()):
-        held = sorted(f"{p.parent.name}/{p.name}" for p in destination.glob("*/*") if p.name.isdigit())
-        what = f"model version {', '.join(held)}" if held else "other files"
+        held = sorted(f"{p.parent.name} version {p.name}" for p in destination.glob("*/*") if p.name.isdigit())
+        what = ", ".join(held) if held else "other files"
         raise UserError(f"{destination}: already holds {what}; choose a new or empty --export_dir")
 
 

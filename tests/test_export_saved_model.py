@@ -104,7 +104,7 @@ def test_bad_request_names_the_problem(tmp_path: Path, kwargs: dict, message: st
 def test_folder_holding_another_version_is_refused_untouched(exported, tmp_path: Path) -> None:
     export_dir = tmp_path / "out"
     (export_dir / "denoiser" / "3").mkdir(parents=True)
-    with pytest.raises(UserError, match=r"already holds model version denoiser/3"):
+    with pytest.raises(UserError, match=r"out: already holds denoiser version 3; choose a new or empty --export_dir"):
         tiny_export(export_dir, exported[0], ("saved_model",))
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert [p.name for p in export_dir.iterdir()] == ["denoiser"]
