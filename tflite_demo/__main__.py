@@ -78,12 +78,11 @@ def denoise_file(denoiser: StreamingDenoiser, input_path: Path, output_path: Pat
     hop_ms = 1000.0 * np.concatenate([r.hop_seconds for r in results])
     hop_budget_ms = 1000.0 * denoiser.hop_length / denoiser.sample_rate
     rtf = hop_ms.sum() / 1000.0 / (data.shape[0] * data.shape[1] / denoiser.sample_rate)
-    latency_ms = 1000.0 * (denoiser.spec.output_delay_samples + denoiser.hop_length) / denoiser.sample_rate
     print(f"model: {denoiser.model_path.name} ({denoiser.spec.quantization})")
     print(f"per-hop processing: median {np.median(hop_ms):.3f} ms, p99 {np.percentile(hop_ms, 99):.3f} ms "
           f"(hop {hop_budget_ms:.1f} ms, {len(hop_ms)} hops)")
     print(f"real-time factor: {rtf:.3f} (processing time / audio duration)")
-    print(f"algorithmic latency: {latency_ms:.1f} ms (output delay compensated in the file)")
+    print(f"algorithmic latency: {denoiser.latency_ms:.1f} ms (output delay compensated in the file)")
     print(f"wrote {output_path}")
 
 

@@ -23,8 +23,7 @@ def run_live(denoiser: StreamingDenoiser) -> None:
         outdata[:, 0] = denoiser(indata[:, 0])
 
     denoiser.reset()
-    delay_ms = 1000.0 * (denoiser.spec.output_delay_samples + denoiser.hop_length) / denoiser.sample_rate
-    print(f"denoising microphone -> speakers ({delay_ms:.0f} ms algorithmic latency); Ctrl-C stops")
+    print(f"denoising microphone -> speakers ({denoiser.latency_ms:.0f} ms algorithmic latency); Ctrl-C stops")
     try:
         with sd.Stream(
             samplerate=denoiser.sample_rate, blocksize=denoiser.hop_length, channels=1, dtype="float32", callback=callback

@@ -13,6 +13,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -76,6 +77,17 @@ def load_interpreter(model_path: Path, num_threads: int):
         raise DemoError(f"{model_path}: not a TFLite model ({reason})") from None
 
 
+def signature_indices(interpreter, model_path: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Tensor index of every named input and output of the model's one signature."""
+    try:
+        runner = interpreter.get_signature_runner()
+    except ValueError as err:
+        raise DemoError(f"{model_path}: not a streaming model ({err})") from None
+    inputs = {name: d["index"] for name, d in runner.get_input_details().items()}
+    outputs = {name: d["index"] for name, d in runner.get_output_details().items()}
+    return inputs, outputs
+
+
 class StreamingDenoiser:
     """Denoises a mono stream hop by hop with a streaming mask model."""
 
@@ -83,14 +95,16 @@ class StreamingDenoiser:
         model_path = Path(model_path)
         interpreter = load_interpreter(model_path, num_threads)
         self.spec = StreamSpec.load(model_path)
-        try:
-            self._runner = interpreter.get_signature_runner()
-        except ValueError as err:
-            raise DemoError(f"{model_path}: not a streaming model ({err})") from None
-        names = set(self._runner.get_input_details())
+        inputs, outputs = signature_indices(interpreter, model_path)
         expected = {self.spec.input_name, *(name for name, _, _ in self.spec.states)}
-        if names != expected:
-            raise DemoError(f"{model_path}: inputs {sorted(names)} do not match its sidecar {sorted(expected)}")
+        if set(inputs) != expected:
+            raise DemoError(f"{model_path}: inputs {sorted(inputs)} do not match its sidecar {sorted(expected)}")
+        # Tensor indices resolved once: per hop only set, invoke, get (the signature runner reallocates).
+        interpreter.allocate_tensors()
+        self._interpreter = interpreter
+        self._frame_index = inputs[self.spec.input_name]
+        self._mask_index = outputs[self.spec.mask_name]
+        self._state_indices = [(inputs[name], outputs[next_name]) for name, next_name, _ in self.spec.states]
         self.model_path = model_path
         self._stft = StreamingSTFT(self.spec.frame_length, self.spec.hop_length)
         self._istft = StreamingISTFT(self.spec.frame_length, self.spec.hop_length)
@@ -104,23 +118,47 @@ class StreamingDenoiser:
     def hop_length(self) -> int:
         return self.spec.hop_length
 
+    @property
+    def output_delay_samples(self) -> int:
+        return self.spec.output_delay_samples
+
+    @property
+    def latency_ms(self) -> float:
+        """Algorithmic latency: a hop is buffered, then its output leaves `output_delay_samples` later."""
+        return 1000.0 * (self.output_delay_samples + self.hop_length) / self.sample_rate
+
     def reset(self) -> None:
         """Forget the past: zero STFT buffers and model states."""
         self._stft.reset()
         self._istft.reset()
-        self._states = {name: np.zeros(shape, np.float32) for name, _, shape in self.spec.states}
+        self._states = [np.zeros(shape, np.float32) for _, _, shape in self.spec.states]
 
     def mask(self, log_magnitude: np.ndarray) -> np.ndarray:
         """One model step: mask `[bins]` for a log-magnitude frame `[bins]`; advances the states."""
-        out = self._runner(**{self.spec.input_name: log_magnitude.reshape(1, 1, -1).astype(np.float32)}, **self._states)
-        self._states = {name: out[next_name] for name, next_name, _ in self.spec.states}
-        return out[self.spec.mask_name].reshape(-1)
+        interpreter = self._interpreter
+        interpreter.set_tensor(self._frame_index, log_magnitude.reshape(1, 1, -1).astype(np.float32))
+        for (input_index, _), state in zip(self._state_indices, self._states):
+            interpreter.set_tensor(input_index, state)
+        interpreter.invoke()
+        self._states = [interpreter.get_tensor(output_index) for _, output_index in self._state_indices]
+        return interpreter.get_tensor(self._mask_index).reshape(-1)
 
     def __call__(self, hop: np.ndarray) -> np.ndarray:
         """`hop_length` denoised samples for `hop_length` new input samples (delayed, see module doc)."""
         spectrum = self._stft(hop)
         mask = self.mask(np.log(np.abs(spectrum) + self.spec.log_epsilon))
         return self._istft(spectrum * mask).astype(np.float32)
+
+
+class HopStream(Protocol):
+    """Anything that turns each hop of input into a hop of output, `output_delay_samples` late."""
+
+    hop_length: int
+    output_delay_samples: int
+
+    def reset(self) -> None: ...
+
+    def __call__(self, hop: np.ndarray) -> np.ndarray: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,13 +169,13 @@ class StreamResult:
     hop_seconds: np.ndarray
 
 
-def denoise_signal(denoiser: StreamingDenoiser, wave: np.ndarray) -> StreamResult:
+def denoise_signal(denoiser: HopStream, wave: np.ndarray) -> StreamResult:
     """Stream a mono signal through `denoiser` hop by hop, as a device would, then undo the delay.
 
     The input is followed by `output_delay_samples` zeros (plus up to a hop) so its tail leaves
     the pipeline; the first `output_delay_samples` output samples are dropped.
     """
-    hop, delay = denoiser.hop_length, denoiser.spec.output_delay_samples
+    hop, delay = denoiser.hop_length, denoiser.output_delay_samples
     wave = np.asarray(wave, np.float32)
     padded = np.concatenate([wave, np.zeros(delay + (-(len(wave) + delay)) % hop, np.float32)])
     denoiser.reset()

@@ -59,6 +59,7 @@ class DtlnStream:
 
     sample_rate = DTLN_RATE
     hop_length = BLOCK_SHIFT
+    output_delay_samples = DELAY_SAMPLES
 
     def __init__(self, num_threads: int = 1) -> None:
         self.paths = model_paths()

@@ -1,0 +1,55 @@
+"""`benchmark inference`: our streaming models and DTLN timed hop by hop, in one table."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from export.streaming import export_streaming
+from keras_denoiser.errors import UserError
+from keras_denoiser.inference_benchmark import benchmark_inference, parse_size, table_lines
+from tests.enhance_helpers import tiny_unet
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory) -> Path:
+    model, cfg = tiny_unet("unet_causal", seed=2)
+    out = tmp_path_factory.mktemp("bench")
+    export_streaming(model, out, representative=[], train_config=cfg, quantizations=("float32",))
+    return out
+
+
+def test_exported_folder_is_timed_hop_by_hop(export_dir) -> None:
+    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, include_dtln=False)
+    assert [row.name for row in rows] == [f"{export_dir.name} float32"]
+    row = rows[0]
+    assert row.hops == 16000 // 128 + 3  # the input plus the 384-sample delay, in 128-sample hops
+    assert 0 < row.hop_ms_median <= row.hop_ms_p99 and row.real_time_factor > 0
+    assert row.size_kb == pytest.approx((export_dir / "unet_causal_float32.tflite").stat().st_size / 1024)
+    assert row.latency_ms == 32.0 and notes == []
+    assert len(table_lines(rows)) == 3
+
+
+def test_command_writes_json_with_one_row_per_system(export_dir, tmp_path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_denoiser", "benchmark", "inference", f"--model={export_dir}",
+         "--seconds=1", "--nodtln", f"--json_out={out}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "hop ms median" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["threads"] == 1 and [r["runtime"] for r in figures["rows"]] == ["LiteRT"]
+
+
+@pytest.mark.parametrize("text", ["3", "3x", "x16", "3by16", "0x16"])
+def test_bad_model_size_is_a_clear_error(text: str) -> None:
+    with pytest.raises(UserError):
+        parse_size(text)
