@@ -62,7 +62,8 @@ def test_conversion_that_needs_tf_ops_is_a_one_line_error() -> None:
     def inverse_spectrum(real):
         return tf.signal.irfft(tf.complex(real, real))
 
-    with pytest.raises(UserError, match=r"tflite float32: conversion with builtin ops failed \(TF ops not in the builtins: Complex, IRFFT\)"):
+    message = r"tflite float32: conversion with builtin ops failed \(TF ops not in the builtins: Complex, IRFFT\)"
+    with pytest.raises(UserError, match=message):
         tflite.convert_to_tflite(
             model, "float32", fn=inverse_spectrum, input_signature=[tf.TensorSpec([1, 257], tf.float32)]
         )

@@ -108,4 +108,5 @@ def _calibration(
 
     _, validation = build_datasets(speech_dirs, noise_dirs, default_cache_dir(), train_cfg)
     log_mags = [log_mag.numpy() for log_mag, _ in itertools.islice(validation, batches)]
-    return log_mags, source + f"({', '.join(map(str, speech_dirs))} + {', '.join(map(str, noise_dirs))}), {batches} validation batches"
+    corpora = f"{', '.join(map(str, speech_dirs))} + {', '.join(map(str, noise_dirs))}"
+    return log_mags, f"{source}({corpora}), {batches} validation batches"
