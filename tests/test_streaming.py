@@ -11,12 +11,14 @@ from export import mixture, tflite
 from export.parity import si_sdr
 from export.streaming import StreamingUNet, export_streaming
 from keras_denoiser import features
-from keras_denoiser.config import ModelConfig, TrainConfig
+from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
+from keras_denoiser.model import build_unet
 from tests.enhance_helpers import tiny_unet
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
 RATE = 16000
+SIGNAL = SignalConfig()
 # int8 (weights and activations, states included) against the float32 stream on the same model.
 INT8_MIN_SI_SDR_DB = 30.0  # measured 52 dB on this model
 
@@ -52,6 +54,16 @@ def test_per_frame_step_equals_the_model_on_the_whole_spectrogram(causal, noisy)
     whole = np.asarray(model(log_mag[None], training=False))[0]
     assert np.abs(whole - 0.5).max() > 0.05  # random BN statistics: the mask is far from constant
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
+
+
+@pytest.mark.parametrize("depth, kernel_size", [(3, 3), (1, 5), (2, 4), (2, 1)])
+def test_step_follows_any_depth_and_kernel_size(depth: int, kernel_size: int) -> None:
+    cfg = ModelConfig(name="unet_causal", depth=depth, base_filters=4, kernel_size=kernel_size)
+    model = build_unet(cfg, SIGNAL)
+    log_mag = np.random.default_rng(depth).normal(-3.0, 2.0, size=(24, SIGNAL.num_bins)).astype(np.float32)
+    streaming = StreamingUNet(model, cfg, SIGNAL)
+    assert len(streaming.states) == (4 * depth + 2 if kernel_size > 1 else 0)
+    np.testing.assert_allclose(streaming.run(log_mag), np.asarray(model(log_mag[None]))[0], atol=1e-5)
 
 
 def test_streamed_float32_tflite_file_equals_offline_processing(causal, exported, noisy) -> None:
