@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from keras_denoiser.atomic import atomic_path
 from keras_denoiser.errors import AudioFileError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".caf", ".w64", ".mp3", ".opus")
@@ -29,7 +29,7 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
-        raise AudioFileError(path, f"not readable audio ({_short(err)})") from None
+        raise AudioFileError(path, f"not readable audio ({short_reason(err)})") from None
     if data.shape[0] == 0:
         raise AudioFileError(path, "no samples")
     if not np.isfinite(data).all():
@@ -37,7 +37,8 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     return data, int(rate)
 
 
-def _short(err: Exception) -> str:
+def short_reason(err: Exception) -> str:
+    """The last line of an exception's message: libsndfile's own reason."""
     text = str(err).strip().splitlines()
     return text[-1] if text else type(err).__name__
 
@@ -67,22 +68,15 @@ def write_audio_atomic(
 
     The format comes from the file name's extension (wav when it has none known to libsndfile).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = _format_for(path)
+    fmt = format_for(Path(path))
     if subtype is None and fmt == "WAV":
         subtype = "PCM_16"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp_name, data, rate, format=fmt, subtype=subtype)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        sf.write(tmp, data, rate, format=fmt, subtype=subtype)
 
 
-def _format_for(path: Path) -> str:
+def format_for(path: Path) -> str:
+    """libsndfile's format name for a file name's extension (WAV when unknown)."""
     ext = path.suffix.lower().lstrip(".")
     formats = sf.available_formats()
     if ext == "oga":

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
+from keras_denoiser.atomic import write_bytes_atomic
 from keras_denoiser.errors import UserError
 
 T = TypeVar("T")
@@ -121,10 +122,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
 
 def save_json(config: Any, path: Path) -> None:
     """Write a config as indented JSON, atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_bytes_atomic(path, (json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n").encode())
 
 
 def load_json(cls: type[T], path: Path) -> T:

@@ -11,10 +11,10 @@ costs one line (file + reason) and the others are still processed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -23,6 +23,7 @@ import soundfile as sf
 import soxr
 
 from keras_denoiser import audio
+from keras_denoiser.atomic import atomic_path
 from keras_denoiser.enhance import KerasEnhancer
 from keras_denoiser.errors import AudioFileError, UserError
 
@@ -116,7 +117,7 @@ def denoise_all(
 def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path) -> None:
     """Enhance `source` into `target` with the same rate, channels and length; atomic."""
     with _open_checked(source) as src:
-        fmt = audio._format_for(target)
+        fmt = audio.format_for(target)
         subtype = _output_subtype(src, fmt)
         with _atomic_sound_file(target, src.samplerate, src.channels, fmt, subtype) as dst:
             limit = src.frames
@@ -138,7 +139,7 @@ def _enhanced_blocks(enhancer: KerasEnhancer, src: sf.SoundFile, source: Path) -
         try:
             block = src.read(BLOCK_SAMPLES, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as err:
-            raise AudioFileError(source, f"truncated or corrupt ({audio._short(err)})") from None
+            raise AudioFileError(source, f"truncated or corrupt ({audio.short_reason(err)})") from None
         if not np.isfinite(block).all():
             raise AudioFileError(source, "contains NaN or Inf samples")
         read += block.shape[0]
@@ -180,7 +181,7 @@ def _open_checked(path: Path) -> sf.SoundFile:
     try:
         src = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
-        raise AudioFileError(path, f"not readable audio ({audio._short(err)})") from None
+        raise AudioFileError(path, f"not readable audio ({audio.short_reason(err)})") from None
     reason = _truncation(src.extra_info)
     if reason is None and src.frames == 0:
         reason = "no samples"
@@ -207,39 +208,13 @@ def _output_subtype(src: sf.SoundFile, fmt: str) -> str:
     return "PCM_16" if fmt == "WAV" else sf.default_subtype(fmt)
 
 
-class _atomic_sound_file:
+@contextlib.contextmanager
+def _atomic_sound_file(path: Path, rate: int, channels: int, fmt: str, subtype: str) -> Iterator[sf.SoundFile]:
     """A SoundFile written under a temporary name beside `path`, renamed to it only on success."""
-
-    def __init__(self, path: Path, rate: int, channels: int, fmt: str, subtype: str) -> None:
-        self._path = Path(path)
-        self._args = dict(samplerate=rate, channels=channels, format=fmt, subtype=subtype)
-
-    def __enter__(self) -> sf.SoundFile:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self._path.name}.", suffix=".part", dir=self._path.parent)
-        os.close(fd)
-        os.chmod(name, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private
-        self._tmp = Path(name)
-        try:
-            self._file = sf.SoundFile(name, "w", **self._args)
-        except BaseException:
-            self._tmp.unlink(missing_ok=True)
-            raise
-        return self._file
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self._file.close()
-            if exc_type is None:
-                os.replace(self._tmp, self._path)
-        finally:
-            self._tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_path(path) as tmp, sf.SoundFile(
+        tmp, "w", samplerate=rate, channels=channels, format=fmt, subtype=subtype
+    ) as out:
+        yield out
 
 
 def plot_file(enhancer: KerasEnhancer, source: Path, png: Path) -> None:

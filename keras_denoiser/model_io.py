@@ -7,12 +7,12 @@ A model is `NAME.keras` plus `NAME.json` (its TrainConfig) side by side; a model
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import keras
 
 from keras_denoiser import config as config_lib
+from keras_denoiser.atomic import atomic_path
 from keras_denoiser.config import TrainConfig
 from keras_denoiser.errors import UserError
 from keras_denoiser.model import CropLike, PadToMultiple  # noqa: F401  (registers the layers)
@@ -31,14 +31,8 @@ def config_path_for(model_path: Path) -> Path:
 def save_model(model: keras.Model, path: str | os.PathLike[str], train_config: TrainConfig) -> None:
     """Write `path` (.keras) and its `.json` config atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        model.save(tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
     config_lib.save_json(train_config, path.with_suffix(".json"))
 
 
