@@ -28,8 +28,8 @@ flags.DEFINE_multi_string("model", [], "A trained model (.keras file or model fo
 flags.DEFINE_list("peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.peers); default none.")
 flags.DEFINE_string("clean_dir", None, "Folder of clean references, matched to --noisy_dir files by relative path.")
 flags.DEFINE_string("noisy_dir", None, "Folder of noisy inputs, matched to --clean_dir files by relative path.")
-flags.DEFINE_string("speech_dir", None, "Speech corpus (LJ layout or folder) to build mixtures from, instead of clean/noisy folders.")
-flags.DEFINE_string("noise_dir", None, "Noise corpus folder to build mixtures from, with --speech_dir.")
+flags.DEFINE_multi_string("speech_dir", [], "Speech corpus (LJ layout or folder) to build mixtures from, instead of clean/noisy folders. Repeat the flag for several.")
+flags.DEFINE_multi_string("noise_dir", [], "Noise corpus folder to build mixtures from, with --speech_dir. Repeat the flag for several.")
 flags.DEFINE_list("snrs", ["-5", "0", "5", "10", "15"], "Comma-separated mixture SNRs in dB, cycled over the files; default -5,0,5,10,15.")
 flags.DEFINE_integer("num_files", 50, "Number of mixtures built from --speech_dir/--noise_dir; default 50.")
 flags.DEFINE_integer("seed", 0, "Seed of the mixture choices (speech, noise, offset); default 0.")
@@ -77,8 +77,8 @@ def _examples():
         return list(evaluate.pair_examples(clean_dir, noisy_dir, RATE, snrs))
     if not (FLAGS.speech_dir and FLAGS.noise_dir):
         raise UserError("--speech_dir and --noise_dir go together")
-    speech = testset.corpus_items(FLAGS.speech_dir, FLAGS.split, FLAGS.validation_fraction)
-    noise = testset.corpus_items(FLAGS.noise_dir, FLAGS.split, FLAGS.validation_fraction)
+    speech = [item for root in FLAGS.speech_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
+    noise = [item for root in FLAGS.noise_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
     mixtures = testset.mixtures(speech, noise, _snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
     return [evaluate.Example(m.file, m.snr, m.clean, m.noisy) for m in mixtures]
 

@@ -20,8 +20,8 @@ from keras_denoiser.errors import UserError
 RATE = 16000
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("speech_dir", None, "Speech corpus: LJ Speech layout (metadata.csv + wavs/) or any folder of audio files.")
-flags.DEFINE_string("noise_dir", None, "Noise corpus: any folder tree of audio files.")
+flags.DEFINE_multi_string("speech_dir", None, "Speech corpus: LJ Speech layout (metadata.csv + wavs/) or any folder of audio files. Repeat the flag for several.")
+flags.DEFINE_multi_string("noise_dir", None, "Noise corpus: any folder tree of audio files. Repeat the flag for several.")
 flags.DEFINE_string("output_dir", None, "Folder to write clean/, noisy/ and testset.csv into (created).")
 flags.DEFINE_list("snrs", ["-5", "0", "5", "10", "15"], "Comma-separated SNRs in dB, cycled over the files; default -5,0,5,10,15.")
 flags.DEFINE_integer("num_files", 50, "Number of mixtures to write; default 50.")
@@ -40,8 +40,8 @@ def main(argv: Sequence[str]) -> int:
         snrs = [float(v) for v in FLAGS.snrs]
     except ValueError:
         raise UserError(f"--snrs must be numbers in dB, got {','.join(FLAGS.snrs)}") from None
-    speech = testset.corpus_items(FLAGS.speech_dir, FLAGS.split, FLAGS.validation_fraction)
-    noise = testset.corpus_items(FLAGS.noise_dir, FLAGS.split, FLAGS.validation_fraction)
+    speech = [item for root in FLAGS.speech_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
+    noise = [item for root in FLAGS.noise_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
     examples = testset.mixtures(speech, noise, snrs, FLAGS.num_files, FLAGS.seed, RATE)
     count = testset.write_testset(examples, Path(FLAGS.output_dir), RATE)
     print(f"{count} mixtures from {len(speech)} speech and {len(noise)} noise files ({FLAGS.split} split) "
