@@ -36,6 +36,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.live and (args.input is None or args.output is None):
         parser.error("give --input and --output, or --live")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
     return args
 
 
@@ -89,6 +91,8 @@ def denoise_file(denoiser: StreamingDenoiser, input_path: Path, output_path: Pat
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        if args.model == DEFAULT_MODEL and not DEFAULT_MODEL.is_file():
+            raise DemoError(f"{DEFAULT_MODEL}: the bundled model is missing; pass --model=X.tflite")
         denoiser = StreamingDenoiser(args.model, num_threads=args.threads)
         if args.live:
             from tflite_demo.live import run_live

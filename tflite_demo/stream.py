@@ -99,12 +99,17 @@ class StreamingDenoiser:
         expected = {self.spec.input_name, *(name for name, _, _ in self.spec.states)}
         if set(inputs) != expected:
             raise DemoError(f"{model_path}: inputs {sorted(inputs)} do not match its sidecar {sorted(expected)}")
-        # Tensor indices resolved once: per hop only set, invoke, get (the signature runner reallocates).
+        # Per hop: write the frame, invoke, copy each next state onto its input in place (the
+        # signature runner would reallocate every call). Only the accessor functions are kept:
+        # LiteRT refuses to invoke while a view into its buffers is alive.
         interpreter.allocate_tensors()
         self._interpreter = interpreter
-        self._frame_index = inputs[self.spec.input_name]
+        self._frame = interpreter.tensor(inputs[self.spec.input_name])
         self._mask_index = outputs[self.spec.mask_name]
-        self._state_indices = [(inputs[name], outputs[next_name]) for name, next_name, _ in self.spec.states]
+        self._state_views = [
+            (interpreter.tensor(inputs[name]), interpreter.tensor(outputs[next_name]))
+            for name, next_name, _ in self.spec.states
+        ]
         self.model_path = model_path
         self._stft = StreamingSTFT(self.spec.frame_length, self.spec.hop_length)
         self._istft = StreamingISTFT(self.spec.frame_length, self.spec.hop_length)
@@ -131,17 +136,17 @@ class StreamingDenoiser:
         """Forget the past: zero STFT buffers and model states."""
         self._stft.reset()
         self._istft.reset()
-        self._states = [np.zeros(shape, np.float32) for _, _, shape in self.spec.states]
+        for state, _ in self._state_views:
+            state().fill(0.0)
 
     def mask(self, log_magnitude: np.ndarray) -> np.ndarray:
         """One model step: mask `[bins]` for a log-magnitude frame `[bins]`; advances the states."""
-        interpreter = self._interpreter
-        interpreter.set_tensor(self._frame_index, log_magnitude.reshape(1, 1, -1).astype(np.float32))
-        for (input_index, _), state in zip(self._state_indices, self._states):
-            interpreter.set_tensor(input_index, state)
-        interpreter.invoke()
-        self._states = [interpreter.get_tensor(output_index) for _, output_index in self._state_indices]
-        return interpreter.get_tensor(self._mask_index).reshape(-1)
+        self._frame()[0, 0, :] = log_magnitude
+        self._interpreter.invoke()
+        mask = self._interpreter.get_tensor(self._mask_index).reshape(-1)
+        for state, next_state in self._state_views:
+            state()[...] = next_state()
+        return mask
 
     def __call__(self, hop: np.ndarray) -> np.ndarray:
         """`hop_length` denoised samples for `hop_length` new input samples (delayed, see module doc)."""
