@@ -9,6 +9,7 @@ Only the chosen command's module is imported, so each command defines its own ab
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -60,6 +61,7 @@ def main() -> None:
         print(_usage())
         sys.exit(0 if len(argv) >= 2 else 2)
     command = argv[1]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter hides our output
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         sys.exit(2)
@@ -71,7 +73,7 @@ def main() -> None:
             sys.exit(2)
         command, rest = f"{command}_{rest[0]}", rest[1:]
     module = importlib.import_module(f"keras_denoiser.commands.{command}")
-    app.run(_guarded(module.main), argv=[f"keras_denoiser {command.replace('_', ' ', 1) if command.startswith('benchmark_') else command}", *rest])
+    app.run(_guarded(module.main), argv=[f"keras_denoiser {command.replace('benchmark_', 'benchmark ')}", *rest])
 
 
 if __name__ == "__main__":
