@@ -19,12 +19,10 @@ import platform
 from pathlib import Path
 from typing import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the converter's C++ chatter would bury the table
+from absl import flags, logging
 
-from absl import flags, logging  # noqa: E402
-
-from keras_denoiser.errors import UserError  # noqa: E402
-from keras_denoiser.inference_benchmark import NUM_THREADS, benchmark_inference, parse_size, table_lines  # noqa: E402
+from keras_denoiser.errors import UserError
+from keras_denoiser.inference_benchmark import NUM_THREADS, benchmark_inference, parse_size, table_lines
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
