@@ -25,14 +25,12 @@ from typing import Iterable, Iterator, Sequence
 import keras
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 
+from export import mixture, tflite
 from keras_denoiser import features
 from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 from keras_denoiser.model_io import load_model
-
-from export import mixture, tflite
 
 QUANTIZATIONS = ("float32", "int8")
 FRAME_INPUT = "log_magnitude"
@@ -52,17 +50,17 @@ class StateTensor:
     layer: str
 
 
-class StreamingUNet(tf.Module):
+class StreamingUNet:
     """Per-frame form of a trained `unet_causal` Keras model with explicit state tensors."""
 
     def __init__(self, model: keras.Model, model_cfg: ModelConfig, signal_cfg: SignalConfig) -> None:
-        super().__init__(name="streaming_unet")
         if not model_cfg.causal:
             raise UserError(f"model {model_cfg.name!r} looks at future frames and cannot stream; train unet_causal")
         self.model = model
         self.model_cfg = model_cfg
         self.signal_cfg = signal_cfg
         self.states = self._state_tensors()
+        self._traced_serve = tf.function(self.serve, input_signature=self.input_signature())
 
     def _conv_names(self) -> list[str]:
         """Causal conv prefixes (`enc0_a`, ...) in the order the network applies them."""
@@ -137,11 +135,10 @@ class StreamingUNet(tf.Module):
 
     def _stream(self, log_mag: np.ndarray) -> Iterator[tuple[np.ndarray, list[np.ndarray], np.ndarray]]:
         """(frame, states it met, mask) for every frame of a log-magnitude spectrogram `[frames, bins]`."""
-        step = tf.function(self.serve, input_signature=self.input_signature())
         states = self.initial_states()
         for frame in np.asarray(log_mag, np.float32):
             frame = frame[None, None]
-            out = step(tf.constant(frame), *states)
+            out = self._traced_serve(tf.constant(frame), *states)
             yield frame, states, out[MASK_OUTPUT].numpy()[0, 0]
             states = [out[s.output_name].numpy() for s in self.states]
 
@@ -178,6 +175,8 @@ def convert(
     unknown = set(quantizations) - set(QUANTIZATIONS)
     if unknown:
         raise UserError(f"unknown streaming quantization {sorted(unknown)}; choose from {', '.join(QUANTIZATIONS)}")
+    from ai_edge_litert.interpreter import Interpreter
+
     signature = streaming.input_signature()
     float_model = tflite.convert_to_tflite(streaming.model, "float32", fn=streaming.serve, input_signature=signature)
     models = {"float32": float_model}
