@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,19 @@ def test_wrong_sample_rate_is_one_line_naming_file_and_rate(float_model, write_w
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {source}: sample rate is 8000 Hz, the model needs 16000 Hz (resample it first)"]
     assert "Traceback" not in result.stderr and not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize(
+    "samples, reason",
+    [(np.zeros(0, np.float32), "not readable audio|no samples"), (np.full(800, np.nan, np.float32), "NaN or Inf")],
+)
+def test_unusable_input_is_one_line_and_writes_nothing(float_model, write_wav, tmp_path, samples, reason) -> None:
+    source = write_wav("bad.wav", samples, subtype="FLOAT")
+    result = run_demo(f"--model={float_model}", f"--input={source}", f"--output={tmp_path / 'o.wav'}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(source) in errors[0]
+    assert re.search(reason, errors[0]) and not (tmp_path / "o.wav").exists()
 
 
 @pytest.mark.parametrize("content", [b"not a flatbuffer at all", b""])

@@ -53,6 +53,8 @@ def read_input(path: Path, sample_rate: int) -> np.ndarray:
         raise DemoError(f"{path}: sample rate is {rate} Hz, the model needs {sample_rate} Hz (resample it first)")
     if data.shape[0] == 0:
         raise DemoError(f"{path}: no samples")
+    if not np.isfinite(data).all():
+        raise DemoError(f"{path}: contains NaN or Inf samples")
     return data
 
 
