@@ -1,0 +1,148 @@
+"""The training loop in-process on generated speech-like mixtures: learning, outputs, resume, conflicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_denoiser import features, model_io
+from keras_denoiser.backup import latest_backup, read_metadata
+from keras_denoiser.config import MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.errors import UserError
+from keras_denoiser.train import RunOptions, build_model, train
+from keras_denoiser.training_callbacks import StopSignal, TrainingInterrupted
+from tests.conftest import harmonic_speechlike
+
+SIGNAL = SignalConfig()
+TINY = TrainConfig(
+    model=ModelConfig(depth=2, base_filters=4),
+    mix=MixConfig(crop_seconds=0.5),
+    batch_size=4,
+    epochs=2,
+    steps_per_epoch=6,
+    validation_steps=2,
+    learning_rate=3e-3,
+    backup_every_steps=2,
+)
+
+
+def _examples(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log-magnitude, IRM) of `count` speech-like + white-noise mixtures of 0.5 s."""
+    rng = np.random.default_rng(seed)
+    samples = int(0.5 * SIGNAL.sample_rate)
+    speech = np.stack([harmonic_speechlike(0.5, SIGNAL.sample_rate, seed=seed + i) for i in range(count)])
+    noise = (0.05 * rng.standard_normal((count, samples))).astype(np.float32)
+    speech_spec, noise_spec = features.stft(speech, SIGNAL), features.stft(noise, SIGNAL)
+    log_mag = features.log_magnitude(features.stft(speech + noise, SIGNAL))
+    return log_mag.numpy(), features.ideal_ratio_mask(speech_spec, noise_spec).numpy()
+
+
+def _datasets(cfg: TrainConfig) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    train_ds = tf.data.Dataset.from_tensor_slices(_examples(8, seed=1)).repeat().batch(cfg.batch_size)
+    val_ds = tf.data.Dataset.from_tensor_slices(_examples(4, seed=100)).repeat().batch(cfg.batch_size)
+    return train_ds, val_ds
+
+
+class _CrashAt(keras.callbacks.Callback):
+    """Raises at the end of the n-th batch of a fit, before the backup callback runs (like a SIGKILL)."""
+
+    def __init__(self, batch: int, action=None) -> None:
+        super().__init__()
+        self.batch = batch
+        self.action = action
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.batch:
+            if self.action is None:
+                raise RuntimeError("simulated crash")
+            self.action()
+
+
+def _batch_loss(model: keras.Model, batch: tuple[tf.Tensor, tf.Tensor]) -> float:
+    """MSE on `batch` with batch statistics in the norm layers (10 steps barely move their averages)."""
+    log_mag, irm = batch
+    return float(keras.losses.mean_squared_error(irm, model(log_mag, training=True)).numpy().mean())
+
+
+def _quiet(**kwargs) -> RunOptions:
+    return RunOptions(log_every_steps=1, print_fn=lambda line: None, **kwargs)
+
+
+def test_a_few_steps_lower_the_loss_and_write_loadable_models(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(TINY, epochs=1, steps_per_epoch=20)
+    train_ds, val_ds = _datasets(cfg)
+    batch = next(iter(train_ds))
+    initial = build_model(cfg, tf.distribute.get_strategy(), mixed_precision=False)
+    loss_before = _batch_loss(initial, batch)
+
+    model = train(train_ds, val_ds, cfg, tmp_path / "run", _quiet())
+
+    for name in ("model.keras", "best.keras"):  # one epoch: the best model is the final one
+        loaded, loaded_cfg = model_io.load_model(tmp_path / "run" / name)
+        assert loaded_cfg == cfg
+        np.testing.assert_allclose(loaded(batch[0]), model(batch[0], training=False), atol=1e-5)
+    loss_after = _batch_loss(model, batch)
+    assert loss_after < 0.7 * loss_before, (loss_before, loss_after)
+    rows = (tmp_path / "run" / "training.csv").read_text().splitlines()
+    assert rows[0].split(",")[0] == "epoch" and len(rows) == 2
+    assert json.loads((tmp_path / "run" / "best_score.json").read_text())["epoch"] == 1
+
+
+def test_crash_mid_epoch_resumes_at_the_saved_step(tmp_path: Path) -> None:
+    train_ds, val_ds = _datasets(TINY)
+    run = tmp_path / "run"
+    # Batch index 3 (global step 4) crashes before its backup; the last backup is global step 2.
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(train_ds, val_ds, TINY, run, _quiet(callbacks=(_CrashAt(3),)))
+    metadata = read_metadata(latest_backup(run / "backup"))
+    assert (metadata["epoch"], metadata["step"], metadata["global_step"]) == (0, 2, 2)
+
+    lines: list[str] = []
+    model = train(train_ds, val_ds, TINY, run, RunOptions(log_every_steps=1, print_fn=lines.append))
+
+    assert "resuming at epoch 1 step 2 (global step 2)" in "\n".join(lines)
+    steps_logged = [int(line.split("global_step ")[1].split()[0]) for line in lines if "global_step " in line]
+    assert steps_logged == list(range(3, 13)), steps_logged
+    assert int(model.optimizer.iterations) == TINY.epochs * TINY.steps_per_epoch
+    epochs_in_csv = [row.split(",")[0] for row in (run / "training.csv").read_text().splitlines()[1:]]
+    assert epochs_in_csv == ["0", "1"]
+
+
+def test_sigterm_writes_a_backup_at_the_current_step_and_resume_finishes(tmp_path: Path) -> None:
+    train_ds, val_ds = _datasets(TINY)
+    run = tmp_path / "run"
+    cfg = dataclasses.replace(TINY, backup_every_steps=100)  # only the signal and epoch ends save
+    send_sigterm = _CrashAt(2, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    with StopSignal() as stop, pytest.raises(TrainingInterrupted) as interrupted:
+        train(train_ds, val_ds, cfg, run, _quiet(stop_signal=stop, callbacks=(send_sigterm,)))
+    assert interrupted.value.exit_status == 128 + signal.SIGTERM
+    assert "epoch 1 step 3 (global step 3)" in str(interrupted.value)
+    assert read_metadata(latest_backup(run / "backup"))["global_step"] == 3
+
+    model = train(train_ds, val_ds, cfg, run, _quiet())
+    assert int(model.optimizer.iterations) == cfg.epochs * cfg.steps_per_epoch
+
+
+def test_resuming_with_a_different_model_is_a_clear_error(tmp_path: Path) -> None:
+    train_ds, val_ds = _datasets(TINY)
+    cfg = dataclasses.replace(TINY, epochs=1, steps_per_epoch=2)
+    train(train_ds, val_ds, cfg, tmp_path / "run", _quiet())
+    bigger = dataclasses.replace(cfg, model=ModelConfig(depth=3, base_filters=4))
+    with pytest.raises(UserError, match=r"model\.depth: 2 -> 3.*only epochs, backup_every_steps"):
+        train(train_ds, val_ds, bigger, tmp_path / "run", _quiet())
+
+
+def test_raising_epochs_continues_a_finished_run(tmp_path: Path) -> None:
+    train_ds, val_ds = _datasets(TINY)
+    cfg = dataclasses.replace(TINY, epochs=1, steps_per_epoch=2)
+    train(train_ds, val_ds, cfg, tmp_path / "run", _quiet())
+    model = train(train_ds, val_ds, dataclasses.replace(cfg, epochs=2), tmp_path / "run", _quiet())
+    assert int(model.optimizer.iterations) == 4
