@@ -199,6 +199,7 @@ def train(
         validation_data=unsharded(val_ds),
         validation_steps=cfg.validation_steps,
         callbacks=callbacks,
+        shuffle=False,  # the datasets shuffle themselves
         verbose=0,
     )
     if start.step and start.epoch < cfg.epochs:

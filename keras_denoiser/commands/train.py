@@ -1,0 +1,138 @@
+"""Train the U-Net mask estimator; rerunning the same command resumes where it stopped.
+
+    keras_denoiser train --speech_dir=LJSpeech-1.1 --noise_dir=noise --model_dir=runs/unet
+
+Ctrl-C (SIGINT) or SIGTERM writes a backup after the current step and exits with status 130/143;
+a SIGKILL loses at most --backup_every_steps steps. The model folder gets config.json, backup/,
+best.keras, training.csv, logs/ (TensorBoard) and finally model.keras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from absl import flags
+
+from keras_denoiser import distribute
+from keras_denoiser.backup import latest_backup, read_metadata
+from keras_denoiser.config import MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.errors import UserError
+
+FLAGS = flags.FLAGS
+_TRAIN, _MODEL, _MIX = TrainConfig(), ModelConfig(), MixConfig()
+flags.DEFINE_multi_string(
+    "speech_dir", [], "Speech corpus folder (LJ Speech layout or any folder tree of audio files); repeat for several."
+)
+flags.DEFINE_multi_string("noise_dir", [], "Noise folder (any folder tree of audio files); repeat for several.")
+flags.DEFINE_string("model_dir", None, "Folder for the run: config, backups, logs and models. Required.")
+flags.DEFINE_string(
+    "cache_dir", None, "Folder for the prepared TFRecord caches; default $XDG_CACHE_HOME/keras_denoiser or ~/.cache/keras_denoiser."
+)
+flags.DEFINE_integer("epochs", _TRAIN.epochs, f"Epochs to train in total (raise it to continue a finished run); default {_TRAIN.epochs}.")
+flags.DEFINE_integer("steps_per_epoch", _TRAIN.steps_per_epoch, f"Training steps (batches) per epoch; default {_TRAIN.steps_per_epoch}.")
+flags.DEFINE_integer("validation_steps", _TRAIN.validation_steps, f"Validation batches after each epoch; default {_TRAIN.validation_steps}.")
+flags.DEFINE_integer("batch_size", _TRAIN.batch_size, f"Examples per step, over all replicas and workers; default {_TRAIN.batch_size}.")
+flags.DEFINE_float("learning_rate", _TRAIN.learning_rate, f"Initial Adam learning rate, halved when validation loss plateaus; default {_TRAIN.learning_rate}.")
+flags.DEFINE_integer("seed", _TRAIN.seed, f"Random seed for weights and data; default {_TRAIN.seed}.")
+flags.DEFINE_float("crop_seconds", _MIX.crop_seconds, f"Length of each training example in seconds; default {_MIX.crop_seconds}.")
+flags.DEFINE_float("snr_db_min", _MIX.snr_db_min, f"Lowest speech-to-noise ratio of a mixture in dB; default {_MIX.snr_db_min}.")
+flags.DEFINE_float("snr_db_max", _MIX.snr_db_max, f"Highest speech-to-noise ratio of a mixture in dB; default {_MIX.snr_db_max}.")
+flags.DEFINE_float(
+    "speed_perturb", _MIX.speed_perturb,
+    f"Random speed change of the speech, as a fraction (0.1 = 0.9x to 1.1x); default {_MIX.speed_perturb} (off).",
+)
+flags.DEFINE_enum("model", _MODEL.name, list(MODEL_NAMES), "unet (offline) or unet_causal (streaming); default unet.")
+flags.DEFINE_integer("depth", _MODEL.depth, f"U-Net levels (each halves the frequency resolution); default {_MODEL.depth}.")
+flags.DEFINE_integer("base_filters", _MODEL.base_filters, f"Filters of the first level, doubled per level; default {_MODEL.base_filters}.")
+flags.DEFINE_integer(
+    "backup_every_steps", _TRAIN.backup_every_steps,
+    f"Write a resumable backup every this many steps (and at each epoch end); default {_TRAIN.backup_every_steps}.",
+)
+flags.DEFINE_integer("log_every_steps", 50, "Print a progress line (loss, steps/s) every this many steps; default 50.")
+flags.DEFINE_enum(
+    "strategy", "default", list(distribute.STRATEGIES),
+    "default (one device), mirrored (all local GPUs) or multi_worker (the cluster in TF_CONFIG); default default.",
+)
+flags.DEFINE_bool(
+    "mixed_precision", False,
+    "Compute in float16 with float32 weights (mixed_float16; for GPUs). Saved models are float32. Default false.",
+)
+
+DATA_SEED_STRIDE_PER_WORKER = 1_000_003
+
+
+def _config() -> TrainConfig:
+    return TrainConfig(
+        signal=SignalConfig(),
+        model=ModelConfig(name=FLAGS.model, depth=FLAGS.depth, base_filters=FLAGS.base_filters),
+        mix=MixConfig(
+            crop_seconds=FLAGS.crop_seconds,
+            snr_db_min=FLAGS.snr_db_min,
+            snr_db_max=FLAGS.snr_db_max,
+            speed_perturb=FLAGS.speed_perturb,
+        ),
+        batch_size=FLAGS.batch_size,
+        epochs=FLAGS.epochs,
+        steps_per_epoch=FLAGS.steps_per_epoch,
+        validation_steps=FLAGS.validation_steps,
+        learning_rate=FLAGS.learning_rate,
+        seed=FLAGS.seed,
+        backup_every_steps=FLAGS.backup_every_steps,
+    )
+
+
+def _data_seed(cfg: TrainConfig, backup_dir: Path, role: distribute.WorkerRole) -> int:
+    """A training-data seed that differs per worker and per resume point, so no batch is replayed."""
+    folder = latest_backup(backup_dir)
+    global_step = int(read_metadata(folder)["global_step"]) if folder is not None else 0
+    return cfg.seed + DATA_SEED_STRIDE_PER_WORKER * role.index + global_step
+
+
+def main(argv: Sequence[str]) -> int:
+    """Build the datasets from the corpora and train (or resume) into --model_dir."""
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.speech_dir or not FLAGS.noise_dir or not FLAGS.model_dir:
+        raise UserError("give --model_dir and at least one --speech_dir and one --noise_dir")
+    positive = ("epochs", "steps_per_epoch", "validation_steps", "batch_size", "backup_every_steps", "log_every_steps")
+    for name in positive:
+        if FLAGS[name].value < 1:
+            raise UserError(f"--{name} must be at least 1")
+    strategy, role = distribute.make_strategy(FLAGS.strategy)
+
+    from keras_denoiser import train as train_lib  # TensorFlow work starts after the strategy exists
+    from keras_denoiser.training_callbacks import StopSignal, TrainingInterrupted
+    from pipelines.dataset import build_datasets, preview_mixture
+    from pipelines.prepare import default_cache_dir
+
+    cfg = _config()
+    model_dir = Path(FLAGS.model_dir)
+    cache_dir = FLAGS.cache_dir or default_cache_dir()
+    data_cfg = dataclasses.replace(cfg, seed=_data_seed(cfg, model_dir / train_lib.BACKUP_DIR, role))
+    train_ds, val_ds = build_datasets(FLAGS.speech_dir, FLAGS.noise_dir, cache_dir, data_cfg)
+    preview = preview_mixture(FLAGS.speech_dir, FLAGS.noise_dir, cache_dir, cfg) if role.is_chief else None
+    command = shlex.join(["keras_denoiser", *sys.argv[1:]])
+    with StopSignal() as stop:
+        options = train_lib.RunOptions(
+            strategy=strategy,
+            role=role,
+            mixed_precision=FLAGS.mixed_precision,
+            log_every_steps=FLAGS.log_every_steps,
+            preview=preview,
+            stop_signal=stop,
+            print_fn=lambda line: print(line, flush=True),
+        )
+        try:
+            train_lib.train(train_ds, val_ds, cfg, model_dir, options)
+        except TrainingInterrupted as interrupted:
+            print(f"{interrupted}; to resume, run the same command again: {command}", file=sys.stderr, flush=True)
+            return interrupted.exit_status
+        except KeyboardInterrupt:
+            print("aborted without a new backup; rerunning the command resumes from the last one", file=sys.stderr)
+            return 128 + signal.SIGINT
+    return 0
