@@ -73,6 +73,7 @@ def main() -> None:
             sys.exit(2)
         command, rest = f"{command}_{rest[0]}", rest[1:]
     module = importlib.import_module(f"keras_denoiser.commands.{command}")
+    sys.argv[0] = module.__name__  # absl's --help lists the flags of the module named by argv[0]
     app.run(_guarded(module.main), argv=[f"keras_denoiser {command.replace('benchmark_', 'benchmark ')}", *rest])
 
 
