@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 
+import keras
 import tensorflow as tf
 
 from keras_denoiser.errors import UserError
@@ -64,3 +65,36 @@ def unsharded(dataset: tf.data.Dataset) -> tf.data.Dataset:
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return dataset.with_options(options)
+
+
+def work_around_keras_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
+    """Make `model.fit` work with MultiWorkerMirroredStrategy and two or more workers (Keras 3.15).
+
+    Two Keras bugs, patched on this model instance only:
+    - `_maybe_symbolic_build` reduces the whole distributed (x, y) batch with one `strategy.reduce`,
+      which fails for a structure ("Attempt to convert a value (PerReplica...)"). The batch only
+      gives shapes, so this worker's first local replica's values serve as well.
+    - the step's logs are reduced across workers with `strategy.reduce("MEAN", v, axis=0)`, which
+      fails on scalars ("Invalid reduction dimension 0", tensorflow/tensorflow#72388). The steps
+      here return each log as a one-element vector, which that reduction turns back into a scalar.
+    """
+
+    def local_value(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(local_value, next(batches))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    def as_vectors(step):
+        return lambda data: {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+
+    model._maybe_symbolic_build = maybe_symbolic_build
+    model.train_step = as_vectors(model.train_step)
+    model.test_step = as_vectors(model.test_step)

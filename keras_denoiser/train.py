@@ -29,7 +29,7 @@ from keras_denoiser import config as config_lib
 from keras_denoiser import model_io
 from keras_denoiser.backup import ResumableBackupAndRestore, ResumePoint, latest_backup
 from keras_denoiser.config import TrainConfig
-from keras_denoiser.distribute import WorkerRole, unsharded
+from keras_denoiser.distribute import WorkerRole, unsharded, work_around_keras_multi_worker
 from keras_denoiser.errors import UserError
 from keras_denoiser.model import build_unet
 from keras_denoiser.training_callbacks import BestModelCheckpoint, ProgressLogger, StopOnSignal, StopSignal
@@ -150,7 +150,7 @@ def _callbacks(
             noisy, clean = options.preview
             callbacks.append(PreviewCallback(noisy, clean, cfg.signal, model_dir / LOG_DIR / "preview"))
     else:
-        callbacks.append(BestModelCheckpoint(save_best, Path(tempfile.mkdtemp()) / BEST_SCORE_FILE))
+        callbacks.append(BestModelCheckpoint(save_best, score_path=None))  # mirrors the chief's saves
     callbacks.append(backup)
     callbacks.append(ProgressLogger(backup, cfg.epochs, options.log_every_steps, options.print_fn))
     if options.stop_signal is not None:
@@ -179,6 +179,8 @@ def train(
     strategy = options.strategy or tf.distribute.get_strategy()
     prepare_model_dir(model_dir, cfg, options.role)
     model = build_model(cfg, strategy, options.mixed_precision)
+    if options.role.count > 1:
+        work_around_keras_multi_worker(model, strategy)
     _print_summary(model, options.print_fn)
     backup = ResumableBackupAndRestore(
         model_dir / BACKUP_DIR,
@@ -212,5 +214,6 @@ def train(
     else:
         options.print_fn(f"{model_dir} already holds {start.epoch} trained epochs; raise --epochs to train longer")
     save_trained_model(model, model_dir / model_io.MODEL_FILE, cfg, options.role)
-    options.print_fn(f"wrote {model_dir / model_io.MODEL_FILE}")
+    if options.role.is_chief:
+        options.print_fn(f"wrote {model_dir / model_io.MODEL_FILE}")
     return model

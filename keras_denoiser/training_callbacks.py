@@ -127,16 +127,18 @@ class ProgressLogger(keras.callbacks.Callback):
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
-    """Calls `save(path)` whenever `monitor` improves; the best value survives restarts in `score_path`."""
+    """Calls `save()` whenever `monitor` improves; the best value survives restarts in `score_path`."""
 
-    def __init__(self, save: Callable[[], None], score_path: Path, monitor: str = "val_loss") -> None:
+    def __init__(self, save: Callable[[], None], score_path: Path | None, monitor: str = "val_loss") -> None:
         super().__init__()
         self.save = save
-        self.score_path = Path(score_path)
+        self.score_path = score_path
         self.monitor = monitor
         self.best = self._saved_best()
 
     def _saved_best(self) -> float:
+        if self.score_path is None:
+            return math.inf
         try:
             return float(json.loads(self.score_path.read_text())[self.monitor])
         except (OSError, ValueError, KeyError):
@@ -148,6 +150,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             return
         self.best = float(value)
         self.save()
+        if self.score_path is None:
+            return
         tmp = self.score_path.with_name(self.score_path.name + ".tmp")
         tmp.write_text(json.dumps({"epoch": epoch + 1, self.monitor: self.best}) + "\n")
         tmp.replace(self.score_path)
