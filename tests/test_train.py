@@ -83,7 +83,9 @@ def test_a_few_steps_lower_the_loss_and_write_loadable_models(tmp_path: Path) ->
     initial = build_model(cfg, tf.distribute.get_strategy(), mixed_precision=False)
     loss_before = _batch_loss(initial, batch)
 
-    model = train(train_ds, val_ds, cfg, tmp_path / "run", _quiet())
+    speech = harmonic_speechlike(1.0, SIGNAL.sample_rate, seed=7)
+    noisy = speech + np.random.default_rng(7).normal(0, 0.05, speech.shape).astype(np.float32)
+    model = train(train_ds, val_ds, cfg, tmp_path / "run", _quiet(preview=(noisy, speech)))
 
     for name in ("model.keras", "best.keras"):  # one epoch: the best model is the final one
         loaded, loaded_cfg = model_io.load_model(tmp_path / "run" / name)
@@ -94,6 +96,19 @@ def test_a_few_steps_lower_the_loss_and_write_loadable_models(tmp_path: Path) ->
     rows = (tmp_path / "run" / "training.csv").read_text().splitlines()
     assert rows[0].split(",")[0] == "epoch" and len(rows) == 2
     assert json.loads((tmp_path / "run" / "best_score.json").read_text())["epoch"] == 1
+    assert _summary_tags(tmp_path / "run" / "logs" / "preview") == {
+        f"preview/{name}" for name in ("noisy", "enhanced", "clean", "noisy_spectrogram",
+                                       "enhanced_spectrogram", "clean_spectrogram", "mask")
+    }
+
+
+def _summary_tags(log_dir: Path) -> set[str]:
+    tags = set()
+    for path in log_dir.glob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags.update(value.tag for value in event.summary.value)
+    return tags
 
 
 def test_crash_mid_epoch_resumes_at_the_saved_step(tmp_path: Path) -> None:
@@ -146,3 +161,16 @@ def test_raising_epochs_continues_a_finished_run(tmp_path: Path) -> None:
     train(train_ds, val_ds, cfg, tmp_path / "run", _quiet())
     model = train(train_ds, val_ds, dataclasses.replace(cfg, epochs=2), tmp_path / "run", _quiet())
     assert int(model.optimizer.iterations) == 4
+
+
+def test_mixed_precision_saves_float32_models_and_cannot_resume_in_float32(tmp_path: Path) -> None:
+    train_ds, val_ds = _datasets(TINY)
+    cfg = dataclasses.replace(TINY, epochs=1, steps_per_epoch=2)
+    try:
+        train(train_ds, val_ds, cfg, tmp_path / "run", _quiet(mixed_precision=True))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    loaded, _ = model_io.load_model(tmp_path / "run")
+    assert {layer.dtype_policy.compute_dtype for layer in loaded.layers} == {"float32"}
+    with pytest.raises(UserError, match="mixed_precision"):
+        train(train_ds, val_ds, dataclasses.replace(cfg, epochs=2), tmp_path / "run", _quiet())
