@@ -145,7 +145,8 @@ class ResumableBackupAndRestore(keras.callbacks.BackupAndRestore):
             return
         self._saved_position = self.position
         backup_dir = Path(self.backup_dir)
-        backup_dir.mkdir(parents=True, exist_ok=True)
+        if self.keep:
+            backup_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=backup_dir if self.keep else None))
         try:
             self.model.save_weights(staging / WEIGHTS_FILE)
@@ -163,7 +164,10 @@ class ResumableBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     @staticmethod
     def _publish(staging: Path, final: Path) -> None:
-        """Rename the complete `staging` folder to `final`, then drop older backups and leftovers."""
+        """Flush `staging` to disk, rename it to `final`, then drop older backups and leftovers."""
+        for path in staging.iterdir():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)

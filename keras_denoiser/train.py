@@ -204,15 +204,16 @@ def train(
         shuffle=False,  # the datasets shuffle themselves
         verbose=0,
     )
-    if start.step and start.epoch < cfg.epochs:
+    if start.epoch >= cfg.epochs:
+        options.print_fn(f"{model_dir} already holds {start.epoch} trained epochs; raise --epochs to train longer")
+    if start.step and start.epoch < cfg.epochs:  # the rest of the interrupted epoch, on its own
         backup.start_at(start)
-        model.fit(initial_epoch=start.epoch, epochs=start.epoch + 1, steps_per_epoch=cfg.steps_per_epoch - start.step, **fit_args)
+        remaining = cfg.steps_per_epoch - start.step
+        model.fit(initial_epoch=start.epoch, epochs=start.epoch + 1, steps_per_epoch=remaining, **fit_args)
         start = backup.position
     if start.epoch < cfg.epochs:
         backup.start_at(start)
         model.fit(initial_epoch=start.epoch, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch, **fit_args)
-    else:
-        options.print_fn(f"{model_dir} already holds {start.epoch} trained epochs; raise --epochs to train longer")
     save_trained_model(model, model_dir / model_io.MODEL_FILE, cfg, options.role)
     if options.role.is_chief:
         options.print_fn(f"wrote {model_dir / model_io.MODEL_FILE}")
