@@ -16,19 +16,15 @@ from typing import Sequence
 
 from absl import flags
 
+from keras_denoiser.commands import corpus_flags
 from keras_denoiser.config import TrainConfig
 from keras_denoiser.errors import UserError
 from pipelines.benchmark import benchmark_pipeline, table_lines
 from pipelines.prepare import default_cache_dir
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string(
-    "speech_dir", [], "Speech corpus folder (LJ Speech layout or any folder tree of audio files); repeat for several."
-)
-flags.DEFINE_multi_string("noise_dir", [], "Noise folder (any folder tree of audio files); repeat for several.")
-flags.DEFINE_string(
-    "cache_dir", None, "Folder for the prepared TFRecord caches; default $XDG_CACHE_HOME/keras_denoiser or ~/.cache/keras_denoiser."
-)
+corpus_flags.define_corpus_flags()
+flags.adopt_module_key_flags(corpus_flags)
 flags.DEFINE_integer("batch_size", TrainConfig().batch_size, "Examples per batch; default 16.")
 flags.DEFINE_integer("steps", 20, "Batches timed for each measurement (after 2 warm-up batches); default 20.")
 flags.DEFINE_string("json_out", None, "Also write the figures as JSON to this file; default: print only.")

@@ -13,18 +13,14 @@ from typing import Sequence
 
 from absl import flags
 
+from keras_denoiser.commands import corpus_flags
 from keras_denoiser.config import SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string(
-    "speech_dir", [], "Speech corpus folder (LJ Speech layout or any folder tree of audio files); repeat for several."
-)
-flags.DEFINE_multi_string("noise_dir", [], "Noise folder (any folder tree of audio files); repeat for several.")
-flags.DEFINE_string(
-    "cache_dir", None, "Folder for the prepared TFRecord caches; default $XDG_CACHE_HOME/keras_denoiser or ~/.cache/keras_denoiser."
-)
+corpus_flags.define_corpus_flags()
+flags.adopt_module_key_flags(corpus_flags)
 flags.DEFINE_integer("sample_rate", SignalConfig().sample_rate, "Model sample rate in Hz to resample to; default 16000.")
 flags.DEFINE_float(
     "validation_fraction", TrainConfig().validation_fraction,

@@ -18,6 +18,7 @@ from typing import Sequence
 
 from absl import flags
 
+from keras_denoiser.commands import corpus_flags
 from keras_denoiser import distribute
 from keras_denoiser.backup import latest_backup, read_metadata
 from keras_denoiser.config import MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
@@ -25,14 +26,9 @@ from keras_denoiser.errors import UserError
 
 FLAGS = flags.FLAGS
 _TRAIN, _MODEL, _MIX = TrainConfig(), ModelConfig(), MixConfig()
-flags.DEFINE_multi_string(
-    "speech_dir", [], "Speech corpus folder (LJ Speech layout or any folder tree of audio files); repeat for several."
-)
-flags.DEFINE_multi_string("noise_dir", [], "Noise folder (any folder tree of audio files); repeat for several.")
+corpus_flags.define_corpus_flags()
+flags.adopt_module_key_flags(corpus_flags)
 flags.DEFINE_string("model_dir", None, "Folder for the run: config, backups, logs and models. Required.")
-flags.DEFINE_string(
-    "cache_dir", None, "Folder for the prepared TFRecord caches; default $XDG_CACHE_HOME/keras_denoiser or ~/.cache/keras_denoiser."
-)
 flags.DEFINE_integer("epochs", _TRAIN.epochs, f"Epochs to train in total (raise it to continue a finished run); default {_TRAIN.epochs}.")
 flags.DEFINE_integer("steps_per_epoch", _TRAIN.steps_per_epoch, f"Training steps (batches) per epoch; default {_TRAIN.steps_per_epoch}.")
 flags.DEFINE_integer("validation_steps", _TRAIN.validation_steps, f"Validation batches after each epoch; default {_TRAIN.validation_steps}.")
