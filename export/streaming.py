@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -28,6 +27,7 @@ import tensorflow as tf
 
 from export import mixture, tflite
 from keras_denoiser import features
+from keras_denoiser.atomic import write_bytes_atomic
 from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 from keras_denoiser.model_io import load_model
@@ -225,18 +225,6 @@ def sidecar(streaming: StreamingUNet, quantization: str, representative: str) ->
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def export_streaming(
     model_path_or_model: str | os.PathLike[str] | keras.Model,
     out_dir: str | os.PathLike[str],
@@ -269,8 +257,8 @@ def export_streaming(
     written = {}
     for quantization, flatbuffer in convert(streaming, quantizations, calibration).items():
         path = out_dir / f"{cfg.model.name}_{quantization}.tflite"
-        _write_atomic(path, flatbuffer)
+        write_bytes_atomic(path, flatbuffer)
         meta = sidecar(streaming, quantization, source)
-        _write_atomic(path.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
+        write_bytes_atomic(path.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
         written[quantization] = path
     return written
