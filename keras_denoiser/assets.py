@@ -7,7 +7,6 @@ from pathlib import Path
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 DEFAULT_MODEL = ASSETS_DIR / "models" / "unet.keras"
 SAMPLE_DIR = ASSETS_DIR / "sample"
-SAMPLE_SPEECH_DIR = SAMPLE_DIR  # LJ Speech layout: metadata.csv + wavs/
 SAMPLE_NOISE_DIR = SAMPLE_DIR / "noise"
 NOISY_SAMPLE = SAMPLE_DIR / "noisy_sample.wav"
 CLEAN_SAMPLE = SAMPLE_DIR / "clean_sample.wav"

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from keras_denoiser.errors import UserError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -39,3 +41,23 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> None:
+    """UserError unless `path` is, or can be created as, a writable folder: checked before a long run."""
+    path = Path(path)
+    for existing in (path, *path.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise UserError(f"{existing}: exists and is not a folder")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise UserError(f"{existing}: folder is not writable")
+            return
+
+
+def check_output_file(path: str | os.PathLike[str]) -> None:
+    """UserError unless `path` can be written as a file: checked before a long run."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give a file name")
+    check_output_dir(path.parent)

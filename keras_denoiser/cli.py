@@ -13,9 +13,9 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from absl import app
+from absl import app, flags
 
-from keras_denoiser.errors import UserError
+from keras_denoiser.errors import UserError, os_error_line
 
 COMMANDS: dict[str, str] = {
     "demo": "Denoise a bundled noisy sample with the bundled model and say where the results are.",
@@ -42,7 +42,7 @@ def _usage() -> str:
 
 
 def _guarded(main: Callable[[Sequence[str]], int | None]) -> Callable[[Sequence[str]], int | None]:
-    """Turn UserError into one line on stderr and exit status 1."""
+    """Turn UserError and OSError (a folder that is a file, a full disk) into one line on stderr, exit status 1."""
 
     def run(argv: Sequence[str]) -> int | None:
         try:
@@ -50,8 +50,20 @@ def _guarded(main: Callable[[Sequence[str]], int | None]) -> Callable[[Sequence[
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        except OSError as err:
+            print(f"error: {os_error_line(err)}", file=sys.stderr)
+            return 1
 
     return run
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing, with a bad, unknown or missing flag as one line and exit status 2."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as err:
+        print(f"error: {'; '.join(line.strip() for line in str(err).splitlines() if line.strip())}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main() -> None:
@@ -74,7 +86,11 @@ def main() -> None:
         command, rest = f"{command}_{rest[0]}", rest[1:]
     module = importlib.import_module(f"keras_denoiser.commands.{command}")
     sys.argv[0] = module.__name__  # absl's --help lists the flags of the module named by argv[0]
-    app.run(_guarded(module.main), argv=[f"keras_denoiser {command.replace('benchmark_', 'benchmark ')}", *rest])
+    app.run(
+        _guarded(module.main),
+        argv=[f"keras_denoiser {command.replace('benchmark_', 'benchmark ')}", *rest],
+        flags_parser=_parse_flags,
+    )
 
 
 if __name__ == "__main__":

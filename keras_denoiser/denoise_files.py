@@ -22,9 +22,9 @@ import soundfile as sf
 import soxr
 
 from keras_denoiser import audio
-from keras_denoiser.atomic import atomic_path
+from keras_denoiser.atomic import atomic_path, check_output_dir
 from keras_denoiser.enhance import KerasEnhancer
-from keras_denoiser.errors import AudioFileError, UserError
+from keras_denoiser.errors import AudioFileError, UserError, os_error_line
 
 BLOCK_SAMPLES = 1 << 16
 PLOT_SECONDS = 30.0
@@ -57,6 +57,7 @@ def plan_jobs(inputs: Sequence[Path], output_dir: Path, output_format: str | Non
     A file keeps its name, a folder's files keep their path relative to it; `output_format`
     (e.g. "flac") replaces the extension. Files already below `output_dir` are not inputs.
     """
+    check_output_dir(output_dir)
     output_dir = Path(output_dir).resolve()
     jobs: list[Job] = []
     for given in inputs:
@@ -108,9 +109,18 @@ def denoise_all(
                 report.written.append(job.target)
                 continue
             except (AudioFileError, OSError, sf.LibsndfileError) as err:
-                report.failed.append(str(err) if isinstance(err, AudioFileError) else f"{job.source}: {err}")
+                report.failed.append(_failure(job, err))
         say(f"error: {report.failed[-1]}")
     return report
+
+
+def _failure(job: Job, err: Exception) -> str:
+    """One line naming the file at fault: the bad input, or the output that could not be written."""
+    if isinstance(err, AudioFileError):
+        return str(err)
+    if isinstance(err, OSError) and err.filename is not None and Path(err.filename) != job.source:
+        return f"{job.source}: cannot write {job.target} ({os_error_line(err)})"
+    return f"{job.source}: {err}"
 
 
 def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path) -> None:

@@ -14,3 +14,10 @@ class AudioFileError(UserError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+def os_error_line(err: OSError) -> str:
+    """`FILE: reason` for an OSError (a folder that is a file, a full disk), or its own text when it names no file."""
+    if err.filename is None or not err.strerror:
+        return str(err)
+    return f"{err.filename}: {err.strerror}"

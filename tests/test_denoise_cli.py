@@ -12,6 +12,7 @@ import soundfile as sf
 
 from keras_denoiser.denoise_files import denoise_all, plan_jobs
 from keras_denoiser.enhance import KerasEnhancer
+from keras_denoiser.errors import UserError
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
 
@@ -115,7 +116,8 @@ def test_cli_reports_each_bad_file_once_and_still_writes_the_good_ones(tmp_path:
         lines = [line for line in messages.splitlines() if f"in/{name}:" in line]
         assert len(lines) == 1 and reason in lines[0], (expected, lines)
     assert "Traceback" not in messages
-    assert "out/mine.wav" in messages and "input" in messages  # refused: output == input
+    refusal = f"error: out/mine.wav: output {(out / 'mine.wav').resolve()} is an input file; refusing to overwrite it"
+    assert refusal in messages.splitlines()
     assert "dc.wav: skipped" in messages
     assert (out / "dc.wav").read_bytes() == b"earlier result"
     for name in good:
@@ -134,3 +136,11 @@ def test_cli_reports_each_bad_file_once_and_still_writes_the_good_ones(tmp_path:
     assert again.returncode == 0, again.stderr
     assert sf.info(out / "dc.wav").frames == 3000
     assert (out / "dc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("output_dir", ["afile", "afile/deeper"])
+def test_an_output_dir_that_is_a_file_is_named_before_any_work(tmp_path: Path, output_dir: str) -> None:
+    (tmp_path / "afile").write_bytes(b"not a folder")
+    (tmp_path / "good.wav").write_bytes(b"")
+    with pytest.raises(UserError, match=f"^{tmp_path}/afile: exists and is not a folder$"):
+        plan_jobs([tmp_path / "good.wav"], tmp_path / output_dir, output_format=None)

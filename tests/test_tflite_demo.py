@@ -137,3 +137,14 @@ def test_live_without_sounddevice_says_so(float_model, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails as when not installed
     with pytest.raises(DemoError, match="needs the sounddevice package"):
         live.run_live(StreamingDenoiser(float_model))
+
+
+@pytest.mark.parametrize("output, reason", [("folder", "folder: is a folder; give a file name"), ("afile/o.wav", "afile: ")])
+def test_unwritable_output_is_one_line(float_model, write_wav, tmp_path, output: str, reason: str) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_bytes(b"")
+    source = write_wav("n.wav", np.zeros(1600, np.float32))
+    result = run_demo(f"--model={float_model}", f"--input={source}", f"--output={tmp_path / output}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"{tmp_path}/{reason}" in errors[0], result.stderr

@@ -76,6 +76,8 @@ def write_atomic(path: Path, data: np.ndarray, rate: int) -> None:
 def denoise_file(denoiser: StreamingDenoiser, input_path: Path, output_path: Path) -> None:
     if output_path.resolve() == input_path.resolve():
         raise DemoError(f"{output_path}: refusing to overwrite the input")
+    if output_path.is_dir():
+        raise DemoError(f"{output_path}: is a folder; give a file name")
     data = read_input(input_path, denoiser.sample_rate)
     results = [denoise_signal(denoiser, data[:, channel]) for channel in range(data.shape[1])]
     write_atomic(output_path, np.stack([r.audio for r in results], axis=1), denoiser.sample_rate)
@@ -104,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             denoise_file(denoiser, args.input, args.output)
     except DemoError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a folder in the output path that is a file, a full disk
+        print(f"error: {err.filename}: {err.strerror}" if err.filename and err.strerror else f"error: {err}", file=sys.stderr)
         return 1
     return 0
 

@@ -16,6 +16,7 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser import assets, audio, metrics
+from keras_denoiser.atomic import check_output_dir
 from keras_denoiser.denoise_files import denoise_file, plot_file
 from keras_denoiser.enhance import KerasEnhancer
 from keras_denoiser.errors import UserError
@@ -31,8 +32,9 @@ def main(argv: Sequence[str]) -> int:
     for path in (assets.NOISY_SAMPLE, assets.CLEAN_SAMPLE):
         if not path.is_file():
             raise UserError(f"{path}: bundled sample missing; reinstall keras-denoiser")
-    enhancer = KerasEnhancer.from_path(FLAGS.model or assets.DEFAULT_MODEL)
     output_dir = Path(FLAGS.output_dir)
+    check_output_dir(output_dir)
+    enhancer = KerasEnhancer.from_path(FLAGS.model or assets.DEFAULT_MODEL)
     output_dir.mkdir(parents=True, exist_ok=True)
     noisy_copy, enhanced_path, plot_path = (output_dir / n for n in ("noisy_sample.wav", "enhanced.wav", "enhanced.png"))
     shutil.copyfile(assets.NOISY_SAMPLE, noisy_copy)

@@ -1,0 +1,53 @@
+"""The dispatcher: flag mistakes and write errors reach the user as one line, never a traceback."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keras_denoiser import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "keras_denoiser", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["a.wav", "b.wav"], "error: flag --url=None: Flag --url must have a value other than None."),
+        (["--url=http://x", "--bogus=1"], "error: Unknown command line flag 'bogus'"),
+        (["--url=http://x", "--model_rate=fast"], "error: flag --model_rate=fast: invalid literal for int() with base 10: 'fast'"),
+    ],
+)
+def test_flag_mistakes_are_one_line_and_exit_status_2(args: list[str], message: str) -> None:
+    result = _run("serve_client", *args)
+    assert (result.returncode, result.stderr.splitlines(), result.stdout) == (2, [message], "")
+
+
+def test_help_still_lists_the_command_flags() -> None:
+    result = _run("serve_client", "--help")
+    assert "--url: REST predict URL" in result.stdout and "--chunk_seconds" in result.stdout
+    assert "error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "err, line",
+    [
+        (FileExistsError(errno.EEXIST, "File exists", "out"), "error: out: File exists"),
+        (OSError("disk on fire"), "error: disk on fire"),
+    ],
+)
+def test_os_errors_are_one_line_and_exit_status_1(err: OSError, line: str, capsys) -> None:
+    def main(argv):
+        raise err
+
+    assert cli._guarded(main)(["keras_denoiser x"]) == 1
+    assert capsys.readouterr().err.splitlines() == [line]
