@@ -117,7 +117,7 @@ def _build(
         return saved_model.enhance_waveform(model, tf.constant(x[np.newaxis]), signal_cfg).numpy()[0]
 
     reference, seconds = parity.timed(keras_enhance, wave)
-    rows = [parity.ParityRow("keras", "", 0.0, None, 0, 1000 * seconds / (len(wave) / rate))]
+    rows = [parity.ParityRow("keras", "", 0.0, None, None, 0, 1000 * seconds / (len(wave) / rate))]
 
     with tempfile.TemporaryDirectory(prefix=".savedmodel-", dir=build) as scratch:
         keep = "saved_model" in request.formats

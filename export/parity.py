@@ -1,7 +1,8 @@
 """Parity of exported artefacts with the Keras model: figures, tolerances and the check.
 
 Each artefact enhances the same test mixture; its output is compared with the Keras model's by
-the maximum absolute sample difference and by the SI-SDR of one against the other.
+the maximum absolute sample difference, the SI-SDR of one against the other and, because SI-SDR
+forgives a wrong gain or sign (a silent or inverted artefact would pass), the plain SNR as well.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Callable
 import numpy as np
 
 from keras_denoiser.errors import UserError
+from keras_denoiser.metrics import si_sdr, snr_db
 
-# artefact -> (figure, bound): max_abs_diff must stay below, si_sdr_db must reach at least.
+# artefact -> (figure, bound): max_abs_diff must stay below; si_sdr_db (and snr_db) must reach at least.
 TOLERANCES: dict[str, tuple[str, float]] = {
     "saved_model": ("max_abs_diff", 1e-4),
     "tflite_float32": ("max_abs_diff", 1e-4),
@@ -32,6 +34,7 @@ class ParityRow:
     path: str
     max_abs_diff: float
     si_sdr_db: float | None
+    snr_db: float | None
     size_bytes: int
     ms_per_second: float
 
@@ -42,19 +45,6 @@ class ParityError(UserError):
     def __init__(self, message: str, table: str) -> None:
         super().__init__(message)
         self.table = table
-
-
-def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """Scale-invariant SDR of `estimate` against `reference`, in dB (inf when identical up to scale)."""
-    reference = reference.astype(np.float64)
-    estimate = estimate.astype(np.float64)
-    scale = np.dot(estimate, reference) / (np.dot(reference, reference) + 1e-20)
-    target = scale * reference
-    error = estimate - target
-    error_power = np.dot(error, error)
-    if error_power == 0:
-        return float("inf")
-    return float(10 * np.log10(np.dot(target, target) / error_power))
 
 
 def timed(enhance: Callable[[np.ndarray], np.ndarray], wave: np.ndarray) -> tuple[np.ndarray, float]:
@@ -71,12 +61,14 @@ def compare(
     """The parity row of `output` against the Keras `reference` (both 1-D at `rate`)."""
     if output.shape != reference.shape:
         raise UserError(f"parity: {artefact} returned shape {output.shape}, expected {reference.shape}")
-    sdr = si_sdr(reference, output)
+    max_abs_diff = float(np.max(np.abs(output - reference))) if len(reference) else 0.0
+    exact = max_abs_diff == 0.0
     return ParityRow(
         artefact=artefact,
         path=path,
-        max_abs_diff=float(np.max(np.abs(output - reference))) if len(reference) else 0.0,
-        si_sdr_db=None if np.isinf(sdr) else round(sdr, 2),
+        max_abs_diff=max_abs_diff,
+        si_sdr_db=None if exact else round(si_sdr(reference, output), 2),
+        snr_db=None if exact else round(snr_db(reference, output), 2),
         size_bytes=size_bytes,
         ms_per_second=1000 * seconds / (len(reference) / rate),
     )
@@ -89,6 +81,8 @@ def failure(row: ParityRow) -> str | None:
     figure, bound = TOLERANCES[row.artefact]
     if figure == "max_abs_diff" and not row.max_abs_diff < bound:
         return f"parity: {row.artefact} max abs diff {row.max_abs_diff:.3g} >= {bound:g} against the Keras model"
-    if figure == "si_sdr_db" and row.si_sdr_db is not None and not row.si_sdr_db >= bound:
-        return f"parity: {row.artefact} SI-SDR {row.si_sdr_db:.1f} dB < {bound:g} dB against the Keras model"
+    if figure == "si_sdr_db":
+        for name, value in (("SI-SDR", row.si_sdr_db), ("SNR", row.snr_db)):
+            if value is not None and not value >= bound:
+                return f"parity: {row.artefact} {name} {value:.1f} dB < {bound:g} dB against the Keras model"
     return None

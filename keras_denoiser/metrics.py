@@ -28,6 +28,17 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float(10 * np.log10((np.dot(target, target) + EPSILON) / (np.dot(residual, residual) + EPSILON)))
 
 
+def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Plain SNR of `estimate` against `reference` in dB (inf when identical): unlike SI-SDR it
+    also penalises a wrong gain or sign."""
+    reference = np.asarray(reference, np.float64)
+    error = np.asarray(estimate, np.float64) - reference
+    error_power = float(np.dot(error, error))
+    if error_power == 0.0:
+        return math.inf
+    return float(10 * np.log10((np.dot(reference, reference) + EPSILON) / error_power))
+
+
 def pesq_wb(reference: np.ndarray, estimate: np.ndarray, rate: int, label: str = "") -> float:
     """Wide-band PESQ (MOS-LQO, about 1.0 to 4.6) at 16 kHz; NaN with a warning when undefined."""
     from pesq import PesqError, pesq

@@ -119,3 +119,11 @@ def test_convert_to_tflite_helper_converts_a_keras_model() -> None:
 def test_int8_without_calibration_data_is_refused(exported) -> None:
     with pytest.raises(UserError, match="int8 quantization needs a representative dataset"):
         tflite.convert_to_tflite(exported[0], "int8")
+
+
+@pytest.mark.parametrize("broken", ["silent", "inverted", "half_gain"])
+def test_parity_fails_a_silent_inverted_or_rescaled_artefact(broken: str) -> None:
+    reference = np.sin(np.arange(16000) * 0.05).astype(np.float32) * 0.3
+    output = {"silent": 0 * reference, "inverted": -reference, "half_gain": 0.5 * reference}[broken]
+    row = parity.compare("tflite_int8", "x.tflite", reference, output, 1, 0.1, 16000)
+    assert parity.failure(row) is not None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from export import mixture, tflite
-from export.parity import si_sdr
+from keras_denoiser.metrics import si_sdr
 from export.streaming import StreamingUNet, export_streaming
 from keras_denoiser import features
 from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
