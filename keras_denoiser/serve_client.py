@@ -16,6 +16,7 @@ import json
 import math
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
@@ -32,6 +33,13 @@ OUTPUT_NAME = "enhanced"
 
 # (url, JSON request body) -> JSON response body
 Transport = Callable[[str, bytes], bytes]
+
+
+def check_url(url: str) -> None:
+    """UserError unless `url` is an http(s) address with a host, e.g. http://localhost:8501/v1/models/m:predict."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(f"{url}: not an http:// or https:// URL (e.g. http://localhost:8501/v1/models/denoiser:predict)")
 
 
 def http_transport(timeout_seconds: float = 60.0) -> Transport:
@@ -124,6 +132,12 @@ def enhance_file(
     context_seconds: float = 0.5,
 ) -> None:
     """Denoise `input_path` through the server into `output_path`: same rate, length and channels, atomic."""
+    check_url(url)
+    if model_rate <= 0 or chunk_seconds <= 0 or context_seconds < 0:
+        raise UserError(
+            f"need a positive model rate and chunk length and a non-negative context, got {model_rate} Hz, "
+            f"{chunk_seconds:g} s and {context_seconds:g} s"
+        )
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.resolve() == input_path.resolve():
         raise UserError(f"{output_path}: output would overwrite the input")

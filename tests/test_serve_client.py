@@ -182,3 +182,41 @@ def test_cli_writes_the_enhanced_file(served, write_wav, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     enhanced, _ = sf.read(tmp_path / "o.wav", dtype="float32")
     np.testing.assert_allclose(enhanced, _direct(signature, wave), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "url, settings, message",
+    [
+        ("notaurl", {}, "notaurl: not an http:// or https:// URL"),
+        ("ftp://host/v1/models/m:predict", {}, "not an http:// or https:// URL"),
+        ("http://127.0.0.1:1/m", {"chunk_seconds": 0.0}, "need a positive model rate and chunk length"),
+        ("http://127.0.0.1:1/m", {"context_seconds": -0.5}, "non-negative context"),
+        ("http://127.0.0.1:1/m", {"model_rate": 0}, "need a positive model rate"),
+    ],
+)
+def test_bad_url_or_chunking_is_refused_before_reading_or_sending(write_wav, tmp_path: Path, url, settings, message) -> None:
+    def never_called(url: str, body: bytes) -> bytes:
+        raise AssertionError("nothing may be sent")
+
+    noisy = write_wav("noisy.wav", np.zeros(1600, np.float32), RATE)
+    with pytest.raises(UserError, match=message):
+        serve_client.enhance_file(noisy, tmp_path / "o.wav", url, transport=never_called, **settings)
+    assert not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize(
+    "flag, line",
+    [
+        ("--url=notaurl", "error: notaurl: not an http:// or https:// URL (e.g. http://localhost:8501/v1/models/denoiser:predict)"),
+        ("--chunk_seconds=0", "error: flag --chunk_seconds=0.0: must be positive"),
+        ("--context_seconds=-1", "error: flag --context_seconds=-1.0: must not be negative"),
+        ("--model_rate=0", "error: flag --model_rate=0: 0 is not a positive integer"),
+    ],
+)
+def test_cli_refuses_a_bad_url_or_chunking_in_one_line(tmp_path: Path, flag: str, line: str) -> None:
+    args = [flag] if flag.startswith("--url") else ["--url=http://127.0.0.1:1/m", flag]
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_denoiser", "serve_client", *args, "in.wav", "out.wav"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode in (1, 2) and result.stderr.splitlines() == [line]

@@ -17,7 +17,7 @@ from keras_denoiser.errors import UserError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("url", None, "REST predict URL, e.g. http://localhost:8501/v1/models/denoiser:predict.")
-flags.DEFINE_integer("model_rate", 16000, "Sample rate in Hz the served model expects; default 16000.")
+flags.DEFINE_integer("model_rate", 16000, "Sample rate in Hz the served model expects; default 16000.", lower_bound=1)
 flags.DEFINE_float(
     "chunk_seconds", 4.0, "Audio kept from each request in seconds, rounded up to 0.512 s steps; default 4."
 )
@@ -29,11 +29,15 @@ flags.DEFINE_float(
 )
 flags.DEFINE_float("timeout_seconds", 60.0, "Seconds to wait for each response; default 60.")
 flags.mark_flag_as_required("url")
+flags.register_validator("chunk_seconds", lambda value: value > 0, "must be positive")
+flags.register_validator("context_seconds", lambda value: value >= 0, "must not be negative")
+flags.register_validator("timeout_seconds", lambda value: value > 0, "must be positive")
 
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) != 3:
         raise UserError("usage: keras_denoiser serve_client --url=URL INPUT OUTPUT")
+    serve_client.check_url(FLAGS.url)
     serve_client.enhance_file(
         argv[1],
         argv[2],
