@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 import time
 from collections import defaultdict
@@ -22,6 +23,7 @@ import numpy as np
 from absl import logging
 
 from keras_denoiser import audio, metrics
+from keras_denoiser.atomic import write_bytes_atomic
 from keras_denoiser.enhancer import Enhancer
 
 NOISY = "noisy"
@@ -161,13 +163,10 @@ def _fmt(value: float, digits: int) -> str:
 
 def write_csv(rows: Sequence[Row], path: Path) -> None:
     """Per-file scores as CSV (written atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "snr", "system", "pesq_wb", "stoi", "si_sdr_db", "seconds", "audio_seconds"])
-        for r in rows:
-            writer.writerow([r.file, "" if r.snr is None else f"{r.snr:g}", r.system, f"{r.pesq:.4f}", f"{r.stoi:.4f}",
-                             f"{r.si_sdr:.3f}", f"{r.seconds:.4f}", f"{r.audio_seconds:.3f}"])
-    tmp.replace(path)
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["file", "snr", "system", "pesq_wb", "stoi", "si_sdr_db", "seconds", "audio_seconds"])
+    for r in rows:
+        writer.writerow([r.file, "" if r.snr is None else f"{r.snr:g}", r.system, f"{r.pesq:.4f}", f"{r.stoi:.4f}",
+                         f"{r.si_sdr:.3f}", f"{r.seconds:.4f}", f"{r.audio_seconds:.3f}"])
+    write_bytes_atomic(path, table.getvalue().encode())

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from keras_denoiser import audio
+from keras_denoiser import atomic, audio
 from keras_denoiser.errors import UserError
 from pipelines.corpora import AudioItem, Corpus, is_validation, read_corpus
 from pipelines.mixing import mix_at_snr
@@ -24,6 +26,7 @@ from pipelines.mixing import mix_at_snr
 MIX_GAIN_DB = -25.0
 CSV_NAME = "testset.csv"
 CSV_FIELDS = ("file", "snr", "speech_id", "noise_id", "offset")
+TESTSET_PARTS = ("clean", "noisy", CSV_NAME)
 SPLITS = ("validation", "all")
 
 
@@ -75,26 +78,44 @@ def mixtures(
         yield Mixture(f"{index:04d}.wav", snr, speech_item.id, noise_item.id, offset, scaled_clean.numpy(), noisy.numpy())
 
 
+def remove_testset(output_dir: Path) -> None:
+    """Delete the clean/, noisy/ and testset.csv of an earlier set in `output_dir` (nothing else)."""
+    for name in TESTSET_PARTS:
+        path = Path(output_dir) / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
 def write_testset(examples: Iterator[Mixture], output_dir: Path, rate: int) -> int:
     """Write `clean/`, `noisy/` (16-bit wav) and testset.csv; returns the number of files."""
     output_dir = Path(output_dir)
-    rows = []
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(CSV_FIELDS)
+    count = 0
     for example in examples:
         audio.write_audio_atomic(output_dir / "clean" / example.file, example.clean, rate)
         audio.write_audio_atomic(output_dir / "noisy" / example.file, example.noisy, rate)
-        rows.append([example.file, f"{example.snr:g}", example.speech_id, example.noise_id, example.offset])
-    tmp = output_dir / f".{CSV_NAME}.part"
-    with open(tmp, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_FIELDS)
-        writer.writerows(rows)
-    tmp.replace(output_dir / CSV_NAME)
-    return len(rows)
+        writer.writerow([example.file, f"{example.snr:g}", example.speech_id, example.noise_id, example.offset])
+        count += 1
+    atomic.write_bytes_atomic(output_dir / CSV_NAME, table.getvalue().encode())
+    return count
 
 
 def read_snrs(csv_path: Path) -> dict[str, float]:
-    """file -> SNR from a testset.csv (empty when there is none)."""
+    """file -> SNR from a testset.csv (empty when there is none); UserError naming the row of a bad value."""
     if not Path(csv_path).is_file():
         return {}
+    snrs = {}
     with open(csv_path, newline="") as handle:
-        return {row["file"]: float(row["snr"]) for row in csv.DictReader(handle)}
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"file", "snr"} <= set(reader.fieldnames):
+            raise UserError(f"{csv_path}: not a test set table (needs the columns file and snr)")
+        for row in reader:
+            try:
+                snrs[row["file"]] = float(row["snr"])
+            except (TypeError, ValueError):
+                raise UserError(f"{csv_path}: line {reader.line_num}: snr {row['snr']!r} of {row['file']} is not a number") from None
+    return snrs

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from keras_denoiser import evaluate, metrics, testset
+from keras_denoiser.errors import UserError
 from pipelines.corpora import is_validation
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet
@@ -121,3 +122,67 @@ def test_evaluate_cli_scores_noisy_and_each_model_per_snr(tmp_path: Path) -> Non
     assert len(rows) == 15  # 5 files x (noisy + 2 models)
     noisy_sdr = {r["file"]: float(r["si_sdr_db"]) for r in rows if r["system"] == "noisy"}
     assert all(abs(noisy_sdr[r["file"]] - float(r["snr"])) < 0.5 for r in rows if r["system"] == "noisy")
+
+
+def _make_testset_command(speech: Path, noise: Path, out: Path, *flags: str) -> list[str]:
+    return [sys.executable, "-m", "keras_denoiser", "make_testset", f"--speech_dir={speech}", f"--noise_dir={noise}",
+            f"--output_dir={out}", "--split=all", "--snrs=0,5", "--seed=2", *flags]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_make_testset_cli_is_byte_identical_for_a_seed_and_refuses_a_used_folder(tmp_path: Path) -> None:
+    speech, noise = _corpora(tmp_path)
+    runs = [subprocess.Popen(_make_testset_command(speech, noise, tmp_path / name, "--num_files=3"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    for run in runs:
+        _, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr
+    first = _files(tmp_path / "a")
+    assert sorted(first) == ["clean/0000.wav", "clean/0001.wav", "clean/0002.wav", "noisy/0000.wav", "noisy/0001.wav",
+                             "noisy/0002.wav", "testset.csv"]
+    assert first == _files(tmp_path / "b")
+
+    refused = subprocess.run(_make_testset_command(speech, noise, tmp_path / "a", "--num_files=2"),
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert [line for line in refused.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: {tmp_path / 'a'}: already holds files; choose a new or empty --output_dir, or pass --overwrite"]
+    assert _files(tmp_path / "a") == first
+
+    (tmp_path / "a" / "notes.txt").write_text("mine")
+    replaced = subprocess.run(_make_testset_command(speech, noise, tmp_path / "a", "--num_files=2", "--overwrite"),
+                              capture_output=True, text=True, timeout=300)
+    assert replaced.returncode == 0, replaced.stderr
+    second = _files(tmp_path / "a")
+    assert sorted(second) == ["clean/0000.wav", "clean/0001.wav", "noisy/0000.wav", "noisy/0001.wav", "notes.txt",
+                              "testset.csv"]  # no stale 0002.wav; other files untouched
+    assert all(second[name] == first[name] for name in second if name.endswith(".wav"))
+
+
+def test_read_snrs_names_the_file_and_line_of_a_bad_value(tmp_path: Path) -> None:
+    table = tmp_path / "testset.csv"
+    table.write_text("file,snr,speech_id,noise_id,offset\n0000.wav,5,s,n,0\n0001.wav,loud,s,n,0\n")
+    with pytest.raises(UserError, match=f"^{table}: line 3: snr 'loud' of 0001.wav is not a number$"):
+        testset.read_snrs(table)
+    table.write_text("name,level\n0000.wav,5\n")
+    with pytest.raises(UserError, match="needs the columns file and snr"):
+        testset.read_snrs(table)
+
+
+def test_write_csv_replaces_the_file_whole_and_leaves_no_temporary(tmp_path: Path) -> None:
+    rows = [evaluate.Row("0.wav", 5.0, "noisy", 1.5, 0.8, 5.1, 0.0, 1.0)]
+    target = tmp_path / "new" / "scores.csv"
+    evaluate.write_csv(rows, target)
+    evaluate.write_csv(rows * 2, target)
+    assert len(target.read_text().splitlines()) == 3 and [p.name for p in target.parent.iterdir()] == ["scores.csv"]
+
+
+def test_evaluate_refuses_non_positive_chunk_frames_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "keras_denoiser", "evaluate", "--chunk_frames=0", "--model=m.keras"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: flag --chunk_frames=0: 0 is not a positive integer"]

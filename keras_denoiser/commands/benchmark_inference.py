@@ -16,11 +16,11 @@ import dataclasses
 import json
 import os
 import platform
-from pathlib import Path
 from typing import Sequence
 
 from absl import flags, logging
 
+from keras_denoiser.atomic import check_output_file, write_bytes_atomic
 from keras_denoiser.errors import UserError
 from keras_denoiser.inference_benchmark import NUM_THREADS, benchmark_inference, parse_size, table_lines
 
@@ -40,6 +40,8 @@ def main(argv: Sequence[str]) -> int:
     """Run the timings and print the table."""
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.json_out:
+        check_output_file(FLAGS.json_out)
     if FLAGS.seconds < 1.0:
         raise UserError("--seconds must be at least 1")
     logging.set_verbosity(logging.WARNING)
@@ -57,9 +59,6 @@ def main(argv: Sequence[str]) -> int:
             "rows": [dataclasses.asdict(row) for row in rows],
             "notes": notes,
         }
-        path = Path(FLAGS.json_out)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(figures, indent=2) + "\n")
-        tmp.replace(path)
-        print(f"wrote {path}")
+        write_bytes_atomic(FLAGS.json_out, (json.dumps(figures, indent=2) + "\n").encode())
+        print(f"wrote {FLAGS.json_out}")
     return 0

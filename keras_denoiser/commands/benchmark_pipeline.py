@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Sequence
 
 from absl import flags
 
+from keras_denoiser.atomic import check_output_file, write_bytes_atomic
 from keras_denoiser.commands import corpus_flags
 from keras_denoiser.config import TrainConfig
 from keras_denoiser.errors import UserError
@@ -34,6 +34,8 @@ def main(argv: Sequence[str]) -> int:
     """Run the three measurements and print the table."""
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.json_out:
+        check_output_file(FLAGS.json_out)
     if not FLAGS.speech_dir or not FLAGS.noise_dir:
         raise UserError("give at least one --speech_dir and one --noise_dir")
     if FLAGS.batch_size < 1 or FLAGS.steps < 1:
@@ -50,8 +52,6 @@ def main(argv: Sequence[str]) -> int:
             "train_examples_per_second": result.train_examples_per_second,
             "input_bound": result.input_bound,
         }
-        path = Path(FLAGS.json_out)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(figures, indent=2) + "\n")
-        tmp.replace(path)
+        write_bytes_atomic(FLAGS.json_out, (json.dumps(figures, indent=2) + "\n").encode())
+        print(f"wrote {FLAGS.json_out}")
     return 0

@@ -17,6 +17,8 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser import evaluate, testset
+from keras_denoiser.atomic import check_output_file, write_bytes_atomic
+from keras_denoiser.commands import corpus_flags
 from keras_denoiser.enhance import KerasEnhancer
 from keras_denoiser.enhancer import Enhancer
 from keras_denoiser.errors import UserError
@@ -30,12 +32,9 @@ flags.DEFINE_string("clean_dir", None, "Folder of clean references, matched to -
 flags.DEFINE_string("noisy_dir", None, "Folder of noisy inputs, matched to --clean_dir files by relative path.")
 flags.DEFINE_multi_string("speech_dir", [], "Speech corpus (LJ layout or folder) to build mixtures from, instead of clean/noisy folders. Repeat the flag for several.")
 flags.DEFINE_multi_string("noise_dir", [], "Noise corpus folder to build mixtures from, with --speech_dir. Repeat the flag for several.")
-flags.DEFINE_list("snrs", ["-5", "0", "5", "10", "15"], "Comma-separated mixture SNRs in dB, cycled over the files; default -5,0,5,10,15.")
-flags.DEFINE_integer("num_files", 50, "Number of mixtures built from --speech_dir/--noise_dir; default 50.")
-flags.DEFINE_integer("seed", 0, "Seed of the mixture choices (speech, noise, offset); default 0.")
-flags.DEFINE_enum("split", "validation", list(testset.SPLITS), "Corpus items to mix: the held-out `validation` split or `all`; default validation.")
-flags.DEFINE_float("validation_fraction", 0.05, "Fraction of each corpus held out for validation by id hash, as in training; default 0.05.")
-flags.DEFINE_integer("chunk_frames", 1024, "STFT frames our models enhance per chunk; bounds memory, not the result; default 1024.")
+corpus_flags.define_mixture_set_flags()
+flags.adopt_module_key_flags(corpus_flags)
+flags.DEFINE_integer("chunk_frames", 1024, "STFT frames our models enhance per chunk; bounds memory, not the result; default 1024.", lower_bound=1)
 flags.DEFINE_string("csv_out", None, "Write per-file scores of every system to this CSV file; default: not written.")
 flags.DEFINE_string("markdown_out", None, "Write the summary table to this markdown file; default: only printed.")
 
@@ -43,6 +42,9 @@ flags.DEFINE_string("markdown_out", None, "Write the summary table to this markd
 def main(argv: Sequence[str]) -> int:
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    for path in (FLAGS.csv_out, FLAGS.markdown_out):
+        if path:
+            check_output_file(path)
     examples = _examples()
     systems = _systems()
     from tqdm import tqdm
@@ -56,7 +58,7 @@ def main(argv: Sequence[str]) -> int:
         evaluate.write_csv(rows, Path(FLAGS.csv_out))
         print(f"per-file scores: {FLAGS.csv_out}")
     if FLAGS.markdown_out:
-        Path(FLAGS.markdown_out).write_text(table + "\n")
+        write_bytes_atomic(FLAGS.markdown_out, (table + "\n").encode())
         print(f"summary: {FLAGS.markdown_out}")
     return 0
 
@@ -79,15 +81,8 @@ def _examples():
         raise UserError("--speech_dir and --noise_dir go together")
     speech = [item for root in FLAGS.speech_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
     noise = [item for root in FLAGS.noise_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
-    mixtures = testset.mixtures(speech, noise, _snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
+    mixtures = testset.mixtures(speech, noise, corpus_flags.mixture_snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
     return [evaluate.Example(m.file, m.snr, m.clean, m.noisy) for m in mixtures]
-
-
-def _snrs(values: Sequence[str]) -> list[float]:
-    try:
-        return [float(v) for v in values]
-    except ValueError:
-        raise UserError(f"--snrs must be numbers in dB, got {','.join(values)}") from None
 
 
 def _systems() -> list[Enhancer]:

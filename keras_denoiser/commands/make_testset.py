@@ -3,7 +3,8 @@
     keras_denoiser make_testset --speech_dir=LJSpeech-1.1 --noise_dir=noise --output_dir=testset \
         --snrs=-5,0,5,10,15 --num_files=100 --seed=0 --split=validation
 
-The same flags always give identical files. With --split=validation (the default) only speech and
+The same flags always give identical files. A non-empty --output_dir is refused unless --overwrite
+is given, which replaces its clean/, noisy/ and testset.csv (no stale files of a larger set remain). With --split=validation (the default) only speech and
 noise items held out of training (`is_validation(id, fraction)`) are used.
 """
 
@@ -15,6 +16,8 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser import testset
+from keras_denoiser.atomic import check_output_dir
+from keras_denoiser.commands import corpus_flags
 from keras_denoiser.errors import UserError
 
 RATE = 16000
@@ -22,28 +25,37 @@ RATE = 16000
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("speech_dir", None, "Speech corpus: LJ Speech layout (metadata.csv + wavs/) or any folder of audio files. Repeat the flag for several.")
 flags.DEFINE_multi_string("noise_dir", None, "Noise corpus: any folder tree of audio files. Repeat the flag for several.")
-flags.DEFINE_string("output_dir", None, "Folder to write clean/, noisy/ and testset.csv into (created).")
-flags.DEFINE_list("snrs", ["-5", "0", "5", "10", "15"], "Comma-separated SNRs in dB, cycled over the files; default -5,0,5,10,15.")
-flags.DEFINE_integer("num_files", 50, "Number of mixtures to write; default 50.")
-flags.DEFINE_integer("seed", 0, "Seed of the choices of speech, noise and noise offset; default 0.")
-flags.DEFINE_enum("split", "validation", list(testset.SPLITS), "Corpus items to use: the held-out `validation` split or `all`; default validation.")
-flags.DEFINE_float("validation_fraction", 0.05, "Fraction of each corpus held out for validation by id hash, as in training; default 0.05.")
+flags.DEFINE_string("output_dir", None, "New or empty folder to write clean/, noisy/ and testset.csv into (created).")
+flags.DEFINE_bool("overwrite", False, "Replace the clean/, noisy/ and testset.csv of a non-empty --output_dir; default false (refused).")
+corpus_flags.define_mixture_set_flags()
+flags.adopt_module_key_flags(corpus_flags)
 flags.mark_flags_as_required(["speech_dir", "noise_dir", "output_dir"])
 
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.num_files < 1:
-        raise UserError("--num_files must be positive")
-    try:
-        snrs = [float(v) for v in FLAGS.snrs]
-    except ValueError:
-        raise UserError(f"--snrs must be numbers in dB, got {','.join(FLAGS.snrs)}") from None
+    snrs = corpus_flags.mixture_snrs(FLAGS.snrs)
+    output_dir = Path(FLAGS.output_dir)
+    _check_output_dir(output_dir)
     speech = [item for root in FLAGS.speech_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
     noise = [item for root in FLAGS.noise_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
     examples = testset.mixtures(speech, noise, snrs, FLAGS.num_files, FLAGS.seed, RATE)
-    count = testset.write_testset(examples, Path(FLAGS.output_dir), RATE)
+    if FLAGS.overwrite:
+        testset.remove_testset(output_dir)
+    count = testset.write_testset(examples, output_dir, RATE)
     print(f"{count} mixtures from {len(speech)} speech and {len(noise)} noise files ({FLAGS.split} split) "
           f"written to {FLAGS.output_dir}/{{clean,noisy,{testset.CSV_NAME}}}")
     return 0
+
+
+def _check_output_dir(output_dir: Path) -> None:
+    """Refuse an unwritable or non-empty --output_dir before any work (stale files would mix into the set)."""
+    check_output_dir(output_dir)
+    target = output_dir.resolve()
+    for root in (*FLAGS.speech_dir, *FLAGS.noise_dir):
+        corpus = Path(root).resolve()
+        if target == corpus or target in corpus.parents or corpus in target.parents:
+            raise UserError(f"{output_dir}: overlaps the corpus {root}; choose another --output_dir")
+    if not FLAGS.overwrite and output_dir.is_dir() and any(output_dir.iterdir()):
+        raise UserError(f"{output_dir}: already holds files; choose a new or empty --output_dir, or pass --overwrite")
