@@ -1,0 +1,37 @@
+"""`keras_denoiser benchmark pipeline` end to end on tiny folders: the table with its ratio, and the JSON figures."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import harmonic_speechlike
+
+
+def test_benchmark_pipeline_prints_the_table_and_writes_positive_rates(tmp_path: Path, write_wav) -> None:
+    for i in range(4):
+        write_wav(f"speech/s{i}.wav", harmonic_speechlike(1.5, 16000, seed=i))
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_wav(f"noise/n{i}.wav", (0.1 * rng.standard_normal(16000)).astype(np.float32))
+    command = [sys.executable, "-m", "keras_denoiser", "benchmark", "pipeline", "--speech_dir=speech", "--noise_dir=noise",
+               "--cache_dir=cache", "--steps=2", "--batch_size=2", "--json_out=out/figures.json"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stderr
+    assert "batch size 2, 2 timed batches each" in result.stdout
+    ratio = re.search(r"^graph / Python\s+([0-9.]+)x$", result.stdout, re.MULTILINE)
+    assert ratio and float(ratio.group(1)) > 0
+    figures = json.loads((tmp_path / "out" / "figures.json").read_text())
+    assert set(figures) == {"batch_size", "steps", "graph_examples_per_second", "python_examples_per_second",
+                            "train_steps_per_second", "speedup", "train_examples_per_second", "input_bound"}
+    assert (figures["batch_size"], figures["steps"]) == (2, 2) and isinstance(figures["input_bound"], bool)
+    rates = ("graph_examples_per_second", "python_examples_per_second", "train_steps_per_second", "speedup")
+    assert all(figures[key] > 0 for key in rates)
+    assert figures["speedup"] == figures["graph_examples_per_second"] / figures["python_examples_per_second"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["figures.json"]
