@@ -25,6 +25,12 @@ class SignalConfig:
     frame_length: int = 512
     hop_length: int = 128
 
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0:
+            raise UserError(f"sample_rate must be positive, not {self.sample_rate}")
+        if not 0 < self.hop_length <= self.frame_length:
+            raise UserError(f"hop_length must be in 1..frame_length ({self.frame_length}), not {self.hop_length}")
+
     @property
     def num_bins(self) -> int:
         """Number of frequency bins of the one-sided spectrum."""
@@ -98,6 +104,15 @@ class TrainConfig:
     validation_fraction: float = 0.05
     backup_every_steps: int = 50
 
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "epochs", "steps_per_epoch", "validation_steps", "backup_every_steps"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise UserError(f"learning_rate must be positive, not {self.learning_rate}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise UserError(f"validation_fraction must be in [0, 1), not {self.validation_fraction}")
+
 
 def to_dict(config: Any) -> dict[str, Any]:
     """Nested plain dict of a config dataclass."""
@@ -105,18 +120,24 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
-    """Build `cls` from a nested dict, rejecting unknown keys."""
+    """Build `cls` from a nested dict, rejecting unknown keys and values of the wrong type."""
+    if not isinstance(data, Mapping):
+        raise UserError(f"{cls.__name__} must be a JSON object, not {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = set(data) - set(fields)
     if unknown:
         raise UserError(f"unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
-        field_type = fields[name].default
-        if dataclasses.is_dataclass(field_type) and isinstance(value, Mapping):
-            kwargs[name] = from_dict(type(field_type), value)
-        else:
+        default = fields[name].default
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = from_dict(type(default), value)
+        elif isinstance(default, float) and type(value) is int:
+            kwargs[name] = float(value)
+        elif type(value) is type(default):
             kwargs[name] = value
+        else:
+            raise UserError(f"{cls.__name__}.{name} must be a {type(default).__name__}, not {value!r}")
     return cls(**kwargs)
 
 
@@ -131,4 +152,7 @@ def load_json(cls: type[T], path: Path) -> T:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
         raise UserError(f"{path}: cannot read config ({err})") from None
-    return from_dict(cls, data)
+    try:
+        return from_dict(cls, data)
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None

@@ -62,3 +62,21 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path) -> None:
         load_model(bad)
     with pytest.raises(UserError, match="no such model file"):
         load_model(tmp_path / "missing.keras")
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ('{"model": {"depth": "x"}}', "ModelConfig.depth must be a int"),
+        ("[]", "TrainConfig must be a JSON object"),
+        ('{"batch_size": 0}', "batch_size must be at least 1"),
+        ('{"signal": {"sample_rate": 0}}', "sample_rate must be positive"),
+        ("{not json", "cannot read config"),
+    ],
+)
+def test_malformed_model_config_is_a_one_line_error_naming_the_file(tmp_path, text: str, reason: str) -> None:
+    cfg = TrainConfig(model=ModelConfig(name="unet", **TINY))
+    save_model(build_unet(cfg.model, cfg.signal), tmp_path / "m.keras", cfg)
+    (tmp_path / "m.json").write_text(text)
+    with pytest.raises(UserError, match=f"m.json: .*{reason}"):
+        load_model(tmp_path / "m.keras")

@@ -38,8 +38,11 @@ flags.DEFINE_string("name", None, "Serving name of the model (URL /v1/models/NAM
 flags.DEFINE_integer("version", 1, "Serving version number of the SavedModel folder DIR/NAME/VERSION; default 1.")
 flags.DEFINE_multi_string("speech_dir", [], "Speech folder for int8 calibration data (repeat for several); default: the bundled sample corpus.")
 flags.DEFINE_multi_string("noise_dir", [], "Noise folder for int8 calibration data (repeat for several); default: the bundled sample's noise/.")
-flags.DEFINE_integer("calibration_batches", 4, "Training-pipeline batches used to calibrate int8; default 4.")
-flags.DEFINE_float("test_seconds", 4.0, "Length of the parity test mixture in seconds; default 4.")
+flags.DEFINE_integer("calibration_batches", 4, "Training-pipeline batches used to calibrate int8; default 4.", lower_bound=1)
+flags.DEFINE_float("test_seconds", 4.0, "Length of the parity test mixture in seconds; default 4.", lower_bound=0.1)
+flags.DEFINE_string(
+    "cache_dir", None, "Folder for the prepared TFRecord caches of the calibration corpora; default as in train."
+)
 flags.mark_flags_as_required(["model", "export_dir"])
 
 
@@ -58,7 +61,9 @@ def main(argv: Sequence[str]) -> int:
     needs_calibration = "tflite" in request.formats and "int8" in request.quantizations
     signals = ParitySignals(
         *_test_mixture(train_cfg, FLAGS.test_seconds),
-        *_calibration(train_cfg, FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.calibration_batches, needs_calibration),
+        *_calibration(
+            train_cfg, FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.cache_dir, FLAGS.calibration_batches, needs_calibration
+        ),
     )
     try:
         rows, report_path = export_model(model, train_cfg, request, signals)
@@ -89,7 +94,12 @@ def _test_mixture(train_cfg: TrainConfig, seconds: float) -> tuple[np.ndarray, s
 
 
 def _calibration(
-    train_cfg: TrainConfig, speech_dirs: list[str], noise_dirs: list[str], batches: int, needed: bool
+    train_cfg: TrainConfig,
+    speech_dirs: list[str],
+    noise_dirs: list[str],
+    cache_dir: str | None,
+    batches: int,
+    needed: bool,
 ) -> tuple[list[np.ndarray], str]:
     if not needed:
         return [], "not needed (no int8 model)"
@@ -106,7 +116,7 @@ def _calibration(
     from pipelines.dataset import build_datasets
     from pipelines.prepare import default_cache_dir
 
-    _, validation = build_datasets(speech_dirs, noise_dirs, default_cache_dir(), train_cfg)
+    _, validation = build_datasets(speech_dirs, noise_dirs, cache_dir or default_cache_dir(), train_cfg)
     log_mags = [log_mag.numpy() for log_mag, _ in itertools.islice(validation, batches)]
     corpora = f"{', '.join(map(str, speech_dirs))} + {', '.join(map(str, noise_dirs))}"
     return log_mags, f"{source}({corpora}), {batches} validation batches"

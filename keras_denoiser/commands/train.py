@@ -49,6 +49,11 @@ flags.DEFINE_integer(
     "backup_every_steps", _TRAIN.backup_every_steps,
     f"Write a resumable backup every this many steps (and at each epoch end); default {_TRAIN.backup_every_steps}.",
 )
+flags.DEFINE_float(
+    "validation_fraction",
+    _TRAIN.validation_fraction,
+    f"Share of files held out for validation, by a hash of each file id (as in prepare); default {_TRAIN.validation_fraction}.",
+)
 flags.DEFINE_integer("log_every_steps", 50, "Print a progress line (loss, steps/s) every this many steps; default 50.")
 flags.DEFINE_enum(
     "strategy", "default", list(distribute.STRATEGIES),
@@ -78,6 +83,7 @@ def _config() -> TrainConfig:
         validation_steps=FLAGS.validation_steps,
         learning_rate=FLAGS.learning_rate,
         seed=FLAGS.seed,
+        validation_fraction=FLAGS.validation_fraction,
         backup_every_steps=FLAGS.backup_every_steps,
     )
 
