@@ -22,7 +22,9 @@ def test_demo_writes_enhanced_audio_and_plot_and_reports_the_change(tmp_path: Pa
     assert (enhanced.frames, enhanced.samplerate, enhanced.channels) == (noisy.frames, noisy.samplerate, noisy.channels)
     assert (tmp_path / "out" / "enhanced.png").read_bytes()[:4] == b"\x89PNG"
     assert "out/enhanced.wav" in result.stdout
-    assert re.search(r"^change\s+[+-]\d+\.\d+\s+[+-]\d+\.\d+$", result.stdout, re.MULTILINE), result.stdout
+    change = re.search(r"^change\s+([+-]\d+\.\d+)\s+[+-]\d+\.\d+$", result.stdout, re.MULTILINE)
+    assert change, result.stdout
+    assert float(change.group(1)) > 1.0, "the bundled model should clean the bundled sample (SI-SDR gain in dB)"
 
 
 def test_bundled_sample_corpus_is_small_and_licensed() -> None:
