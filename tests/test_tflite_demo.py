@@ -15,6 +15,7 @@ from export import mixture
 from export.streaming import export_streaming
 from keras_denoiser import features
 from keras_denoiser.config import SignalConfig
+from keras_denoiser.metrics import si_sdr
 from tests.enhance_helpers import tiny_unet
 from tflite_demo import live
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT
@@ -148,3 +149,17 @@ def test_unwritable_output_is_one_line(float_model, write_wav, tmp_path, output:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and f"{tmp_path}/{reason}" in errors[0], result.stderr
+
+
+def test_bundled_streaming_model_denoises_the_bundled_sample_by_default(tmp_path) -> None:
+    noisy = ROOT / "keras_denoiser" / "assets" / "sample" / "noisy_sample.wav"
+    clean, rate = sf.read(ROOT / "keras_denoiser" / "assets" / "sample" / "clean_sample.wav", dtype="float32")
+    out = tmp_path / "clean.wav"
+    result = run_demo(f"--input={noisy}", f"--output={out}")
+    assert result.returncode == 0, result.stderr
+    assert "unet_causal_int8.tflite" in result.stdout
+    enhanced, out_rate = sf.read(out, dtype="float32")
+    noisy_wave, _ = sf.read(noisy, dtype="float32")
+    assert out_rate == rate and enhanced.shape == noisy_wave.shape
+    # the trained model removes noise: its output is closer to the clean speech than the input was
+    assert si_sdr(clean, enhanced) > si_sdr(clean, noisy_wave) + 1.0
