@@ -6,6 +6,7 @@ Layout of the export folder (built in a hidden temp folder beside it, renamed wh
     DIR/models.config                TF Serving model config pointing at /models/<name>
     DIR/tflite/<name>-<quant>.tflite mask network, builtin ops only
     DIR/tflite/<name>-<quant>.json   sidecar: signal parameters, tensors, quantization
+    DIR/streaming/<model>_<quant>.tflite  per-frame causal model with explicit state (+ .json sidecar)
     DIR/export_report.json           parity figures of every artefact against the Keras model
 """
 
@@ -18,20 +19,21 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from export import parity, report, saved_model, tflite
+from export import parity, report, saved_model, streaming, tflite
 from keras_denoiser import config as config_lib
 from keras_denoiser.config import TrainConfig
 from keras_denoiser.errors import UserError
 
-FORMATS = ("saved_model", "tflite")
+FORMATS = ("saved_model", "tflite", "streaming_tflite")
 MODELS_CONFIG_FILE = "models.config"
 TFLITE_DIR = "tflite"
+STREAMING_DIR = "streaming"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +56,17 @@ class ExportRequest:
             tflite.check_quantization(quantize)
         if "tflite" in self.formats and not self.quantizations:
             raise UserError(f"no quantization given; choose from {', '.join(tflite.QUANTIZATIONS)}")
+        if "streaming_tflite" in self.formats and not self.streaming_quantizations:
+            raise UserError(f"streaming_tflite needs one of the quantizations {', '.join(streaming.QUANTIZATIONS)}")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name):
             raise UserError(f"model name {self.name!r} must be letters, digits, '_', '.' or '-'")
         if self.version < 1:
             raise UserError(f"model version must be a positive integer, not {self.version}")
+
+    @property
+    def streaming_quantizations(self) -> tuple[str, ...]:
+        """The requested quantizations a streaming model comes in (float32 and int8)."""
+        return tuple(q for q in self.quantizations if q in streaming.QUANTIZATIONS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +115,28 @@ def _check_destination(destination: Path) -> None:
         raise UserError(f"{destination}: already holds {what}; choose a new or empty --export_dir")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """One export in progress: what was asked, the Keras reference output, and the folder being built."""
+
+    train_cfg: TrainConfig
+    request: ExportRequest
+    signals: ParitySignals
+    reference: np.ndarray
+    build: Path
+
+    def row(self, artefact: str, path: Path, enhance: Callable[[np.ndarray], np.ndarray], size: int) -> parity.ParityRow:
+        """Parity of `enhance` on the test mixture against the Keras reference."""
+        output, seconds = parity.timed(enhance, self.signals.test_wave.astype(np.float32))
+        rate = self.train_cfg.signal.sample_rate
+        return parity.compare(artefact, str(path.relative_to(self.build)), self.reference, output, size, seconds, rate)
+
+    def masker_row(self, artefact: str, path: Path, masker: Callable[[np.ndarray], np.ndarray]) -> parity.ParityRow:
+        """Parity of a TFLite mask model (whole-spectrogram or streaming) on the test mixture."""
+        signal_cfg = self.train_cfg.signal
+        return self.row(artefact, path, lambda x: tflite.enhance_with_tflite(masker, x, signal_cfg), path.stat().st_size)
+
+
 def _build(
     model: keras.Model, train_cfg: TrainConfig, request: ExportRequest, signals: ParitySignals, build: Path
 ) -> list[parity.ParityRow]:
@@ -118,13 +149,23 @@ def _build(
 
     reference, seconds = parity.timed(keras_enhance, wave)
     rows = [parity.ParityRow("keras", "", 0.0, None, None, 0, 1000 * seconds / (len(wave) / rate))]
+    job = _Job(train_cfg, request, signals, reference, build)
+    if {"saved_model", "tflite"} & set(request.formats):
+        rows += _export_saved_model_and_tflite(model, job)
+    if "streaming_tflite" in request.formats:
+        rows += _export_streaming(model, job)
+    return rows
 
-    with tempfile.TemporaryDirectory(prefix=".savedmodel-", dir=build) as scratch:
-        keep = "saved_model" in request.formats
-        model_dir = build / request.name / str(request.version) if keep else Path(scratch) / "1"
-        saved_model.save_serving_model(model, signal_cfg, model_dir)
+
+def _export_saved_model_and_tflite(model: keras.Model, job: _Job) -> list[parity.ParityRow]:
+    """The SavedModel (kept only when asked for) and the TFLite models converted from its mask signature."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix=".savedmodel-", dir=job.build) as scratch:
+        keep = "saved_model" in job.request.formats
+        model_dir = job.build / job.request.name / str(job.request.version) if keep else Path(scratch) / "1"
+        saved_model.save_serving_model(model, job.train_cfg.signal, model_dir)
         if keep:
-            _write_models_config(build / MODELS_CONFIG_FILE, request.name)
+            _write_models_config(job.build / MODELS_CONFIG_FILE, job.request.name)
             serving_fn = tf.saved_model.load(str(model_dir)).signatures[saved_model.SERVING_SIGNATURE]
 
             def served(x: np.ndarray) -> np.ndarray:
@@ -132,52 +173,40 @@ def _build(
                     saved_model.ENHANCED_OUTPUT
                 ].numpy()[0]
 
-            output, seconds = parity.timed(served, wave)
-            rows.append(
-                parity.compare(
-                    "saved_model", str(model_dir.relative_to(build)), reference, output, _size(model_dir), seconds, rate
-                )
-            )
-        if "tflite" in request.formats:
-            rows += _export_tflite(model_dir, train_cfg, request, signals, reference, build)
+            rows.append(job.row("saved_model", model_dir, served, _size(model_dir)))
+        if "tflite" in job.request.formats:
+            rows += _export_tflite(model_dir, job)
     return rows
 
 
-def _export_tflite(
-    model_dir: Path,
-    train_cfg: TrainConfig,
-    request: ExportRequest,
-    signals: ParitySignals,
-    reference: np.ndarray,
-    build: Path,
-) -> list[parity.ParityRow]:
-    out_dir = build / TFLITE_DIR
+def _export_tflite(model_dir: Path, job: _Job) -> list[parity.ParityRow]:
+    out_dir = job.build / TFLITE_DIR
     out_dir.mkdir()
     rows = []
-    for quantize in request.quantizations:
-        flatbuffer = tflite.convert_saved_model(
-            model_dir, saved_model.MASK_SIGNATURE, quantize, signals.representative if quantize == "int8" else None
-        )
-        path = out_dir / f"{request.name}-{quantize}.tflite"
+    for quantize in job.request.quantizations:
+        representative = job.signals.representative if quantize == "int8" else None
+        flatbuffer = tflite.convert_saved_model(model_dir, saved_model.MASK_SIGNATURE, quantize, representative)
+        path = out_dir / f"{job.request.name}-{quantize}.tflite"
         path.write_bytes(flatbuffer)
-        sidecar = tflite.sidecar(flatbuffer, quantize, train_cfg)
+        sidecar = tflite.sidecar(flatbuffer, quantize, job.train_cfg)
         path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
-        masker = tflite.TFLiteMasker(path)
-        output, seconds = parity.timed(
-            lambda x: tflite.enhance_with_tflite(masker, x, train_cfg.signal), signals.test_wave
-        )
-        rows.append(
-            parity.compare(
-                f"tflite_{quantize}",
-                str(path.relative_to(build)),
-                reference,
-                output,
-                len(flatbuffer),
-                seconds,
-                train_cfg.signal.sample_rate,
-            )
-        )
+        rows.append(job.masker_row(f"tflite_{quantize}", path, tflite.TFLiteMasker(path)))
     return rows
+
+
+def _export_streaming(model: keras.Model, job: _Job) -> list[parity.ParityRow]:
+    """The per-frame causal model with explicit state, run frame by frame on the test mixture."""
+    unet = streaming.StreamingUNet(model, job.train_cfg.model, job.train_cfg.signal)
+    out_dir = job.build / STREAMING_DIR
+    out_dir.mkdir()
+    blocks = job.signals.representative
+    log_mags = (item for block in blocks for item in np.reshape(block, (-1, *np.shape(block)[-2:])))
+    quantizations = job.request.streaming_quantizations
+    paths = streaming.write_streaming(unet, out_dir, quantizations, log_mags, job.signals.representative_source)
+    return [
+        job.masker_row(f"streaming_tflite_{quantize}", path, streaming.StreamingTFLiteMasker(path, unet.states))
+        for quantize, path in paths.items()
+    ]
 
 
 def _write_models_config(path: Path, name: str) -> None:

@@ -23,6 +23,8 @@ TOLERANCES: dict[str, tuple[str, float]] = {
     "tflite_float16": ("si_sdr_db", 30.0),
     "tflite_dynamic": ("si_sdr_db", 20.0),
     "tflite_int8": ("si_sdr_db", 15.0),
+    "streaming_tflite_float32": ("max_abs_diff", 1e-4),
+    "streaming_tflite_int8": ("si_sdr_db", 15.0),
 }
 
 

@@ -225,6 +225,50 @@ def sidecar(streaming: StreamingUNet, quantization: str, representative: str) ->
     }
 
 
+class StreamingTFLiteMasker:
+    """Runs a streaming .tflite frame by frame with its states: log-magnitude `[frames, bins]` -> mask.
+
+    The same callable shape as `tflite.TFLiteMasker`, so `tflite.enhance_with_tflite` drives either.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], states: Sequence[StateTensor], num_threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._runner = Interpreter(model_path=str(Path(path)), num_threads=num_threads).get_signature_runner()
+        self._states = list(states)
+
+    def __call__(self, log_magnitude: np.ndarray) -> np.ndarray:
+        states = {s.input_name: np.zeros(s.shape, np.float32) for s in self._states}
+        masks = []
+        for frame in np.asarray(log_magnitude, np.float32):
+            out = self._runner(**{FRAME_INPUT: frame[None, None]}, **states)
+            masks.append(out[MASK_OUTPUT][0, 0])
+            states = {s.input_name: out[s.output_name] for s in self._states}
+        return np.stack(masks) if masks else np.zeros((0, log_magnitude.shape[1]), np.float32)
+
+
+def write_streaming(
+    streaming: StreamingUNet,
+    out_dir: Path,
+    quantizations: Sequence[str],
+    log_mags: Iterable[np.ndarray],
+    source: str,
+) -> dict[str, Path]:
+    """Write `<model>_<quantization>.tflite` and its `.json` sidecar per quantization; return the paths.
+
+    `log_mags`: log-magnitude spectrograms `[frames, bins]` that calibrate int8 (`source` says what they are).
+    """
+    calibration = streaming.calibration_inputs(log_mags, MAX_CALIBRATION_FRAMES) if "int8" in quantizations else []
+    written = {}
+    for quantization, flatbuffer in convert(streaming, quantizations, calibration).items():
+        path = out_dir / f"{streaming.model_cfg.name}_{quantization}.tflite"
+        write_bytes_atomic(path, flatbuffer)
+        meta = sidecar(streaming, quantization, source)
+        write_bytes_atomic(path.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
+        written[quantization] = path
+    return written
+
+
 def export_streaming(
     model_path_or_model: str | os.PathLike[str] | keras.Model,
     out_dir: str | os.PathLike[str],
@@ -247,18 +291,8 @@ def export_streaming(
     streaming = StreamingUNet(model, cfg.model, cfg.signal)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    calibration: list[dict[str, np.ndarray]] = []
     source = "audio"
-    if "int8" in quantizations:
-        if representative is None:
-            representative, source = calibration_waves(cfg.signal), "generated"
-        log_mags = (log_magnitude_frames(w, cfg.signal) for w in representative)
-        calibration = streaming.calibration_inputs(log_mags, MAX_CALIBRATION_FRAMES)
-    written = {}
-    for quantization, flatbuffer in convert(streaming, quantizations, calibration).items():
-        path = out_dir / f"{cfg.model.name}_{quantization}.tflite"
-        write_bytes_atomic(path, flatbuffer)
-        meta = sidecar(streaming, quantization, source)
-        write_bytes_atomic(path.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
-        written[quantization] = path
-    return written
+    if representative is None:
+        representative, source = calibration_waves(cfg.signal), "generated"
+    log_mags = (log_magnitude_frames(w, cfg.signal) for w in representative)
+    return write_streaming(streaming, out_dir, quantizations, log_mags, source)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from export import mixture, tflite
-from keras_denoiser.metrics import si_sdr
+from export.exporter import ExportRequest
 from export.streaming import StreamingUNet, export_streaming
-from keras_denoiser import features
+from keras_denoiser import features, model_io
 from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
+from keras_denoiser.metrics import si_sdr
 from keras_denoiser.model import build_unet
-from tests.enhance_helpers import tiny_unet
+from tests.enhance_helpers import save_tiny_unet, tiny_unet
+from tests.export_support import tiny_export
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
 RATE = 16000
@@ -119,3 +123,37 @@ def test_offline_unet_cannot_stream() -> None:
 def test_model_path_without_model_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(UserError, match="no such model file"):
         export_streaming(tmp_path / "missing.keras", tmp_path / "out")
+
+
+def test_export_command_writes_streaming_models_of_a_causal_model_checked_frame_by_frame(tmp_path) -> None:
+    model_path = save_tiny_unet(tmp_path / "causal.keras", name="unet_causal", seed=1)
+    out = tmp_path / "exported"
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_denoiser", "export", f"--model={model_path}", f"--export_dir={out}",
+         "--quantize=float32,int8", "--test_seconds=1.5"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {r["artefact"]: r for r in json.loads((out / "export_report.json").read_text())["artefacts"]}
+    assert {"saved_model", "tflite_float32", "tflite_int8", "streaming_tflite_float32", "streaming_tflite_int8"} <= set(rows)
+    assert rows["streaming_tflite_float32"]["max_abs_diff"] < 1e-4
+    assert rows["streaming_tflite_int8"]["si_sdr_db"] >= 15.0
+    for quantization in ("float32", "int8"):
+        path = out / "streaming" / f"unet_causal_{quantization}.tflite"
+        assert json.loads(path.with_suffix(".json").read_text())["quantization"] == quantization
+    # The exported file is what the demo app runs: frame by frame it equals the causal Keras model.
+    noisy = mixture.generated_mixture(2.0, RATE, seed=7, snr_db=0.0)
+    streamed = denoise_signal(StreamingDenoiser(out / "streaming" / "unet_causal_float32.tflite"), noisy).audio
+    np.testing.assert_allclose(streamed, offline(*model_io.load_model(model_path), noisy), atol=1e-4)
+
+
+def test_streaming_export_of_an_offline_model_is_refused(tmp_path) -> None:
+    model, _ = tiny_unet("unet")
+    with pytest.raises(UserError, match="cannot stream"):
+        tiny_export(tmp_path / "out", model, ("streaming_tflite",))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_streaming_export_needs_a_streaming_quantization(tmp_path) -> None:
+    with pytest.raises(UserError, match="streaming_tflite needs one of the quantizations float32, int8"):
+        ExportRequest(tmp_path / "out", "denoiser", formats=("streaming_tflite",), quantizations=("float16",))

@@ -2,6 +2,7 @@
 
     keras_denoiser export --model=runs/unet --export_dir=exported --name=denoiser \
         --formats=saved_model,tflite --quantize=float32,float16,dynamic,int8
+    keras_denoiser export --model=runs/causal --export_dir=exported_causal   # adds streaming_tflite
 
 The int8 model is calibrated on features of the training pipeline: from --speech_dir/--noise_dir when
 given, else from the bundled sample corpus, else from generated speech-like mixtures. The parity
@@ -30,7 +31,12 @@ from keras_denoiser.errors import UserError
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Trained model: a .keras file (with its .json config) or a model folder.")
 flags.DEFINE_string("export_dir", None, "New or empty folder to write the export into; it is created.")
-flags.DEFINE_list("formats", list(FORMATS), f"Comma-separated formats to export, from {', '.join(FORMATS)}; default all.")
+flags.DEFINE_list(
+    "formats",
+    None,
+    f"Comma-separated formats to export, from {', '.join(FORMATS)}; "
+    "default saved_model,tflite, plus streaming_tflite for a causal model.",
+)
 flags.DEFINE_list(
     "quantize", list(QUANTIZATIONS), f"Comma-separated TFLite quantizations, from {', '.join(QUANTIZATIONS)}; default all."
 )
@@ -55,10 +61,10 @@ def main(argv: Sequence[str]) -> int:
         export_dir=Path(FLAGS.export_dir),
         name=FLAGS.name or train_cfg.model.name,
         version=FLAGS.version,
-        formats=tuple(FLAGS.formats),
+        formats=tuple(FLAGS.formats or default_formats(train_cfg)),
         quantizations=tuple(FLAGS.quantize),
     )
-    needs_calibration = "tflite" in request.formats and "int8" in request.quantizations
+    needs_calibration = bool({"tflite", "streaming_tflite"} & set(request.formats)) and "int8" in request.quantizations
     signals = ParitySignals(
         *_test_mixture(train_cfg, FLAGS.test_seconds),
         *_calibration(
@@ -73,6 +79,11 @@ def main(argv: Sequence[str]) -> int:
     print(format_table(rows))
     print(f"wrote {request.export_dir} (report: {report_path})")
     return 0
+
+
+def default_formats(train_cfg: TrainConfig) -> list[str]:
+    """Every format the model supports: streaming only for a causal model."""
+    return [f for f in FORMATS if f != "streaming_tflite" or train_cfg.model.causal]
 
 
 def _sample_files() -> tuple[list[Path], list[Path]]:
