@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "benchmark": "Measure speed: `benchmark pipeline` (input graph, training steps) or `benchmark inference`.",
 }
 
+# Commands that take positional arguments (files); the others refuse any.
+TAKE_ARGUMENTS = ("denoise", "serve_client")
+
 # Commands whose first argument picks a module of their own: `benchmark pipeline` -> benchmark_pipeline.
 SUBCOMMANDS: dict[str, tuple[str, ...]] = {"benchmark": ("pipeline", "inference")}
 
@@ -41,11 +44,18 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _guarded(main: Callable[[Sequence[str]], int | None]) -> Callable[[Sequence[str]], int | None]:
-    """Turn UserError and OSError (a folder that is a file, a full disk) into one line on stderr, exit status 1."""
+def _guarded(
+    main: Callable[[Sequence[str]], int | None], takes_arguments: bool
+) -> Callable[[Sequence[str]], int | None]:
+    """Turn UserError and OSError (a folder that is a file, a full disk) into one line on stderr, exit status 1.
+
+    A command that takes no positional arguments refuses stray ones (a forgotten `--`) the same way.
+    """
 
     def run(argv: Sequence[str]) -> int | None:
         try:
+            if len(argv) > 1 and not takes_arguments:
+                raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
             return main(argv)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
@@ -87,7 +97,7 @@ def main() -> None:
     module = importlib.import_module(f"keras_denoiser.commands.{command}")
     sys.argv[0] = module.__name__  # absl's --help lists the flags of the module named by argv[0]
     app.run(
-        _guarded(module.main),
+        _guarded(module.main, command in TAKE_ARGUMENTS),
         argv=[f"keras_denoiser {command.replace('benchmark_', 'benchmark ')}", *rest],
         flags_parser=_parse_flags,
     )

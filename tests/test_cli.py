@@ -49,5 +49,12 @@ def test_os_errors_are_one_line_and_exit_status_1(err: OSError, line: str, capsy
     def main(argv):
         raise err
 
-    assert cli._guarded(main)(["keras_denoiser x"]) == 1
+    assert cli._guarded(main, takes_arguments=False)(["keras_denoiser x"]) == 1
     assert capsys.readouterr().err.splitlines() == [line]
+
+
+@pytest.mark.parametrize("command", ["demo", "benchmark pipeline", "prepare"])
+def test_stray_arguments_are_refused_by_commands_without_positionals(command: str) -> None:
+    result = _run(*command.split(), "runs/unet")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "error: unexpected arguments: runs/unet"

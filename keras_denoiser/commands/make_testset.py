@@ -33,8 +33,6 @@ flags.mark_flags_as_required(["speech_dir", "noise_dir", "output_dir"])
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
     snrs = corpus_flags.mixture_snrs(FLAGS.snrs)
     output_dir = Path(FLAGS.output_dir)
     _check_output_dir(output_dir)

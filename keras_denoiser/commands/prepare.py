@@ -31,8 +31,6 @@ flags.DEFINE_integer("workers", 2, "Decoding processes; 1 decodes in the main pr
 
 def main(argv: Sequence[str]) -> int:
     """Prepare every --speech_dir and --noise_dir and print a summary per corpus."""
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
     folders = FLAGS.speech_dir + FLAGS.noise_dir
     if not folders:
         raise UserError("give at least one --speech_dir or --noise_dir")

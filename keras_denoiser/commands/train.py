@@ -97,8 +97,6 @@ def _data_seed(cfg: TrainConfig, backup_dir: Path, role: distribute.WorkerRole) 
 
 def main(argv: Sequence[str]) -> int:
     """Build the datasets from the corpora and train (or resume) into --model_dir."""
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.speech_dir or not FLAGS.noise_dir or not FLAGS.model_dir:
         raise UserError("give --model_dir and at least one --speech_dir and one --noise_dir")
     positive = ("epochs", "steps_per_epoch", "validation_steps", "batch_size", "backup_every_steps", "log_every_steps")
