@@ -88,9 +88,17 @@ class MixConfig:
             raise UserError("speed_perturb must be in [0, 0.5)")
 
 
+LOSSES = ("mask_mse", "weighted_mask_mse")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run; saved as config.json in the model folder."""
+    """Everything that defines a training run; saved as config.json in the model folder.
+
+    `loss`: `mask_mse` is the MSE between predicted mask and IRM over all bins; `weighted_mask_mse`
+    weights each bin's squared error by the compressed noisy magnitude |X|^0.6 (mean 1 per example),
+    so errors where there is sound count and errors in near-silent bins hardly do.
+    """
 
     signal: SignalConfig = SignalConfig()
     model: ModelConfig = ModelConfig()
@@ -103,8 +111,11 @@ class TrainConfig:
     seed: int = 0
     validation_fraction: float = 0.05
     backup_every_steps: int = 50
+    loss: str = "mask_mse"
 
     def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise UserError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         for name in ("batch_size", "epochs", "steps_per_epoch", "validation_steps", "backup_every_steps"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")

@@ -56,6 +56,7 @@ class RunOptions:
     log_every_steps: int = 50
     preview: tuple[np.ndarray, np.ndarray] | None = None  # (noisy, clean) waveforms for TensorBoard
     stop_signal: StopSignal | None = None
+    init_from: Path | None = None  # trained weights to start from (ignored when resuming from a backup)
     callbacks: tuple[keras.callbacks.Callback, ...] = ()  # extra callbacks, run first at every event
     print_fn: Callable[[str], None] = print
 
@@ -97,15 +98,38 @@ def prepare_model_dir(model_dir: Path, cfg: TrainConfig, role: WorkerRole) -> No
         config_lib.save_json(cfg, config_path)
 
 
-def build_model(cfg: TrainConfig, strategy: tf.distribute.Strategy, mixed_precision: bool) -> keras.Model:
-    """The U-Net compiled with Adam and MSE between predicted mask and IRM, optimizer built."""
+def squared_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Per-bin squared mask error `[batch, frames, bins]`, for the dataset's per-bin weights to scale."""
+    return keras.ops.square(y_pred - y_true)
+
+
+def build_model(
+    cfg: TrainConfig, strategy: tf.distribute.Strategy, mixed_precision: bool, init_from: Path | None = None
+) -> keras.Model:
+    """The U-Net compiled with Adam and the configured mask loss, optimizer built.
+
+    `init_from`: a trained model of the same architecture whose weights start the run (fine-tuning).
+    """
     keras.config.set_dtype_policy("mixed_float16" if mixed_precision else "float32")
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
         model = build_unet(cfg.model, cfg.signal)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
+        if init_from is not None:
+            _load_initial_weights(model, cfg, init_from)
+        loss = "mse" if cfg.loss == "mask_mse" else squared_error
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss)
         model.optimizer.build(model.trainable_variables)
     return model
+
+
+def _load_initial_weights(model: keras.Model, cfg: TrainConfig, path: Path) -> None:
+    trained, trained_cfg = model_io.load_model(path)
+    if (trained_cfg.model, trained_cfg.signal) != (cfg.model, cfg.signal):
+        raise UserError(
+            f"{path}: a {trained_cfg.model} model at {trained_cfg.signal.sample_rate} Hz cannot start a "
+            f"{cfg.model} run at {cfg.signal.sample_rate} Hz; give the same --model, --depth and --base_filters"
+        )
+    model.set_weights(trained.get_weights())
 
 
 def float32_copy(model: keras.Model, cfg: TrainConfig) -> keras.Model:
@@ -178,7 +202,7 @@ def train(
     model_dir = Path(model_dir)
     strategy = options.strategy or tf.distribute.get_strategy()
     prepare_model_dir(model_dir, cfg, options.role)
-    model = build_model(cfg, strategy, options.mixed_precision)
+    model = build_model(cfg, strategy, options.mixed_precision, options.init_from)
     if options.role.count > 1:
         work_around_keras_multi_worker(model, strategy)
     _print_summary(model, options.print_fn)

@@ -37,7 +37,11 @@ _AUDIO_FEATURES = {"audio": tf.io.FixedLenFeature([], tf.string)}
 def build_datasets(
     speech_dirs: Sequence[PathLike], noise_dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """(train, validation) batches of (log_magnitude, irm), float32 `[batch, frames, bins]`, infinite."""
+    """(train, validation) batches of (log_magnitude, irm), float32 `[batch, frames, bins]`, infinite.
+
+    With `cfg.loss == "weighted_mask_mse"` each batch also carries its per-bin loss weights (Keras's
+    sample weights): (log_magnitude, irm, weights).
+    """
     train, validation = build_waveform_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
     return _to_features(train, cfg), _to_features(validation, cfg)
 
@@ -175,7 +179,10 @@ def _to_features(waves: tf.data.Dataset, cfg: TrainConfig) -> tf.data.Dataset:
         noise_spec = features.stft(noise, signal)
         shape = [cfg.batch_size, frames, signal.num_bins]
         log_mag = tf.ensure_shape(features.log_magnitude(speech_spec + noise_spec), shape)
-        return log_mag, tf.ensure_shape(features.ideal_ratio_mask(speech_spec, noise_spec), shape)
+        irm = tf.ensure_shape(features.ideal_ratio_mask(speech_spec, noise_spec), shape)
+        if cfg.loss == "weighted_mask_mse":
+            return log_mag, irm, features.magnitude_weights(speech_spec + noise_spec)
+        return log_mag, irm
 
     batches = waves.batch(cfg.batch_size, drop_remainder=True)
     return batches.map(to_features, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -156,3 +156,18 @@ def test_python_baseline_of_the_benchmark_computes_the_same_features_as_the_grap
     graph_log_mag, _ = next(iter(build_datasets([speech], [noise], cache, CFG)[0]))
     assert log_mag.shape == graph_log_mag.shape and log_mag.dtype == np.float32
     assert 0.0 <= irm.min() and irm.max() <= 1.0
+
+
+def test_weighted_loss_batches_carry_magnitude_weights_of_mean_one(folders) -> None:
+    speech, noise, cache = folders
+    cfg = dataclasses.replace(CFG, loss="weighted_mask_mse")
+    log_mag, irm, weights = next(iter(build_datasets([speech], [noise], cache, cfg)[1]))
+    assert weights.shape == irm.shape == log_mag.shape
+    w = weights.numpy()
+    np.testing.assert_allclose(w.mean(axis=(1, 2)), 1.0, rtol=1e-4)
+    # The weight follows the noisy magnitude: |X|^0.6 = exp(0.6 * log|X|), up to each example's scale.
+    expected = np.exp(features.MAGNITUDE_WEIGHT_EXPONENT * log_mag.numpy())
+    expected /= expected.mean(axis=(1, 2), keepdims=True)
+    loud = log_mag.numpy() > -8.0  # away from the log floor, where log(|X| + 1e-6) and log|X| differ
+    np.testing.assert_allclose(w[loud], expected[loud], rtol=1e-2)
+    assert w.max() > 10 * np.median(w)  # speech harmonics weigh far more than quiet bins

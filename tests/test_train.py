@@ -169,3 +169,37 @@ def test_mixed_precision_saves_float32_models_and_cannot_resume_in_float32(tmp_p
     assert {layer.dtype_policy.compute_dtype for layer in loaded.layers} == {"float32"}
     with pytest.raises(UserError, match="mixed_precision"):
         train(train_ds, val_ds, dataclasses.replace(cfg, epochs=2), tmp_path / "run", _quiet())
+
+
+def _weighted(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """(log_mag, irm) batches with the per-bin magnitude weights of weighted_mask_mse added."""
+    return ds.map(lambda log_mag, irm: (log_mag, irm, features.magnitude_weights(tf.exp(log_mag))))
+
+
+def test_weighted_loss_fine_tunes_a_trained_model_from_its_weights(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(TINY, epochs=1, steps_per_epoch=20)
+    train_ds, val_ds = _datasets(cfg)
+    train(train_ds, val_ds, cfg, tmp_path / "mse", _quiet())
+    trained, _ = model_io.load_model(tmp_path / "mse" / "model.keras")
+
+    tuned_cfg = dataclasses.replace(cfg, loss="weighted_mask_mse", learning_rate=1e-3)
+    start = build_model(tuned_cfg, tf.distribute.get_strategy(), False, init_from=tmp_path / "mse" / "model.keras")
+    for ours, theirs in zip(start.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+
+    weighted_train, weighted_val = _weighted(train_ds), _weighted(val_ds)
+    batch = next(iter(weighted_val))
+    before = start.evaluate(batch[0], batch[1], sample_weight=batch[2], verbose=0)
+    tuned = train(weighted_train, weighted_val, tuned_cfg, tmp_path / "tuned",
+                  _quiet(init_from=tmp_path / "mse" / "model.keras"))
+    tuned.compile(loss=start.loss)
+    after = tuned.evaluate(batch[0], batch[1], sample_weight=batch[2], verbose=0)
+    assert np.isfinite(after) and after < before, (before, after)
+    assert model_io.load_model(tmp_path / "tuned" / "model.keras")[1].loss == "weighted_mask_mse"
+
+
+def test_init_from_a_model_of_another_size_is_refused(tmp_path: Path) -> None:
+    other = dataclasses.replace(TINY, model=ModelConfig(depth=1, base_filters=4))
+    model_io.save_model(build_model(other, tf.distribute.get_strategy(), False), tmp_path / "small.keras", other)
+    with pytest.raises(UserError, match="small.keras: a .* model at 16000 Hz cannot start a .* run"):
+        build_model(TINY, tf.distribute.get_strategy(), False, init_from=tmp_path / "small.keras")

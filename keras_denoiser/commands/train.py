@@ -21,7 +21,7 @@ from absl import flags
 from keras_denoiser.commands import corpus_flags
 from keras_denoiser import distribute
 from keras_denoiser.backup import latest_backup, read_metadata
-from keras_denoiser.config import MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.config import LOSSES, MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -54,6 +54,15 @@ flags.DEFINE_float(
     _TRAIN.validation_fraction,
     f"Share of files held out for validation, by a hash of each file id (as in prepare); default {_TRAIN.validation_fraction}.",
 )
+flags.DEFINE_enum(
+    "loss", _TRAIN.loss, list(LOSSES),
+    "mask_mse (MSE to the IRM) or weighted_mask_mse (each bin's error weighted by |noisy|^0.6); default mask_mse.",
+)
+flags.DEFINE_string(
+    "init_from", None,
+    "Trained model (.keras or model folder) of the same architecture to start from, e.g. to fine-tune with "
+    "another loss; ignored when --model_dir holds a backup to resume. Default: random weights.",
+)
 flags.DEFINE_integer("log_every_steps", 50, "Print a progress line (loss, steps/s) every this many steps; default 50.")
 flags.DEFINE_enum(
     "strategy", "default", list(distribute.STRATEGIES),
@@ -85,6 +94,7 @@ def _config() -> TrainConfig:
         seed=FLAGS.seed,
         validation_fraction=FLAGS.validation_fraction,
         backup_every_steps=FLAGS.backup_every_steps,
+        loss=FLAGS.loss,
     )
 
 
@@ -125,6 +135,7 @@ def main(argv: Sequence[str]) -> int:
             log_every_steps=FLAGS.log_every_steps,
             preview=preview,
             stop_signal=stop,
+            init_from=Path(FLAGS.init_from) if FLAGS.init_from else None,
             print_fn=lambda line: print(line, flush=True),
         )
         try:
