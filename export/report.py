@@ -15,7 +15,7 @@ REPORT_FILE = "export_report.json"
 def format_table(rows: Sequence[ParityRow]) -> str:
     """Fixed-width table: artefact, max abs diff, SI-SDR and SNR vs Keras, size, ms per second of audio, bound."""
     header = (
-        f"{'artefact':<16} {'max abs diff':>12} {'SI-SDR dB':>10} {'SNR dB':>8} {'size KiB':>9} {'ms/s audio':>10}  tolerance"
+        f"{'artefact':<24} {'max abs diff':>12} {'SI-SDR dB':>10} {'SNR dB':>8} {'size KiB':>9} {'ms/s audio':>10}  tolerance"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -24,7 +24,7 @@ def format_table(rows: Sequence[ParityRow]) -> str:
         figure, bound = TOLERANCES.get(row.artefact, ("", 0.0))
         tolerance = {"max_abs_diff": f"diff < {bound:g}", "si_sdr_db": f"SI-SDR, SNR >= {bound:g} dB"}.get(figure, "reference")
         lines.append(
-            f"{row.artefact:<16} {row.max_abs_diff:>12.3g} {sdr:>10} {snr:>8} {row.size_bytes / 1024:>9.1f} "
+            f"{row.artefact:<24} {row.max_abs_diff:>12.3g} {sdr:>10} {snr:>8} {row.size_bytes / 1024:>9.1f} "
             f"{row.ms_per_second:>10.2f}  {tolerance}"
         )
     return "\n".join(lines)

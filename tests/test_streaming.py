@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 from keras_denoiser.metrics import si_sdr
 from keras_denoiser.model import build_unet
-from tests.enhance_helpers import save_tiny_unet, tiny_unet
+from tests.enhance_helpers import tiny_unet
 from tests.export_support import tiny_export
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
@@ -126,7 +127,9 @@ def test_model_path_without_model_is_a_clear_error(tmp_path) -> None:
 
 
 def test_export_command_writes_streaming_models_of_a_causal_model_checked_frame_by_frame(tmp_path) -> None:
-    model_path = save_tiny_unet(tmp_path / "causal.keras", name="unet_causal", seed=1)
+    model, cfg = tiny_unet("unet_causal", seed=1)
+    model_path = tmp_path / "causal.keras"  # trained with the weighted loss: its batches carry weights too
+    model_io.save_model(model, model_path, dataclasses.replace(cfg, loss="weighted_mask_mse"))
     out = tmp_path / "exported"
     result = subprocess.run(
         [sys.executable, "-m", "keras_denoiser", "export", f"--model={model_path}", f"--export_dir={out}",
