@@ -228,7 +228,9 @@ def sidecar(streaming: StreamingUNet, quantization: str, representative: str) ->
 class StreamingTFLiteMasker:
     """Runs a streaming .tflite frame by frame with its states: log-magnitude `[frames, bins]` -> mask.
 
-    The same callable shape as `tflite.TFLiteMasker`, so `tflite.enhance_with_tflite` drives either.
+    The same callable shape as `tflite.TFLiteMasker`, so `tflite.enhance_with_tflite` drives either;
+    the exporter's parity check runs the written file with it. (`tflite_demo.stream` has the app's
+    own hop loop; export may not import the demo, which must stay free of this package.)
     """
 
     def __init__(self, path: str | os.PathLike[str], states: Sequence[StateTensor], num_threads: int = 1) -> None:

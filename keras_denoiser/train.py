@@ -126,10 +126,16 @@ def _load_initial_weights(model: keras.Model, cfg: TrainConfig, path: Path) -> N
     trained, trained_cfg = model_io.load_model(path)
     if (trained_cfg.model, trained_cfg.signal) != (cfg.model, cfg.signal):
         raise UserError(
-            f"{path}: a {trained_cfg.model} model at {trained_cfg.signal.sample_rate} Hz cannot start a "
-            f"{cfg.model} run at {cfg.signal.sample_rate} Hz; give the same --model, --depth and --base_filters"
+            f"{path}: a {_describe(trained_cfg)} model cannot start a {_describe(cfg)} run; "
+            "give the same --model, --depth and --base_filters"
         )
     model.set_weights(trained.get_weights())
+
+
+def _describe(cfg: TrainConfig) -> str:
+    """`unet_causal 3x12 (kernel 3) at 16000 Hz`: what must match for weights to carry over."""
+    model, signal = cfg.model, cfg.signal
+    return f"{model.name} {model.depth}x{model.base_filters} (kernel {model.kernel_size}) at {signal.sample_rate} Hz"
 
 
 def float32_copy(model: keras.Model, cfg: TrainConfig) -> keras.Model:

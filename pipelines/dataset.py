@@ -178,10 +178,11 @@ def _to_features(waves: tf.data.Dataset, cfg: TrainConfig) -> tf.data.Dataset:
         speech_spec = features.stft(speech, signal)
         noise_spec = features.stft(noise, signal)
         shape = [cfg.batch_size, frames, signal.num_bins]
-        log_mag = tf.ensure_shape(features.log_magnitude(speech_spec + noise_spec), shape)
+        noisy_spec = speech_spec + noise_spec
+        log_mag = tf.ensure_shape(features.log_magnitude(noisy_spec), shape)
         irm = tf.ensure_shape(features.ideal_ratio_mask(speech_spec, noise_spec), shape)
         if cfg.loss == "weighted_mask_mse":
-            return log_mag, irm, features.magnitude_weights(speech_spec + noise_spec)
+            return log_mag, irm, features.magnitude_weights(noisy_spec)
         return log_mag, irm
 
     batches = waves.batch(cfg.batch_size, drop_remainder=True)

@@ -58,3 +58,11 @@ def test_stray_arguments_are_refused_by_commands_without_positionals(command: st
     result = _run(*command.split(), "runs/unet")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == "error: unexpected arguments: runs/unet"
+
+
+def test_train_refuses_a_bad_setting_before_any_work(tmp_path) -> None:
+    run = tmp_path / "run"
+    result = _run("train", f"--speech_dir={tmp_path}", f"--noise_dir={tmp_path}", f"--model_dir={run}", "--epochs=0")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "error: epochs must be at least 1, not 0"
+    assert not run.exists()

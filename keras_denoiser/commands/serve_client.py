@@ -37,7 +37,6 @@ flags.register_validator("timeout_seconds", lambda value: value > 0, "must be po
 def main(argv: Sequence[str]) -> int:
     if len(argv) != 3:
         raise UserError("usage: keras_denoiser serve_client --url=URL INPUT OUTPUT")
-    serve_client.check_url(FLAGS.url)
     serve_client.enhance_file(
         argv[1],
         argv[2],

@@ -63,7 +63,9 @@ flags.DEFINE_string(
     "Trained model (.keras or model folder) of the same architecture to start from, e.g. to fine-tune with "
     "another loss; ignored when --model_dir holds a backup to resume. Default: random weights.",
 )
-flags.DEFINE_integer("log_every_steps", 50, "Print a progress line (loss, steps/s) every this many steps; default 50.")
+flags.DEFINE_integer(
+    "log_every_steps", 50, "Print a progress line (loss, steps/s) every this many steps; default 50.", lower_bound=1
+)
 flags.DEFINE_enum(
     "strategy", "default", list(distribute.STRATEGIES),
     "default (one device), mirrored (all local GPUs) or multi_worker (the cluster in TF_CONFIG); default default.",
@@ -109,10 +111,7 @@ def main(argv: Sequence[str]) -> int:
     """Build the datasets from the corpora and train (or resume) into --model_dir."""
     if not FLAGS.speech_dir or not FLAGS.noise_dir or not FLAGS.model_dir:
         raise UserError("give --model_dir and at least one --speech_dir and one --noise_dir")
-    positive = ("epochs", "steps_per_epoch", "validation_steps", "batch_size", "backup_every_steps", "log_every_steps")
-    for name in positive:
-        if FLAGS[name].value < 1:
-            raise UserError(f"--{name} must be at least 1")
+    cfg = _config()  # checks every setting before any TensorFlow work
     strategy, role = distribute.make_strategy(FLAGS.strategy)
 
     from keras_denoiser import train as train_lib  # TensorFlow work starts after the strategy exists
@@ -120,7 +119,6 @@ def main(argv: Sequence[str]) -> int:
     from pipelines.dataset import build_datasets, preview_mixture
     from pipelines.prepare import default_cache_dir
 
-    cfg = _config()
     model_dir = Path(FLAGS.model_dir)
     cache_dir = FLAGS.cache_dir or default_cache_dir()
     data_cfg = dataclasses.replace(cfg, seed=_data_seed(cfg, model_dir / train_lib.BACKUP_DIR, role))
