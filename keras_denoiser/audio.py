@@ -12,6 +12,9 @@ import soxr
 from keras_denoiser.atomic import atomic_path
 from keras_denoiser.errors import AudioFileError
 
+SILENCE_FRAME_SECONDS = 0.02
+SILENCE_BELOW_PEAK_DB = 40.0
+SILENCE_MARGIN_SECONDS = 0.1
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".caf", ".w64", ".mp3", ".opus")
 
 
@@ -35,6 +38,28 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if not np.isfinite(data).all():
         raise AudioFileError(path, "contains NaN or Inf samples")
     return data, int(rate)
+
+
+def trim_silence(samples: np.ndarray, rate: int) -> np.ndarray:
+    """`samples` without the leading and trailing silence, keeping SILENCE_MARGIN_SECONDS on each side.
+
+    Short words recorded with long silences around them would otherwise make most random training
+    crops silence only. Silence is every 20 ms frame whose energy is SILENCE_BELOW_PEAK_DB below the
+    loudest frame's; an all-silent (or all-zero) signal is returned unchanged.
+    """
+    frame = max(1, int(SILENCE_FRAME_SECONDS * rate))
+    count = len(samples) // frame
+    if count < 2:
+        return samples
+    energy = np.mean(np.square(samples[: count * frame].reshape(count, frame), dtype=np.float64), axis=1)
+    peak = energy.max()
+    if peak <= 0:
+        return samples
+    loud = np.flatnonzero(energy >= peak * 10.0 ** (-SILENCE_BELOW_PEAK_DB / 10.0))
+    margin = int(SILENCE_MARGIN_SECONDS * rate)
+    start = max(0, loud[0] * frame - margin)
+    stop = min(len(samples), (loud[-1] + 1) * frame + margin)
+    return samples[start:stop]
 
 
 def short_reason(err: Exception) -> str:

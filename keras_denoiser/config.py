@@ -88,6 +88,36 @@ class MixConfig:
             raise UserError("speed_perturb must be in [0, 0.5)")
 
 
+SPEECH_UNITS = ("speaker", "file")
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """Which speakers and noise files are held out of training, and into which held-out set.
+
+    Each unit's key (corpus folder name + speaker folder, or + file for noise) is hashed with `seed`
+    into [0, 1): below `test_fraction` it is in `test` (the reported dev test set, never read by
+    training), below `test_fraction + validation_fraction` in `validation` (validation loss and the
+    selection set that picks checkpoints), otherwise in `train`. Speech is held out by speaker (the
+    folder that holds a file; a corpus in LJ Speech layout is one speaker) unless `speech_unit` is
+    `file`, for single-speaker corpora; noise is always held out file by file.
+    """
+
+    seed: int = 0
+    speech_unit: str = "speaker"
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.speech_unit not in SPEECH_UNITS:
+            raise UserError(f"unknown speech unit {self.speech_unit!r}; choose one of {', '.join(SPEECH_UNITS)}")
+        for name in ("validation_fraction", "test_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            raise UserError("validation_fraction + test_fraction must leave something to train on (sum < 1)")
+
+
 LOSSES = ("mask_mse", "weighted_mask_mse")
 
 
@@ -109,7 +139,7 @@ class TrainConfig:
     validation_steps: int = 20
     learning_rate: float = 1e-3
     seed: int = 0
-    validation_fraction: float = 0.05
+    split: SplitConfig = SplitConfig()
     backup_every_steps: int = 50
     loss: str = "mask_mse"
 
@@ -121,8 +151,6 @@ class TrainConfig:
                 raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not self.learning_rate > 0:
             raise UserError(f"learning_rate must be positive, not {self.learning_rate}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise UserError(f"validation_fraction must be in [0, 1), not {self.validation_fraction}")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -19,15 +19,16 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from keras_denoiser import atomic, audio
+from keras_denoiser.config import SplitConfig
 from keras_denoiser.errors import UserError
-from pipelines.corpora import AudioItem, Corpus, is_validation, read_corpus
+from pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items
 from pipelines.mixing import mix_at_snr
 
 MIX_GAIN_DB = -25.0
 CSV_NAME = "testset.csv"
 CSV_FIELDS = ("file", "snr", "speech_id", "noise_id", "offset")
 TESTSET_PARTS = ("clean", "noisy", CSV_NAME)
-SPLITS = ("validation", "all")
+SPLITS = ("test", "validation", "all")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,15 +44,27 @@ class Mixture:
     noisy: np.ndarray
 
 
-def corpus_items(root: str | os.PathLike[str], split: str, validation_fraction: float) -> list[AudioItem]:
-    """The usable items of a corpus, only the held-out validation ones when `split` is "validation"."""
+def corpus_items(root: str | os.PathLike[str], split: str, split_cfg: SplitConfig, kind: Kind) -> list[AudioItem]:
+    """The usable items of a corpus in `split`: the held-out `test` or `validation` speakers/files, or `all`."""
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     corpus: Corpus = read_corpus(root)
-    items = [i for i in corpus.items if split == "all" or is_validation(i.id, validation_fraction)]
-    if not items:
-        raise UserError(f"{root}: no usable audio files in the {split} split (validation fraction {validation_fraction})")
-    return items
+    return list(corpus.items) if split == "all" else split_items(corpus, kind, split_cfg)[split]
+
+
+def split_corpora(
+    speech_dirs: Sequence[str], noise_dirs: Sequence[str], split: str, split_cfg: SplitConfig
+) -> tuple[list[AudioItem], list[AudioItem]]:
+    """(speech, noise) items of `split` over all the corpora; UserError when either is empty."""
+    speech = [item for root in speech_dirs for item in corpus_items(root, split, split_cfg, "speech")]
+    noise = [item for root in noise_dirs for item in corpus_items(root, split, split_cfg, "noise")]
+    for kind, items, dirs in (("speech", speech, speech_dirs), ("noise", noise, noise_dirs)):
+        if not items:
+            raise UserError(
+                f"{', '.join(dirs)}: no {kind} in the {split} split (split seed {split_cfg.seed}, validation "
+                f"{split_cfg.validation_fraction:g}, test {split_cfg.test_fraction:g})"
+            )
+    return speech, noise
 
 
 def mixtures(

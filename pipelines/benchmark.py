@@ -19,7 +19,7 @@ import numpy as np
 from keras_denoiser.audio import read_mono
 from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.features import LOG_EPSILON
-from pipelines.corpora import AudioItem, is_validation, read_corpus
+from pipelines.corpora import AudioItem, Kind, read_corpus, split_items
 from pipelines.dataset import build_datasets
 
 PathLike = str | os.PathLike[str]
@@ -58,7 +58,7 @@ def benchmark_pipeline(
     """Time `steps` batches of the graph, of the Python generator, and `steps` training steps."""
     train, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
     graph_rate = examples_per_second(iter(train), steps, cfg.batch_size)
-    python = python_batches(_train_items(speech_dirs, cfg), _train_items(noise_dirs, cfg), cfg)
+    python = python_batches(_train_items(speech_dirs, cfg, "speech"), _train_items(noise_dirs, cfg, "noise"), cfg)
     python_rate = examples_per_second(python, steps, cfg.batch_size)
     batches = [batch for batch, _ in zip(train, range(min(steps, 4)))]
     return PipelineBenchmark(
@@ -142,10 +142,9 @@ def _numpy_stft(wave: np.ndarray, cfg: SignalConfig) -> np.ndarray:
     return np.fft.rfft(frames * window, axis=-1)
 
 
-def _train_items(dirs: Iterable[PathLike], cfg: TrainConfig) -> list[AudioItem]:
-    items = [item for root in dirs for item in read_corpus(root).items]
-    train = [item for item in items if not is_validation(item.id, cfg.validation_fraction)]
-    return train or items
+def _train_items(dirs: Iterable[PathLike], cfg: TrainConfig, kind: Kind) -> list[AudioItem]:
+    """The training items of `dirs`, as the graph pipeline reads them."""
+    return [item for root in dirs for item in split_items(read_corpus(root), kind, cfg.split)["train"]]
 
 
 def table_lines(result: PipelineBenchmark) -> list[str]:

@@ -6,7 +6,7 @@ and the reason; nothing it meets stops the run.
 
     corpus = read_corpus("LJSpeech-1.1")      # LJ layout: metadata.csv + wavs/<id>.wav
     corpus = read_corpus("noise")              # any folder tree of wav/flac/ogg files
-    train = [item for item in corpus.items if not is_validation(item.id, 0.05)]
+    train = split_items(corpus, "speech", SplitConfig())["train"]
 """
 
 from __future__ import annotations
@@ -14,16 +14,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Literal
 
 import soundfile as sf
 from absl import logging
 
 from keras_denoiser.audio import find_audio_files
+from keras_denoiser.config import SplitConfig
 from keras_denoiser.errors import UserError
 
 LJ_METADATA = "metadata.csv"
 LJ_AUDIO_FOLDER = "wavs"
+SPLITS = ("train", "validation", "test")
+Kind = Literal["speech", "noise"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,10 +108,48 @@ def read_audio_folder(root: str | os.PathLike[str]) -> Corpus:
     return _finish(root, items, skipped)
 
 
-def is_validation(item_id: str, validation_fraction: float) -> bool:
-    """Deterministic split: a file is in validation when the hash of its id falls below the fraction."""
-    digest = hashlib.sha256(item_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64 < validation_fraction
+def unit_key(corpus: Corpus, item: AudioItem, kind: Kind, split: SplitConfig) -> str:
+    """What is held out as one: `corpus/speaker folder` for speech by speaker, `corpus/file` otherwise.
+
+    Keys start with the corpus folder's name, not its path, so a split is the same on every machine.
+    In LJ Speech layout ids have no folder, so the whole corpus is one speaker. Folders named as
+    locale variants of one another (`sr`, `sr@latin`: the same recordings in another script) are
+    one speaker.
+    """
+    if kind == "speech" and split.speech_unit == "speaker":
+        folder = PurePosixPath(item.id).parent
+        if folder == PurePosixPath("."):
+            return corpus.root.name
+        return "/".join([corpus.root.name, *(part.split("@", 1)[0] for part in folder.parts)])
+    return f"{corpus.root.name}/{item.id}"
+
+
+def split_of(key: str, split: SplitConfig) -> str:
+    """`train`, `validation` or `test` for a unit key, by a hash of the seed and the key."""
+    digest = hashlib.sha256(f"{split.seed}:{key}".encode("utf-8")).digest()
+    position = int.from_bytes(digest[:8], "big") / 2.0**64
+    if position < split.test_fraction:
+        return "test"
+    return "validation" if position < split.test_fraction + split.validation_fraction else "train"
+
+
+def split_items(corpus: Corpus, kind: Kind, split: SplitConfig) -> dict[str, list[AudioItem]]:
+    """The corpus items of each split (every split present, possibly empty)."""
+    parts: dict[str, list[AudioItem]] = {name: [] for name in SPLITS}
+    for item in corpus.items:
+        parts[split_of(unit_key(corpus, item, kind, split), split)].append(item)
+    return parts
+
+
+def held_out_units(corpus: Corpus, kind: Kind, split: SplitConfig) -> dict[str, list[str]]:
+    """The sorted unit keys (speakers or files) of the validation and test splits: a run's record of its hold-out."""
+    units: dict[str, set[str]] = {"validation": set(), "test": set()}
+    for item in corpus.items:
+        key = unit_key(corpus, item, kind, split)
+        part = split_of(key, split)
+        if part in units:
+            units[part].add(key)
+    return {name: sorted(keys) for name, keys in units.items()}
 
 
 def _existing_folder(root: str | os.PathLike[str]) -> Path:

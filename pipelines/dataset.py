@@ -23,6 +23,7 @@ from keras_denoiser import features
 from keras_denoiser.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 from pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform
+from pipelines.corpora import Kind
 from pipelines.prepare import PreparedCorpus, prepare_all
 
 __all__ = ["build_datasets", "build_waveform_datasets", "mix_at_snr", "preview_mixture"]
@@ -78,19 +79,25 @@ def preview_mixture(
 
 
 def _shards(
-    dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig, kind: str
+    dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig, kind: Kind
 ) -> tuple[list[str], list[str]]:
-    """(train, validation) shard paths of all `dirs`; an empty split falls back to all shards."""
+    """(train, validation) shard paths of all `dirs`; an empty validation split falls back to training's.
+
+    Test speakers and noise files are never in a cache, so no fallback can bring them into training.
+    """
     if not dirs:
         raise UserError(f"no {kind} folder given")
-    prepared: list[PreparedCorpus] = prepare_all(dirs, cache_dir, cfg.signal, cfg.validation_fraction)
+    prepared: list[PreparedCorpus] = prepare_all(dirs, cache_dir, cfg.signal, cfg.split, kind)
     train = [str(p) for corpus in prepared for p in corpus.train_shards]
     validation = [str(p) for corpus in prepared for p in corpus.validation_shards]
-    if not train or not validation:
-        which = "training" if not train else "validation"
-        logging.warning("the %s %s split is empty; using all %s files for it", kind, which, kind)
-        train = train or validation
-        validation = validation or train
+    if not train:
+        raise UserError(
+            f"no {kind} left to train on: every {kind} unit of {', '.join(map(str, dirs))} is held out "
+            f"(split seed {cfg.split.seed}); lower the held-out fractions or change the split seed"
+        )
+    if not validation:
+        logging.warning("the %s validation split is empty; validating on training %s", kind, kind)
+        validation = train
     return train, validation
 
 

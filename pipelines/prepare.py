@@ -1,11 +1,13 @@
 """Prepare once: decode and resample a corpus to the model rate into sharded TFRecord files.
 
 The cache folder of a corpus is named after a key over the corpus path, its file list (with sizes
-and modification times), the sample rate and the validation fraction, so any change prepares a new
-cache and an unchanged corpus reuses the old one. A cache is built in a hidden temporary folder and
+and modification times), the sample rate, the kind (speech or noise) and the split, so any change
+prepares a new cache and an unchanged corpus reuses the old one. Only the `train` and `validation`
+splits are written: the `test` speakers and noise files never enter a cache that training reads.
+Speech is trimmed of leading and trailing silence (`audio.trim_silence`). A cache is built in a hidden temporary folder and
 renamed into place when complete: a killed prepare never leaves a cache that looks valid.
 
-    prepared = prepare_corpus("LJSpeech-1.1", default_cache_dir(), SignalConfig(), 0.05)
+    prepared = prepare_corpus("LJSpeech-1.1", default_cache_dir(), SignalConfig(), SplitConfig(), "speech")
     prepared.train_shards, prepared.manifest_path
 
 Each record is a `tf.train.Example` with `id` (bytes), `num_samples` (int64) and `audio`
@@ -30,17 +32,17 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from keras_denoiser.audio import read_mono
-from keras_denoiser.config import SignalConfig
+from keras_denoiser.audio import read_mono, trim_silence
+from keras_denoiser.config import SignalConfig, SplitConfig
 from keras_denoiser.errors import AudioFileError, UserError
-from pipelines.corpora import AudioItem, Corpus, Skipped, is_validation, read_corpus
+from pipelines.corpora import AudioItem, Corpus, Kind, Skipped, held_out_units, read_corpus, split_items
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 MANIFEST = "manifest.json"
 ITEMS_PER_SHARD = 64
 MAX_SHARDS = 16
 TMP_PREFIX = ".tmp-"
-SPLITS = ("train", "validation")
+SPLITS = ("train", "validation")  # the splits a cache holds; `test` is never written
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,8 @@ class PreparedCorpus:
     num_validation: int
     train_seconds: float
     validation_seconds: float
+    num_test: int
+    held_out: dict[str, list[str]]  # validation/test -> speaker (or file) keys
     skipped: tuple[Skipped, ...]
     reused: bool
 
@@ -74,19 +78,18 @@ def prepare_corpus(
     root: str | os.PathLike[str],
     cache_dir: str | os.PathLike[str],
     signal_cfg: SignalConfig,
-    validation_fraction: float,
+    split: SplitConfig,
+    kind: Kind,
     workers: int | None = None,
     progress: bool = True,
 ) -> PreparedCorpus:
-    """Reuse the valid cache of `root`, or decode every item once into a new one.
+    """Reuse the valid cache of `root`, or decode every train and validation item once into a new one.
 
     `workers` decoding processes (default: up to 2; 1 decodes in this process).
     """
-    if not 0.0 <= validation_fraction <= 1.0:
-        raise UserError(f"validation fraction must be in [0, 1], got {validation_fraction}")
     corpus = read_corpus(root)
     cache_dir = Path(cache_dir).expanduser()
-    final = cache_dir / f"{_safe_name(corpus.root)}-{cache_key(corpus, signal_cfg, validation_fraction)}"
+    final = cache_dir / f"{_safe_name(corpus.root)}-{cache_key(corpus, signal_cfg, split, kind)}"
     existing = _load_valid(final, reused=True)
     if existing is not None:
         logging.info("reusing prepared cache %s", final)
@@ -95,7 +98,7 @@ def prepare_corpus(
     _remove_stale_temporaries(cache_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=cache_dir))
     try:
-        _write_cache(corpus, tmp, signal_cfg, validation_fraction, workers, progress)
+        _write_cache(corpus, tmp, signal_cfg, split, kind, workers, progress)
         try:
             os.rename(tmp, final)
         except OSError:  # another process completed the same cache first
@@ -113,15 +116,21 @@ def prepare_all(
     roots: Sequence[str | os.PathLike[str]],
     cache_dir: str | os.PathLike[str],
     signal_cfg: SignalConfig,
-    validation_fraction: float,
+    split: SplitConfig,
+    kind: Kind,
     workers: int | None = None,
 ) -> list[PreparedCorpus]:
     """`prepare_corpus` for each root, in order."""
-    return [prepare_corpus(root, cache_dir, signal_cfg, validation_fraction, workers) for root in roots]
+    return [prepare_corpus(root, cache_dir, signal_cfg, split, kind, workers) for root in roots]
 
 
-def cache_key(corpus: Corpus, signal_cfg: SignalConfig, validation_fraction: float) -> str:
-    """Hex key over the corpus path, file list with sizes and mtimes, and the audio parameters."""
+def held_out_record(prepared: Sequence[PreparedCorpus]) -> dict[str, list[str]]:
+    """validation/test -> every held-out speaker (or noise file) key of `prepared`: what a run never trained on."""
+    return {name: sorted(key for corpus in prepared for key in corpus.held_out[name]) for name in ("validation", "test")}
+
+
+def cache_key(corpus: Corpus, signal_cfg: SignalConfig, split: SplitConfig, kind: Kind) -> str:
+    """Hex key over the corpus path, file list with sizes and mtimes, the audio parameters and the split."""
     files = []
     for item in corpus.items:
         stat = item.path.stat()
@@ -132,7 +141,8 @@ def cache_key(corpus: Corpus, signal_cfg: SignalConfig, validation_fraction: flo
         "files": files,
         "skipped": sorted(entry.path for entry in corpus.skipped),
         "sample_rate": signal_cfg.sample_rate,
-        "validation_fraction": validation_fraction,
+        "kind": kind,
+        "split": dataclasses.asdict(split),
     }
     return hashlib.sha256(json.dumps(description).encode("utf-8")).hexdigest()[:16]
 
@@ -142,9 +152,11 @@ def summary_lines(prepared: PreparedCorpus) -> list[str]:
     lines = [
         f"{prepared.root}: {prepared.num_train} train files ({prepared.train_seconds / 60:.1f} min), "
         f"{prepared.num_validation} validation files ({prepared.validation_seconds / 60:.1f} min), "
+        f"{prepared.num_test} test files (not cached), "
         f"{len(prepared.skipped)} skipped; {'reused' if prepared.reused else 'prepared'} "
         f"{prepared.cache_path}"
     ]
+    lines += [f"  held out for {name}: {', '.join(keys)}" for name, keys in prepared.held_out.items() if keys]
     lines += [f"  skipped {entry.path}: {entry.reason}" for entry in prepared.skipped]
     return lines
 
@@ -154,16 +166,17 @@ def _safe_name(root: Path) -> str:
     return name or "corpus"
 
 
-def _decode(job: tuple[str, str, int]) -> tuple[str, np.ndarray | str]:
-    """(id, samples) or (id, reason) for one file; runs in a worker process."""
-    item_id, path, rate = job
+def _decode(job: tuple[str, str, int, bool]) -> tuple[str, np.ndarray | str]:
+    """(id, samples) or (id, reason) for one file, silence trimmed when asked; runs in a worker process."""
+    item_id, path, rate, trim = job
     try:
-        return item_id, read_mono(path, rate)
+        samples = read_mono(path, rate)
     except AudioFileError as err:
         return item_id, err.reason
+    return item_id, trim_silence(samples, rate) if trim else samples
 
 
-def _decoded(jobs: list[tuple[str, str, int]], workers: int) -> Iterator[tuple[str, np.ndarray | str]]:
+def _decoded(jobs: list[tuple[str, str, int, bool]], workers: int) -> Iterator[tuple[str, np.ndarray | str]]:
     if workers <= 1 or len(jobs) < 2:
         yield from map(_decode, jobs)
         return
@@ -175,7 +188,8 @@ def _write_cache(
     corpus: Corpus,
     folder: Path,
     signal_cfg: SignalConfig,
-    validation_fraction: float,
+    split: SplitConfig,
+    kind: Kind,
     workers: int | None,
     progress: bool,
 ) -> None:
@@ -183,13 +197,14 @@ def _write_cache(
 
     start = time.monotonic()
     by_id: dict[str, AudioItem] = {item.id: item for item in corpus.items}
-    split_of = {item.id: SPLITS[is_validation(item.id, validation_fraction)] for item in corpus.items}
-    shard_names = {name: _shard_names(name, list(split_of.values()).count(name)) for name in SPLITS}
+    parts = split_items(corpus, kind, split)
+    split_of = {item.id: name for name in SPLITS for item in parts[name]}
+    shard_names = {name: _shard_names(name, len(parts[name])) for name in SPLITS}
     writers = {name: [tf.io.TFRecordWriter(str(folder / n)) for n in names] for name, names in shard_names.items()}
     counts = {name: 0 for name in SPLITS}
     seconds = {name: 0.0 for name in SPLITS}
     skipped = list(corpus.skipped)
-    jobs = [(item.id, str(item.path), signal_cfg.sample_rate) for item in corpus.items]
+    jobs = [(item_id, str(by_id[item_id].path), signal_cfg.sample_rate, kind == "speech") for item_id in split_of]
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     try:
         decoded = _decoded(jobs, workers)
@@ -199,11 +214,11 @@ def _write_cache(
                 logging.warning("skipped %s: %s", by_id[item_id].path, samples)
                 skipped.append(Skipped(str(by_id[item_id].path), samples))
                 continue
-            split = split_of[item_id]
-            shard = writers[split][counts[split] % len(writers[split])]
+            part = split_of[item_id]
+            shard = writers[part][counts[part] % len(writers[part])]
             shard.write(_example(tf, item_id, samples))
-            counts[split] += 1
-            seconds[split] += len(samples) / signal_cfg.sample_rate
+            counts[part] += 1
+            seconds[part] += len(samples) / signal_cfg.sample_rate
     finally:
         for split_writers in writers.values():
             for writer in split_writers:
@@ -212,8 +227,10 @@ def _write_cache(
         "format": CACHE_FORMAT,
         "corpus": str(corpus.root.resolve()),
         "sample_rate": signal_cfg.sample_rate,
-        "validation_fraction": validation_fraction,
-        "counts": {**counts, "skipped": len(skipped)},
+        "kind": kind,
+        "split": dataclasses.asdict(split),
+        "held_out": held_out_units(corpus, kind, split),
+        "counts": {**counts, "test": len(parts["test"]), "skipped": len(skipped)},
         "seconds": {**seconds, "total": seconds["train"] + seconds["validation"]},
         "shards": shard_names,
         "skipped": [dataclasses.asdict(entry) for entry in skipped],
@@ -252,6 +269,8 @@ def _load_valid(folder: Path, reused: bool) -> PreparedCorpus | None:
             num_validation=manifest["counts"]["validation"],
             train_seconds=manifest["seconds"]["train"],
             validation_seconds=manifest["seconds"]["validation"],
+            num_test=manifest["counts"]["test"],
+            held_out=manifest["held_out"],
             skipped=tuple(Skipped(**entry) for entry in manifest["skipped"]),
             reused=reused,
         )

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from keras_denoiser import features
-from keras_denoiser.config import MixConfig, SignalConfig, TrainConfig
+from keras_denoiser.config import MixConfig, SignalConfig, SplitConfig, TrainConfig
 from pipelines.benchmark import _numpy_stft, python_batches
 from pipelines.corpora import read_corpus
 from pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
@@ -18,7 +18,8 @@ from pipelines.mixing import change_speed, loop_to_length, random_crop
 from tests.conftest import harmonic_speechlike
 
 CFG = TrainConfig(
-    mix=MixConfig(crop_seconds=0.5), batch_size=4, validation_steps=2, validation_fraction=0.34, seed=7
+    mix=MixConfig(crop_seconds=0.5), batch_size=4, validation_steps=2, seed=7,
+    split=SplitConfig(speech_unit="file", validation_fraction=0.34, test_fraction=0.0),
 )
 
 

@@ -14,7 +14,8 @@ import soundfile as sf
 
 from keras_denoiser import evaluate, metrics, testset
 from keras_denoiser.errors import UserError
-from pipelines.corpora import is_validation
+from keras_denoiser.config import SplitConfig
+from pipelines.corpora import read_corpus, split_of
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet
 
@@ -64,7 +65,7 @@ def _corpora(root: Path) -> tuple[Path, Path]:
 
 
 def _make(speech: Path, noise: Path, out: Path, seed: int) -> None:
-    items = [testset.corpus_items(c, "all", 0.05) for c in (speech, noise)]
+    items = [testset.corpus_items(c, "all", SplitConfig(), kind) for c, kind in ((speech, "speech"), (noise, "noise"))]
     testset.write_testset(testset.mixtures(*items, snrs=[-5, 0, 5], num_files=5, seed=seed, rate=RATE), out, RATE)
 
 
@@ -87,12 +88,12 @@ def test_make_testset_is_deterministic_and_mixes_at_the_stated_snrs(tmp_path: Pa
         assert abs(snr - float(row["snr"])) < 0.2  # 16-bit rounding only
 
 
-def test_validation_split_keeps_only_held_out_items(tmp_path: Path) -> None:
-    speech, _ = _corpora(tmp_path)
-    ids = [item.id for item in testset.corpus_items(speech, "all", 0.5)]
-    held_out = [item.id for item in testset.corpus_items(speech, "validation", 0.5)]
-    assert held_out == [i for i in ids if is_validation(i, 0.5)]
-    assert 0 < len(held_out) < len(ids)
+def test_held_out_splits_keep_only_their_noise_files(tmp_path: Path) -> None:
+    _, noise = _corpora(tmp_path)
+    split = SplitConfig(seed=1, validation_fraction=0.4, test_fraction=0.4)
+    parts = {name: {i.id for i in testset.corpus_items(noise, name, split, "noise")} for name in ("test", "validation", "all")}
+    assert parts["test"] | parts["validation"] <= parts["all"] and not parts["test"] & parts["validation"]
+    assert parts["test"] == {i.id for i in read_corpus(noise).items if split_of(f"noise/{i.id}", split) == "test"}
 
 
 def test_summary_averages_per_snr_and_overall() -> None:

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from keras_denoiser.config import SignalConfig
+from keras_denoiser.config import SignalConfig, SplitConfig
 from keras_denoiser.errors import UserError
 from pipelines import prepare
 from pipelines.prepare import default_cache_dir, prepare_corpus
 from tests.conftest import harmonic_speechlike
 
 SECONDS = (1.0, 2.0, 1.5, 3.0, 2.5, 1.0)
+SPLIT = SplitConfig(validation_fraction=0.3, test_fraction=0.0)
+# Prepared as noise: caching is the same for both kinds, and noise keeps its exact durations (no silence trim).
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def _decoded_seconds(shards) -> list[float]:
 
 
 def test_prepare_writes_shards_and_a_manifest_with_counts_and_durations(corpus, tmp_path) -> None:
-    prepared = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    prepared = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     manifest = json.loads(prepared.manifest_path.read_text())
     assert prepared.num_train + prepared.num_validation == len(SECONDS) == manifest["counts"]["train"] + manifest["counts"]["validation"]
     assert prepared.num_validation >= 1 and prepared.num_train >= 1
@@ -50,14 +52,14 @@ def test_prepare_writes_shards_and_a_manifest_with_counts_and_durations(corpus, 
 
 
 def test_second_prepare_reuses_the_cache_without_decoding(corpus, tmp_path, monkeypatch) -> None:
-    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     mtime = first.manifest_path.stat().st_mtime_ns
 
     def no_decoding(job):
         raise AssertionError(f"decoded {job[1]} again")
 
     monkeypatch.setattr(prepare, "_decode", no_decoding)
-    second = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    second = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     assert second.reused and not first.reused
     assert second.manifest_path == first.manifest_path
     assert second.manifest_path.stat().st_mtime_ns == mtime
@@ -65,10 +67,10 @@ def test_second_prepare_reuses_the_cache_without_decoding(corpus, tmp_path, monk
 
 
 def test_changed_file_list_or_rate_prepares_a_new_cache(corpus, tmp_path, write_wav) -> None:
-    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
-    other_rate = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(sample_rate=8000), 0.3, workers=1, progress=False)
+    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
+    other_rate = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(sample_rate=8000), SPLIT, "noise", workers=1, progress=False)
     write_wav("speech/new.wav", harmonic_speechlike(1.0, 16000))
-    added = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    added = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     folders = {first.cache_path, other_rate.cache_path, added.cache_path}
     assert len(folders) == 3
     assert added.num_train + added.num_validation == len(SECONDS) + 1
@@ -87,16 +89,16 @@ def test_killed_prepare_leaves_no_valid_cache_and_the_next_one_recovers(corpus, 
 
     monkeypatch.setattr(prepare, "_decode", dies_on_third)
     with pytest.raises(KeyboardInterrupt):
-        prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+        prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     assert not list((tmp_path / "cache").glob("*/manifest.json"))
     monkeypatch.setattr(prepare, "_decode", real_decode)
-    prepared = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    prepared = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     assert prepared.num_train + prepared.num_validation == len(SECONDS)
 
 
 def test_decoding_in_worker_processes_gives_the_same_cache(corpus, tmp_path) -> None:
-    one = prepare_corpus(corpus, tmp_path / "a", SignalConfig(), 0.3, workers=1, progress=False)
-    two = prepare_corpus(corpus, tmp_path / "b", SignalConfig(), 0.3, workers=2, progress=False)
+    one = prepare_corpus(corpus, tmp_path / "a", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
+    two = prepare_corpus(corpus, tmp_path / "b", SignalConfig(), SPLIT, "noise", workers=2, progress=False)
     for a, b in zip(one.train_shards + one.validation_shards, two.train_shards + two.validation_shards):
         assert a.read_bytes() == b.read_bytes()
 
@@ -121,7 +123,7 @@ def test_prepare_command_prints_a_summary_and_reports_a_missing_folder_in_one_li
 
 
 def test_a_broken_cache_folder_in_the_way_is_reported_in_one_line(corpus, tmp_path) -> None:
-    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+    first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     first.manifest_path.write_text("{ truncated")
     with pytest.raises(UserError, match="not a complete cache; delete it"):
-        prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), 0.3, workers=1, progress=False)
+        prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)

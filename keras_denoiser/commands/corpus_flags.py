@@ -1,5 +1,6 @@
-"""Flags shared by several commands: the training corpora (prepare, train, benchmark pipeline) and the
-deterministic mixture sets (make_testset, evaluate)."""
+"""Flags shared by several commands: the training corpora (prepare, train, benchmark pipeline), the
+speaker/noise split (prepare, train, make_testset, evaluate) and the deterministic mixture sets
+(make_testset, evaluate)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.config import TrainConfig
+from keras_denoiser.config import SPEECH_UNITS, SplitConfig
 from keras_denoiser.errors import UserError
+
+FLAGS = flags.FLAGS
 
 
 def define_corpus_flags() -> None:
@@ -24,8 +27,40 @@ def define_corpus_flags() -> None:
     )
 
 
+def define_split_flags() -> None:
+    """Define --split_seed, --speech_unit, --validation_fraction and --test_fraction (SplitConfig)."""
+    default = SplitConfig()
+    flags.DEFINE_integer(
+        "split_seed", default.seed, f"Seed of the hash that picks the held-out speakers and noise files; default {default.seed}."
+    )
+    flags.DEFINE_enum(
+        "speech_unit", default.speech_unit, list(SPEECH_UNITS),
+        "Hold out speech by `speaker` (the folder holding a file; an LJ Speech corpus is one speaker) or by "
+        f"`file` (for single-speaker corpora); default {default.speech_unit}.",
+    )
+    flags.DEFINE_float(
+        "validation_fraction", default.validation_fraction,
+        "Share of speakers and noise files held out for validation and checkpoint selection; "
+        f"default {default.validation_fraction:g}.",
+    )
+    flags.DEFINE_float(
+        "test_fraction", default.test_fraction,
+        f"Share of speakers and noise files held out for the reported test set; default {default.test_fraction:g}.",
+    )
+
+
+def split_config() -> SplitConfig:
+    """The SplitConfig of the split flags (checked by SplitConfig)."""
+    return SplitConfig(
+        seed=FLAGS.split_seed,
+        speech_unit=FLAGS.speech_unit,
+        validation_fraction=FLAGS.validation_fraction,
+        test_fraction=FLAGS.test_fraction,
+    )
+
+
 def define_mixture_set_flags() -> None:
-    """Define --snrs, --num_files, --seed, --split and --validation_fraction of a deterministic mixture set.
+    """Define --snrs, --num_files, --seed, --split and the split flags of a deterministic mixture set.
 
     Shared by make_testset and evaluate, so the same flags build the same mixtures in both.
     """
@@ -37,14 +72,11 @@ def define_mixture_set_flags() -> None:
     flags.DEFINE_integer("num_files", 50, "Number of mixtures to build; default 50.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed of the mixture choices (speech, noise, noise offset); default 0.")
     flags.DEFINE_enum(
-        "split", "validation", list(testset.SPLITS),
-        "Corpus items to mix: the held-out `validation` split or `all`; default validation.",
+        "split", "test", list(testset.SPLITS),
+        "Corpus items to mix: the held-out `test` speakers and noise files (report), the held-out `validation` "
+        "ones (select checkpoints), or `all`; default test.",
     )
-    fraction = TrainConfig().validation_fraction
-    flags.DEFINE_float(
-        "validation_fraction", fraction,
-        f"Fraction of each corpus held out for validation by id hash, as in training; default {fraction:g}.",
-    )
+    define_split_flags()
 
 
 def mixture_snrs(values: Sequence[str]) -> list[float]:

@@ -6,7 +6,7 @@
 
 With --clean_dir/--noisy_dir, files are matched by relative path (SNRs are read from a testset.csv
 beside the two folders when there is one); with --speech_dir/--noise_dir a deterministic mixture
-set is built in memory from the held-out validation split, exactly like `make_testset`.
+set is built in memory from the held-out test speakers and noise files, exactly like `make_testset`.
 """
 
 from __future__ import annotations
@@ -77,8 +77,7 @@ def _examples():
         return list(evaluate.pair_examples(clean_dir, noisy_dir, RATE, snrs))
     if not (FLAGS.speech_dir and FLAGS.noise_dir):
         raise UserError("--speech_dir and --noise_dir go together")
-    speech = [item for root in FLAGS.speech_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
-    noise = [item for root in FLAGS.noise_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
+    speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, corpus_flags.split_config())
     mixtures = testset.mixtures(speech, noise, corpus_flags.mixture_snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
     return [evaluate.Example(m.file, m.snr, m.clean, m.noisy) for m in mixtures]
 

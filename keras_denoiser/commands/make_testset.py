@@ -1,11 +1,13 @@
 """Write a deterministic noisy/clean test set: `clean/`, `noisy/` (16 kHz wav) and testset.csv.
 
     keras_denoiser make_testset --speech_dir=LJSpeech-1.1 --noise_dir=noise --output_dir=testset \
-        --snrs=-5,0,5,10,15 --num_files=100 --seed=0 --split=validation
+        --snrs=-5,0,5,10,15 --num_files=100 --seed=0 --split=test
 
 The same flags always give identical files. A non-empty --output_dir is refused unless --overwrite
-is given, which replaces its clean/, noisy/ and testset.csv (no stale files of a larger set remain). With --split=validation (the default) only speech and
-noise items held out of training (`is_validation(id, fraction)`) are used.
+is given, which replaces its clean/, noisy/ and testset.csv (no stale files of a larger set remain).
+--split=test (the default) mixes only the speakers and noise files that training holds out for the
+reported test set, --split=validation those it holds out to select checkpoints; the split flags must
+match the training run's (its config.json `split`).
 """
 
 from __future__ import annotations
@@ -36,8 +38,7 @@ def main(argv: Sequence[str]) -> int:
     snrs = corpus_flags.mixture_snrs(FLAGS.snrs)
     output_dir = Path(FLAGS.output_dir)
     _check_output_dir(output_dir)
-    speech = [item for root in FLAGS.speech_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
-    noise = [item for root in FLAGS.noise_dir for item in testset.corpus_items(root, FLAGS.split, FLAGS.validation_fraction)]
+    speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, corpus_flags.split_config())
     examples = testset.mixtures(speech, noise, snrs, FLAGS.num_files, FLAGS.seed, RATE)
     if FLAGS.overwrite:
         testset.remove_testset(output_dir)

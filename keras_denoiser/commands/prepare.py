@@ -4,7 +4,8 @@
         --cache_dir=~/.cache/keras_denoiser
 
 Training prepares on demand too; running this first shows what was skipped and why before a long run.
-A cache is reused while the corpus files, the sample rate and the validation fraction are unchanged.
+A cache is reused while the corpus files, the sample rate and the split flags are unchanged; the
+summary names the speakers (or files) held out for validation and test, which are not cached.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser.commands import corpus_flags
-from keras_denoiser.config import SignalConfig, TrainConfig
+from keras_denoiser.config import SignalConfig
 from keras_denoiser.errors import UserError
 from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
 
@@ -22,23 +23,21 @@ FLAGS = flags.FLAGS
 corpus_flags.define_corpus_flags()
 flags.adopt_module_key_flags(corpus_flags)
 flags.DEFINE_integer("sample_rate", SignalConfig().sample_rate, "Model sample rate in Hz to resample to; default 16000.")
-flags.DEFINE_float(
-    "validation_fraction", TrainConfig().validation_fraction,
-    "Fraction of files (chosen by a hash of each file id) held out for validation; default 0.05.",
-)
+corpus_flags.define_split_flags()
 flags.DEFINE_integer("workers", 2, "Decoding processes; 1 decodes in the main process. Default 2.")
 
 
 def main(argv: Sequence[str]) -> int:
     """Prepare every --speech_dir and --noise_dir and print a summary per corpus."""
-    folders = FLAGS.speech_dir + FLAGS.noise_dir
+    folders = [(folder, "speech") for folder in FLAGS.speech_dir] + [(folder, "noise") for folder in FLAGS.noise_dir]
     if not folders:
         raise UserError("give at least one --speech_dir or --noise_dir")
     if FLAGS.workers < 1:
         raise UserError("--workers must be at least 1")
     cache_dir = FLAGS.cache_dir or default_cache_dir()
     signal = SignalConfig(sample_rate=FLAGS.sample_rate)
-    for folder in folders:
-        prepared = prepare_corpus(folder, cache_dir, signal, FLAGS.validation_fraction, workers=FLAGS.workers)
+    split = corpus_flags.split_config()
+    for folder, kind in folders:
+        prepared = prepare_corpus(folder, cache_dir, signal, split, kind, workers=FLAGS.workers)
         print("\n".join(summary_lines(prepared)))
     return 0

@@ -3,13 +3,15 @@
     keras_denoiser train --speech_dir=LJSpeech-1.1 --noise_dir=noise --model_dir=runs/unet
 
 Ctrl-C (SIGINT) or SIGTERM writes a backup after the current step and exits with status 130/143;
-a SIGKILL loses at most --backup_every_steps steps. The model folder gets config.json, backup/,
+a SIGKILL loses at most --backup_every_steps steps. The model folder gets config.json (with the
+split flags), held_out.json (the speakers and noise files the run never trains on), backup/,
 best.keras, training.csv, logs/ (TensorBoard) and finally model.keras.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import shlex
 import signal
 import sys
@@ -20,6 +22,7 @@ from absl import flags
 
 from keras_denoiser.commands import corpus_flags
 from keras_denoiser import distribute
+from keras_denoiser.atomic import write_bytes_atomic
 from keras_denoiser.backup import latest_backup, read_metadata
 from keras_denoiser.config import LOSSES, MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
@@ -49,11 +52,7 @@ flags.DEFINE_integer(
     "backup_every_steps", _TRAIN.backup_every_steps,
     f"Write a resumable backup every this many steps (and at each epoch end); default {_TRAIN.backup_every_steps}.",
 )
-flags.DEFINE_float(
-    "validation_fraction",
-    _TRAIN.validation_fraction,
-    f"Share of files held out for validation, by a hash of each file id (as in prepare); default {_TRAIN.validation_fraction}.",
-)
+corpus_flags.define_split_flags()
 flags.DEFINE_enum(
     "loss", _TRAIN.loss, list(LOSSES),
     "mask_mse (MSE to the IRM) or weighted_mask_mse (each bin's error weighted by |noisy|^0.6); default mask_mse.",
@@ -76,6 +75,7 @@ flags.DEFINE_bool(
 )
 
 DATA_SEED_STRIDE_PER_WORKER = 1_000_003
+HELD_OUT_FILE = "held_out.json"
 
 
 def _config() -> TrainConfig:
@@ -94,7 +94,7 @@ def _config() -> TrainConfig:
         validation_steps=FLAGS.validation_steps,
         learning_rate=FLAGS.learning_rate,
         seed=FLAGS.seed,
-        validation_fraction=FLAGS.validation_fraction,
+        split=corpus_flags.split_config(),
         backup_every_steps=FLAGS.backup_every_steps,
         loss=FLAGS.loss,
     )
@@ -107,6 +107,12 @@ def _data_seed(cfg: TrainConfig, backup_dir: Path, role: distribute.WorkerRole) 
     return cfg.seed + DATA_SEED_STRIDE_PER_WORKER * role.index + global_step
 
 
+def _write_held_out(model_dir: Path, record: dict) -> None:
+    """held_out.json: the speakers and noise files this run never trains on (validation and test)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(model_dir / HELD_OUT_FILE, (json.dumps(record, indent=2) + "\n").encode())
+
+
 def main(argv: Sequence[str]) -> int:
     """Build the datasets from the corpora and train (or resume) into --model_dir."""
     if not FLAGS.speech_dir or not FLAGS.noise_dir or not FLAGS.model_dir:
@@ -117,12 +123,17 @@ def main(argv: Sequence[str]) -> int:
     from keras_denoiser import train as train_lib  # TensorFlow work starts after the strategy exists
     from keras_denoiser.training_callbacks import StopSignal, TrainingInterrupted
     from pipelines.dataset import build_datasets, preview_mixture
-    from pipelines.prepare import default_cache_dir
+    from pipelines.prepare import default_cache_dir, held_out_record, prepare_all
 
     model_dir = Path(FLAGS.model_dir)
     cache_dir = FLAGS.cache_dir or default_cache_dir()
     data_cfg = dataclasses.replace(cfg, seed=_data_seed(cfg, model_dir / train_lib.BACKUP_DIR, role))
     train_ds, val_ds = build_datasets(FLAGS.speech_dir, FLAGS.noise_dir, cache_dir, data_cfg)
+    if role.is_chief:
+        _write_held_out(model_dir, {
+            kind: held_out_record(prepare_all(dirs, cache_dir, cfg.signal, cfg.split, kind))
+            for kind, dirs in (("speech", FLAGS.speech_dir), ("noise", FLAGS.noise_dir))
+        })
     preview = preview_mixture(FLAGS.speech_dir, FLAGS.noise_dir, cache_dir, cfg) if role.is_chief else None
     command = shlex.join(["keras_denoiser", *sys.argv[1:]])
     with StopSignal() as stop:
