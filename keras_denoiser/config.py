@@ -76,6 +76,9 @@ class MixConfig:
     gain_db_min: float = -25.0
     gain_db_max: float = -5.0
     speed_perturb: float = 0.0
+    reverb_probability: float = 0.0  # share of examples whose speech is reverberated (synthetic room)
+    channel_probability: float = 0.0  # share passed through a random EQ and band limit (4 kHz, 7 kHz or none)
+    second_noise_probability: float = 0.0  # share with a second noise added to the first
 
     def __post_init__(self) -> None:
         if self.snr_db_min > self.snr_db_max:
@@ -86,6 +89,9 @@ class MixConfig:
             raise UserError("crop_seconds must be positive")
         if not 0.0 <= self.speed_perturb < 0.5:
             raise UserError("speed_perturb must be in [0, 0.5)")
+        for name in ("reverb_probability", "channel_probability", "second_noise_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"{name} must be in [0, 1], not {getattr(self, name)}")
 
 
 SPEECH_UNITS = ("speaker", "file")

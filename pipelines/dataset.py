@@ -5,7 +5,7 @@
               validation_data=validation, validation_steps=cfg.validation_steps)
 
 Both datasets are infinite. Training mixtures are drawn anew every time (crop, noise, SNR, gain,
-speed), reproducibly for a given `cfg.seed`. Validation is a fixed cycle of
+speed, and the augmentations of `pipelines.augment`), reproducibly for a given `cfg.seed`. Validation is a fixed cycle of
 `validation_steps * batch_size` mixtures whose randomness comes from the example index alone, so
 every epoch's (and every seed's) validation loss is measured on the same mixtures.
 """
@@ -23,6 +23,7 @@ from keras_denoiser import features
 from keras_denoiser.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 from pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform
+from pipelines.augment import augment
 from pipelines.corpora import Kind
 from pipelines.prepare import PreparedCorpus, prepare_all
 
@@ -139,8 +140,9 @@ def _train_mixtures(speech: list[str], noise: list[str], length: int, cfg: Train
 
     speech_crops = _cropped(_waveforms(speech, cfg.seed), speech_crop, cfg.seed)
     noise_crops = _cropped(_waveforms(noise, cfg.seed + 1), noise_crop, cfg.seed + 2)
-    examples = tf.data.Dataset.zip(speech_crops, noise_crops, tf.data.Dataset.random(seed=cfg.seed + 3))
-    return examples.map(lambda s, n, seed: _mix(s, n, seed, mix), num_parallel_calls=tf.data.AUTOTUNE)
+    other_noise_crops = _cropped(_waveforms(noise, cfg.seed + 4), noise_crop, cfg.seed + 5)
+    examples = tf.data.Dataset.zip(speech_crops, noise_crops, other_noise_crops, tf.data.Dataset.random(seed=cfg.seed + 3))
+    return examples.map(lambda s, n, o, seed: _mix(s, n, o, seed, cfg), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _cropped(waves: tf.data.Dataset, crop, seed: int) -> tf.data.Dataset:
@@ -150,8 +152,14 @@ def _cropped(waves: tf.data.Dataset, crop, seed: int) -> tf.data.Dataset:
     return crops.shuffle(SHUFFLE_BUFFER, seed=seed)
 
 
-def _mix(speech: tf.Tensor, noise: tf.Tensor, example_seed: tf.Tensor, mix: MixConfig):
-    snr_seed, gain_seed = tf.unstack(seeds_for(example_seed, 2))
+def _mix(speech: tf.Tensor, noise: tf.Tensor, other_noise: tf.Tensor, example_seed: tf.Tensor, cfg: TrainConfig):
+    """Augment (`pipelines.augment`), then mix at a random SNR and level: the SNR holds for what is mixed."""
+    snr_seed, gain_seed, augment_seed = tf.unstack(seeds_for(example_seed, 3))
+    mix: MixConfig = cfg.mix
+    speech, noise = augment(
+        speech, noise, other_noise, augment_seed, cfg.signal.sample_rate,
+        mix.reverb_probability, mix.channel_probability, mix.second_noise_probability,
+    )
     snr_db = uniform(snr_seed, mix.snr_db_min, mix.snr_db_max)
     gain_db = uniform(gain_seed, mix.gain_db_min, mix.gain_db_max)
     return mix_at_snr(speech, noise, snr_db, gain_db)
@@ -166,14 +174,16 @@ def _validation_mixtures(speech: list[str], noise: list[str], length: int, cfg: 
     count = cfg.validation_steps * cfg.batch_size
     speech_waves = _waveforms(speech, shuffle_seed=None).repeat().take(count)
     noise_waves = _waveforms(noise, shuffle_seed=None).repeat()
+    other_noise_waves = _waveforms(noise, shuffle_seed=None).repeat().skip(1)
 
-    def example(index: tf.Tensor, waves: tuple[tf.Tensor, tf.Tensor]):
-        speech_seed, noise_seed, mix_seed = tf.unstack(seeds_for(index, 3))
+    def example(index: tf.Tensor, waves: tuple[tf.Tensor, tf.Tensor, tf.Tensor]):
+        speech_seed, noise_seed, other_seed, mix_seed = tf.unstack(seeds_for(index, 4))
         clean = tf.ensure_shape(random_crop(waves[0], length, speech_seed), [length])
         noisy = tf.ensure_shape(loop_to_length(waves[1], length, noise_seed), [length])
-        return _mix(clean, noisy, mix_seed[0], cfg.mix)
+        other = tf.ensure_shape(loop_to_length(waves[2], length, other_seed), [length])
+        return _mix(clean, noisy, other, mix_seed[0], cfg)
 
-    pairs = tf.data.Dataset.zip(speech_waves, noise_waves).enumerate()
+    pairs = tf.data.Dataset.zip(speech_waves, noise_waves, other_noise_waves).enumerate()
     return pairs.map(example, num_parallel_calls=tf.data.AUTOTUNE).repeat()
 
 

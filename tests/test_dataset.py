@@ -172,3 +172,27 @@ def test_weighted_loss_batches_carry_magnitude_weights_of_mean_one(folders) -> N
     loud = log_mag.numpy() > -8.0  # away from the log floor, where log(|X| + 1e-6) and log|X| differ
     np.testing.assert_allclose(w[loud], expected[loud], rtol=1e-2)
     assert w.max() > 10 * np.median(w)  # speech harmonics weigh far more than quiet bins
+
+
+AUGMENTED = dataclasses.replace(
+    CFG, mix=MixConfig(crop_seconds=0.5, reverb_probability=1.0, channel_probability=1.0, second_noise_probability=1.0)
+)
+
+
+def test_augmented_batches_keep_shapes_finite_values_and_the_drawn_snr(folders) -> None:
+    speech, noise, cache = folders
+    plain, _ = build_waveform_datasets([speech], [noise], cache, CFG)
+    augmented, _ = build_waveform_datasets([speech], [noise], cache, AUGMENTED)
+    low, high = CFG.mix.snr_db_min, CFG.mix.snr_db_max
+    changed = 0
+    for example, (plain_mixture, _, _) in zip(augmented.take(16), plain.take(16)):
+        mixture, clean, added = (t.numpy() for t in example)
+        assert mixture.shape == clean.shape == added.shape == (8000,)
+        assert np.isfinite(mixture).all() and np.abs(mixture).max() <= 0.99 + 1e-6
+        np.testing.assert_allclose(mixture, clean + added, atol=1e-6)
+        assert low - 0.01 <= _snr_db(clean, added) <= high + 0.01
+        changed += not np.allclose(mixture, plain_mixture.numpy(), atol=1e-4)
+    assert changed == 16
+    features_batch = next(iter(build_datasets([speech], [noise], cache, AUGMENTED)[0]))
+    assert features_batch[0].shape == (CFG.batch_size, features.num_frames(8000, SignalConfig()), 257)
+    assert np.isfinite(features_batch[0].numpy()).all() and np.isfinite(features_batch[1].numpy()).all()

@@ -45,6 +45,19 @@ flags.DEFINE_float(
     "speed_perturb", _MIX.speed_perturb,
     f"Random speed change of the speech, as a fraction (0.1 = 0.9x to 1.1x); default {_MIX.speed_perturb} (off).",
 )
+flags.DEFINE_float(
+    "reverb_probability", _MIX.reverb_probability,
+    f"Share of examples whose speech is reverberated by a synthetic room (RT60 0.15-0.8 s); default {_MIX.reverb_probability}.",
+)
+flags.DEFINE_float(
+    "channel_probability", _MIX.channel_probability,
+    "Share of examples (speech and noise) passed through a random microphone EQ and a 4 kHz, 7 kHz or no band "
+    f"limit; default {_MIX.channel_probability}.",
+)
+flags.DEFINE_float(
+    "second_noise_probability", _MIX.second_noise_probability,
+    f"Share of examples with a second noise 0-10 dB below the first; default {_MIX.second_noise_probability}.",
+)
 flags.DEFINE_enum("model", _MODEL.name, list(MODEL_NAMES), "unet (offline) or unet_causal (streaming); default unet.")
 flags.DEFINE_integer("depth", _MODEL.depth, f"U-Net levels (each halves the frequency resolution); default {_MODEL.depth}.")
 flags.DEFINE_integer("base_filters", _MODEL.base_filters, f"Filters of the first level, doubled per level; default {_MODEL.base_filters}.")
@@ -87,6 +100,9 @@ def _config() -> TrainConfig:
             snr_db_min=FLAGS.snr_db_min,
             snr_db_max=FLAGS.snr_db_max,
             speed_perturb=FLAGS.speed_perturb,
+            reverb_probability=FLAGS.reverb_probability,
+            channel_probability=FLAGS.channel_probability,
+            second_noise_probability=FLAGS.second_noise_probability,
         ),
         batch_size=FLAGS.batch_size,
         epochs=FLAGS.epochs,

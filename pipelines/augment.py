@@ -1,0 +1,115 @@
+"""In-graph augmentations that make training audio sound like many rooms, microphones and channels.
+
+A model trained on clean studio prompts meets reverberant rooms, cheap microphones and telephone
+bandwidth in use. Each op here is stateless, driven by an explicit seed `[2]`, and applied to the
+speech (and, for channel effects, the noise) *before* mixing, so `mix_at_snr` still sets the SNR
+exactly and the training target is the speech as the microphone hears it (reverberant speech stays
+the target: the model removes noise, not the room).
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from pipelines.mixing import uniform
+
+RT60_SECONDS = (0.15, 0.8)
+DIRECT_TO_REVERB_DB = (-3.0, 12.0)
+RIR_MAX_SECONDS = 0.5
+TILT_DB = 6.0  # spectral tilt from 0 Hz to Nyquist, either way
+PEAK_DB = 6.0  # one peak or notch of one octave, anywhere from 150 Hz to 6 kHz
+PEAK_HZ = (150.0, 6000.0)
+BAND_LIMITS_HZ = (4000.0, 7000.0)  # telephone and wideband codec edges; chosen with the no-limit case
+BAND_EDGE_HZ = 200.0
+SECOND_NOISE_DB = (-10.0, 0.0)  # the second noise's power relative to the first
+
+
+def _chance(seed: tf.Tensor, probability: float) -> tf.Tensor:
+    """A boolean scalar that is True with `probability`."""
+    return tf.random.stateless_uniform([], seed) < probability
+
+
+def synthetic_rir(seed: tf.Tensor, rate: int) -> tf.Tensor:
+    """A room impulse response: a unit direct path and an exponentially decaying noise tail.
+
+    RT60 and the direct-to-reverberant ratio are drawn from RT60_SECONDS and DIRECT_TO_REVERB_DB.
+    """
+    rt60_seed, drr_seed, tail_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    length = int(RIR_MAX_SECONDS * rate)
+    rt60 = uniform(rt60_seed, *RT60_SECONDS)
+    time = tf.range(1, length, dtype=tf.float32) / rate
+    tail = tf.random.stateless_normal([length - 1], tail_seed) * tf.exp(-3.0 * math.log(10.0) * time / rt60)
+    drr = uniform(drr_seed, *DIRECT_TO_REVERB_DB)
+    tail *= tf.sqrt(10.0 ** (-drr / 10.0) / tf.reduce_sum(tf.square(tail)))
+    return tf.concat([[1.0], tail], axis=0)
+
+
+def reverberate(wave: tf.Tensor, rir: tf.Tensor) -> tf.Tensor:
+    """`wave` convolved with `rir` (FFT), cut to `wave`'s length: what a microphone in the room records."""
+    length = tf.shape(wave)[0]
+    fft_length = 2 ** tf.cast(tf.math.ceil(tf.math.log(tf.cast(length + tf.shape(rir)[0], tf.float32)) / math.log(2.0)), tf.int32)
+    spectrum = tf.signal.rfft(wave, [fft_length]) * tf.signal.rfft(rir, [fft_length])
+    return tf.signal.irfft(spectrum, [fft_length])[:length]
+
+
+def channel_gains(seed: tf.Tensor, num_bins: tf.Tensor, rate: int) -> tf.Tensor:
+    """Linear gains `[num_bins]` over 0..rate/2 Hz: a random tilt, one random peak or notch, and a
+    band limit at one of BAND_LIMITS_HZ (or none), each with equal chance."""
+    tilt_seed, peak_hz_seed, peak_db_seed, band_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
+    hz = tf.linspace(0.0, rate / 2.0, num_bins)
+    position = hz / (rate / 2.0)
+    gain_db = uniform(tilt_seed, -TILT_DB, TILT_DB) * (position - 0.5)
+    centre = tf.exp(uniform(peak_hz_seed, math.log(PEAK_HZ[0]), math.log(PEAK_HZ[1])))
+    octaves = tf.math.log(tf.maximum(hz, 1.0) / centre) / math.log(2.0)
+    gain_db += uniform(peak_db_seed, -PEAK_DB, PEAK_DB) * tf.exp(-2.0 * tf.square(octaves))
+    limits = tf.constant([*BAND_LIMITS_HZ, rate], tf.float32)  # `rate` is above every bin: no limit
+    limit = tf.gather(limits, tf.random.stateless_uniform([], band_seed, 0, len(limits), dtype=tf.int32))
+    band = tf.clip_by_value((limit - hz) / BAND_EDGE_HZ, 0.0, 1.0)
+    return 10.0 ** (gain_db / 20.0) * band
+
+
+def filter_channel(wave: tf.Tensor, gains: tf.Tensor) -> tf.Tensor:
+    """`wave` through a zero-phase filter with the given rfft-bin gains (circular; fine for crops)."""
+    length = tf.shape(wave)[0]
+    return tf.signal.irfft(tf.signal.rfft(wave) * tf.cast(gains, tf.complex64), [length])
+
+
+def add_second_noise(noise: tf.Tensor, other: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """`noise` plus `other` at a power SECOND_NOISE_DB below (or at) `noise`'s: two sources at once."""
+    power = tf.reduce_mean(tf.square(noise))
+    other_power = tf.reduce_mean(tf.square(other))
+    relative_db = uniform(seed, *SECOND_NOISE_DB)
+    return noise + other * tf.sqrt(tf.math.divide_no_nan(power * 10.0 ** (relative_db / 10.0), other_power))
+
+
+def augment(
+    speech: tf.Tensor,
+    noise: tf.Tensor,
+    other_noise: tf.Tensor,
+    seed: tf.Tensor,
+    rate: int,
+    reverb_probability: float,
+    channel_probability: float,
+    second_noise_probability: float,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """(speech, noise) after reverberation of the speech, a channel filter on both, and a second noise,
+    each applied with its probability."""
+    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 6))
+    if reverb_probability > 0:
+        speech = tf.cond(
+            _chance(seeds[0], reverb_probability), lambda: reverberate(speech, synthetic_rir(seeds[1], rate)), lambda: speech
+        )
+    if second_noise_probability > 0:
+        noise = tf.cond(
+            _chance(seeds[2], second_noise_probability), lambda: add_second_noise(noise, other_noise, seeds[3]), lambda: noise
+        )
+    if channel_probability > 0:
+
+        def through_channel() -> tuple[tf.Tensor, tf.Tensor]:
+            gains = channel_gains(seeds[5], tf.shape(speech)[0] // 2 + 1, rate)
+            return filter_channel(speech, gains), filter_channel(noise, gains)
+
+        speech, noise = tf.cond(_chance(seeds[4], channel_probability), through_channel, lambda: (speech, noise))
+    return speech, noise

@@ -1,0 +1,71 @@
+"""Augmentations: rooms reverberate, channels filter as drawn, a second noise adds at its level."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines import augment
+from tests.conftest import harmonic_speechlike
+
+RATE = 16000
+
+
+def _seed(n: int) -> tf.Tensor:
+    return tf.constant([n, 7], tf.int64)
+
+
+def test_a_synthetic_room_has_a_direct_path_and_a_decaying_tail_at_the_drawn_ratio() -> None:
+    for n in range(5):
+        rir = augment.synthetic_rir(_seed(n), RATE).numpy()
+        assert rir.shape == (int(augment.RIR_MAX_SECONDS * RATE),) and rir[0] == 1.0 and np.isfinite(rir).all()
+        drr_db = -10 * np.log10(np.sum(rir[1:] ** 2))
+        assert augment.DIRECT_TO_REVERB_DB[0] - 1e-3 <= drr_db <= augment.DIRECT_TO_REVERB_DB[1] + 1e-3
+        early, late = np.sum(rir[1 : RATE // 20] ** 2), np.sum(rir[RATE // 5 : RATE // 4] ** 2)
+        assert late < early  # the tail decays
+
+
+def test_reverberation_is_a_causal_convolution_cut_to_length() -> None:
+    speech = harmonic_speechlike(1.0, RATE)
+    rir = np.zeros(800, np.float32)
+    rir[0], rir[400] = 1.0, 0.5
+    wet = augment.reverberate(tf.constant(speech), tf.constant(rir)).numpy()
+    expected = np.convolve(speech, rir)[: len(speech)]
+    np.testing.assert_allclose(wet, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_channel_gains_are_positive_smooth_and_band_limited_where_drawn(n: int) -> None:
+    gains = augment.channel_gains(_seed(n), 4001, RATE).numpy()
+    hz = np.linspace(0, RATE / 2, 4001)
+    assert gains.shape == (4001,) and np.isfinite(gains).all() and (gains >= 0).all()
+    passband = gains[(hz > 200) & (hz < 3500)]
+    assert 10 ** (-(augment.TILT_DB + augment.PEAK_DB) / 20) - 1e-6 <= passband.min()
+    assert passband.max() <= 10 ** ((augment.TILT_DB + augment.PEAK_DB) / 20) + 1e-6
+    above = gains[hz > 4000 + augment.BAND_EDGE_HZ]
+    assert (above == 0).all() or (gains[(hz > 4000) & (hz < 6500)] > 0).all()
+
+
+def test_band_limits_cut_what_lies_above_them() -> None:
+    noise = np.random.default_rng(0).standard_normal(RATE).astype(np.float32)
+    limited = 0
+    for n in range(12):
+        filtered = augment.filter_channel(tf.constant(noise), augment.channel_gains(_seed(n), RATE // 2 + 1, RATE)).numpy()
+        spectrum = np.abs(np.fft.rfft(filtered)) ** 2
+        hz = np.fft.rfftfreq(RATE, 1 / RATE)
+        if spectrum[hz > 7300].sum() < 1e-6 * spectrum.sum():
+            limited += 1
+    assert 1 <= limited < 12  # some draws limit the band, some do not
+
+
+def test_a_second_noise_adds_at_the_drawn_relative_level() -> None:
+    rng = np.random.default_rng(1)
+    first = rng.standard_normal(RATE).astype(np.float32)
+    other = 3.0 * rng.standard_normal(RATE).astype(np.float32)
+    mixed = augment.add_second_noise(tf.constant(first), tf.constant(other), _seed(3)).numpy()
+    added = mixed - first
+    relative_db = 10 * np.log10(np.mean(added**2) / np.mean(first**2))
+    assert augment.SECOND_NOISE_DB[0] - 1e-3 <= relative_db <= augment.SECOND_NOISE_DB[1] + 1e-3
+    silent = augment.add_second_noise(tf.zeros(RATE), tf.constant(other), _seed(3)).numpy()
+    assert not silent.any()
