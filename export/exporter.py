@@ -27,7 +27,8 @@ import tensorflow as tf
 
 from export import parity, report, saved_model, streaming, tflite
 from keras_denoiser import config as config_lib
-from keras_denoiser.config import TrainConfig
+from keras_denoiser import features
+from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB, TrainConfig
 from keras_denoiser.errors import UserError
 
 FORMATS = ("saved_model", "tflite", "streaming_tflite")
@@ -45,8 +46,10 @@ class ExportRequest:
     version: int = 1
     formats: tuple[str, ...] = FORMATS
     quantizations: tuple[str, ...] = tflite.QUANTIZATIONS
+    max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB  # baked into serving_default, default of the TFLite apps
 
     def __post_init__(self) -> None:
+        features.mask_floor(self.max_attenuation_db)  # checks the limit
         for fmt in self.formats:
             if fmt not in FORMATS:
                 raise UserError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -133,8 +136,9 @@ class _Job:
 
     def masker_row(self, artefact: str, path: Path, masker: Callable[[np.ndarray], np.ndarray]) -> parity.ParityRow:
         """Parity of a TFLite mask model (whole-spectrogram or streaming) on the test mixture."""
-        signal_cfg = self.train_cfg.signal
-        return self.row(artefact, path, lambda x: tflite.enhance_with_tflite(masker, x, signal_cfg), path.stat().st_size)
+        signal_cfg, floor = self.train_cfg.signal, features.mask_floor(self.request.max_attenuation_db)
+        enhance = lambda x: tflite.enhance_with_tflite(masker, x, signal_cfg, floor)  # noqa: E731
+        return self.row(artefact, path, enhance, path.stat().st_size)
 
 
 def _build(
@@ -144,8 +148,10 @@ def _build(
     rate = signal_cfg.sample_rate
     wave = signals.test_wave.astype(np.float32)
 
+    floor = features.mask_floor(request.max_attenuation_db)
+
     def keras_enhance(x: np.ndarray) -> np.ndarray:
-        return saved_model.enhance_waveform(model, tf.constant(x[np.newaxis]), signal_cfg).numpy()[0]
+        return saved_model.enhance_waveform(model, tf.constant(x[np.newaxis]), signal_cfg, floor).numpy()[0]
 
     reference, seconds = parity.timed(keras_enhance, wave)
     rows = [parity.ParityRow("keras", "", 0.0, None, None, 0, 1000 * seconds / (len(wave) / rate))]
@@ -163,7 +169,7 @@ def _export_saved_model_and_tflite(model: keras.Model, job: _Job) -> list[parity
     with tempfile.TemporaryDirectory(prefix=".savedmodel-", dir=job.build) as scratch:
         keep = "saved_model" in job.request.formats
         model_dir = job.build / job.request.name / str(job.request.version) if keep else Path(scratch) / "1"
-        saved_model.save_serving_model(model, job.train_cfg.signal, model_dir)
+        saved_model.save_serving_model(model, job.train_cfg.signal, model_dir, job.request.max_attenuation_db)
         if keep:
             _write_models_config(job.build / MODELS_CONFIG_FILE, job.request.name)
             serving_fn = tf.saved_model.load(str(model_dir)).signatures[saved_model.SERVING_SIGNATURE]
@@ -188,7 +194,7 @@ def _export_tflite(model_dir: Path, job: _Job) -> list[parity.ParityRow]:
         flatbuffer = tflite.convert_saved_model(model_dir, saved_model.MASK_SIGNATURE, quantize, representative)
         path = out_dir / f"{job.request.name}-{quantize}.tflite"
         path.write_bytes(flatbuffer)
-        sidecar = tflite.sidecar(flatbuffer, quantize, job.train_cfg)
+        sidecar = tflite.sidecar(flatbuffer, quantize, job.train_cfg, job.request.max_attenuation_db)
         path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
         rows.append(job.masker_row(f"tflite_{quantize}", path, tflite.TFLiteMasker(path)))
     return rows
@@ -202,7 +208,8 @@ def _export_streaming(model: keras.Model, job: _Job) -> list[parity.ParityRow]:
     blocks = job.signals.representative
     log_mags = (item for block in blocks for item in np.reshape(block, (-1, *np.shape(block)[-2:])))
     quantizations = job.request.streaming_quantizations
-    paths = streaming.write_streaming(unet, out_dir, quantizations, log_mags, job.signals.representative_source)
+    source = job.signals.representative_source
+    paths = streaming.write_streaming(unet, out_dir, quantizations, log_mags, source, job.request.max_attenuation_db)
     return [
         job.masker_row(f"streaming_tflite_{quantize}", path, streaming.StreamingTFLiteMasker(path, unet.states))
         for quantize, path in paths.items()
@@ -232,6 +239,7 @@ def _details(model: keras.Model, train_cfg: TrainConfig, request: ExportRequest,
         "version": request.version,
         "formats": list(request.formats),
         "quantizations": list(request.quantizations),
+        "max_attenuation_db": tflite.attenuation_limit_entry(request.max_attenuation_db),
         "model": config_lib.to_dict(train_cfg.model),
         "signal": config_lib.to_dict(train_cfg.signal),
         "parameters": int(model.count_params()),

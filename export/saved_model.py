@@ -27,19 +27,23 @@ LOG_MAGNITUDE_INPUT = "log_magnitude"
 MASK_OUTPUT = "mask"
 
 
-def enhance_waveform(model: keras.Model, waveform: tf.Tensor, signal_cfg: SignalConfig) -> tf.Tensor:
-    """Enhanced `[batch, samples]`: STFT, mask from `model`, masked iSTFT cropped to the input length."""
-    spec = features.stft(waveform, signal_cfg)
-    mask = model(features.log_magnitude(spec), training=False)
-    return features.istft(features.apply_mask(spec, mask), tf.shape(waveform)[-1], signal_cfg)
+def enhance_waveform(model: keras.Model, waveform: tf.Tensor, signal_cfg: SignalConfig, floor: float = 0.0) -> tf.Tensor:
+    """Enhanced `[batch, samples]` by the Keras model: the reference every export is checked against."""
+    return features.enhance(waveform, lambda log_mag: model(log_mag, training=False), signal_cfg, floor).wave
 
 
-def save_serving_model(model: keras.Model, signal_cfg: SignalConfig, path: str | os.PathLike[str]) -> None:
-    """Write the SavedModel with the `serving_default` and `mask` signatures to `path` (a version folder)."""
+def save_serving_model(
+    model: keras.Model, signal_cfg: SignalConfig, path: str | os.PathLike[str], max_attenuation_db: float
+) -> None:
+    """Write the SavedModel with the `serving_default` and `mask` signatures to `path` (a version folder).
+
+    `serving_default` applies the attenuation limit (a server's clients cannot); `mask` returns the raw mask.
+    """
+    floor = features.mask_floor(max_attenuation_db)
 
     @tf.function
     def enhance(waveform):
-        return {ENHANCED_OUTPUT: enhance_waveform(model, waveform, signal_cfg)}
+        return {ENHANCED_OUTPUT: enhance_waveform(model, waveform, signal_cfg, floor)}
 
     @tf.function
     def mask(log_magnitude):

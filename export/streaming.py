@@ -26,9 +26,10 @@ import numpy as np
 import tensorflow as tf
 
 from export import mixture, tflite
+from export.tflite import attenuation_limit_entry
 from keras_denoiser import features
 from keras_denoiser.atomic import write_bytes_atomic
-from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 from keras_denoiser.model_io import load_model
 
@@ -197,7 +198,7 @@ def _signature_name(tensor_name: str) -> str:
     return tensor_name.removeprefix("serving_default_").split(":")[0]
 
 
-def sidecar(streaming: StreamingUNet, quantization: str, representative: str) -> dict:
+def sidecar(streaming: StreamingUNet, quantization: str, representative: str, max_attenuation_db: float) -> dict:
     """What an app needs to drive the model: signal parameters, tensor names and shapes."""
     cfg = streaming.signal_cfg
     return {
@@ -216,6 +217,7 @@ def sidecar(streaming: StreamingUNet, quantization: str, representative: str) ->
         "log_epsilon": features.LOG_EPSILON,
         "output_delay_samples": cfg.frame_length - cfg.hop_length,
         "latency_ms": 1000.0 * cfg.frame_length / cfg.sample_rate,
+        "max_attenuation_db": attenuation_limit_entry(max_attenuation_db),
         "input": {"name": FRAME_INPUT, "shape": [1, 1, cfg.num_bins]},
         "output": {"name": MASK_OUTPUT, "shape": [1, 1, cfg.num_bins]},
         "states": [
@@ -255,17 +257,19 @@ def write_streaming(
     quantizations: Sequence[str],
     log_mags: Iterable[np.ndarray],
     source: str,
+    max_attenuation_db: float,
 ) -> dict[str, Path]:
     """Write `<model>_<quantization>.tflite` and its `.json` sidecar per quantization; return the paths.
 
     `log_mags`: log-magnitude spectrograms `[frames, bins]` that calibrate int8 (`source` says what they are).
+    The sidecar carries `max_attenuation_db`, the limit apps apply to the mask by default.
     """
     calibration = streaming.calibration_inputs(log_mags, MAX_CALIBRATION_FRAMES) if "int8" in quantizations else []
     written = {}
     for quantization, flatbuffer in convert(streaming, quantizations, calibration).items():
         path = out_dir / f"{streaming.model_cfg.name}_{quantization}.tflite"
         write_bytes_atomic(path, flatbuffer)
-        meta = sidecar(streaming, quantization, source)
+        meta = sidecar(streaming, quantization, source, max_attenuation_db)
         write_bytes_atomic(path.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
         written[quantization] = path
     return written
@@ -277,6 +281,7 @@ def export_streaming(
     quantizations: Sequence[str] = QUANTIZATIONS,
     representative: Iterable[np.ndarray] | None = None,
     train_config: TrainConfig | None = None,
+    max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB,
 ) -> dict[str, Path]:
     """Write `<model>_<quantization>.tflite` and its `.json` sidecar per quantization; return the paths.
 
@@ -297,4 +302,4 @@ def export_streaming(
     if representative is None:
         representative, source = calibration_waves(cfg.signal), "generated"
     log_mags = (log_magnitude_frames(w, cfg.signal) for w in representative)
-    return write_streaming(streaming, out_dir, quantizations, log_mags, source)
+    return write_streaming(streaming, out_dir, quantizations, log_mags, source, max_attenuation_db)

@@ -14,6 +14,7 @@ float32 with quantize/dequantize inside, so callers feed the same features to ev
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -141,7 +142,7 @@ def check_builtins_only(flatbuffer: bytes, label: str) -> None:
         raise UserError(f"tflite {label}: needs non-builtin ops {', '.join(sorted(set(non_builtin)))}")
 
 
-def sidecar(flatbuffer: bytes, quantize: str, train_cfg: TrainConfig) -> dict:
+def sidecar(flatbuffer: bytes, quantize: str, train_cfg: TrainConfig, max_attenuation_db: float) -> dict:
     """What a runtime needs to use the model: signal parameters, feature, tensors and their quantization."""
     from ai_edge_litert.interpreter import Interpreter
 
@@ -160,6 +161,8 @@ def sidecar(flatbuffer: bytes, quantize: str, train_cfg: TrainConfig) -> dict:
         "feature": f"log(|STFT| + {features.LOG_EPSILON:g})",
         "frames": None,
         "time_axis": "dynamic: resize the input to [1, frames, num_bins] for any frames >= 1",
+        "max_attenuation_db": attenuation_limit_entry(max_attenuation_db),
+        "mask_floor": "apply mask = max(mask, 10 ** (-max_attenuation_db / 20)) before multiplying",
         "input": _tensor_info(interpreter.get_input_details()[0]),
         "output": _tensor_info(interpreter.get_output_details()[0]),
     }
@@ -197,8 +200,11 @@ class TFLiteMasker:
         return self._interpreter.get_tensor(self._output)[0]
 
 
-def enhance_with_tflite(masker: TFLiteMasker, wave: np.ndarray, signal_cfg: SignalConfig) -> np.ndarray:
-    """Enhanced 1-D waveform: TF STFT, LiteRT mask, TF iSTFT."""
-    spec = features.stft(wave, signal_cfg)
-    mask = masker(features.log_magnitude(spec).numpy())
-    return features.istft(features.apply_mask(spec, mask), len(wave), signal_cfg).numpy()
+def enhance_with_tflite(masker: TFLiteMasker, wave: np.ndarray, signal_cfg: SignalConfig, floor: float = 0.0) -> np.ndarray:
+    """Enhanced 1-D waveform: TF STFT, LiteRT mask (never below `floor`), TF iSTFT."""
+    return features.enhance(wave, lambda log_mag: masker(log_mag.numpy()), signal_cfg, floor).wave.numpy()
+
+
+def attenuation_limit_entry(max_attenuation_db: float) -> float | None:
+    """The sidecar's `max_attenuation_db`: the limit an app applies by default (JSON null: no limit)."""
+    return None if math.isinf(max_attenuation_db) else max_attenuation_db

@@ -42,6 +42,10 @@ class SignalConfig:
         return self.frame_length - self.hop_length
 
 
+# The default attenuation limit of every enhancer and export, chosen on the selection set (see the
+# model card): no time-frequency bin is turned down by more than this.
+DEFAULT_MAX_ATTENUATION_DB = 30.0
+
 MODEL_NAMES = ("unet", "unet_causal")
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_denoiser import features, model_io
-from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB, ModelConfig, SignalConfig, TrainConfig
 
 DEFAULT_CHUNK_FRAMES = 1024
 
@@ -80,11 +80,11 @@ def make_plan(train_cfg: TrainConfig, chunk_frames: int = DEFAULT_CHUNK_FRAMES) 
 SegmentFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
 
-def segment_function(model, signal_cfg: SignalConfig) -> SegmentFn:
+def segment_function(model, signal_cfg: SignalConfig, floor: float = 0.0) -> SegmentFn:
     """A compiled `(wave [ch, n], keep_from, keep_to, num_samples) -> enhanced [ch, num_samples]`.
 
-    The segment's STFT frames `keep_from:keep_to` are masked and inverted; the result starts at
-    sample `keep_from * hop` of the segment.
+    The segment's STFT frames `keep_from:keep_to` are masked (never below `floor`) and inverted;
+    the result starts at sample `keep_from * hop` of the segment.
     """
 
     @tf.function(
@@ -96,10 +96,8 @@ def segment_function(model, signal_cfg: SignalConfig) -> SegmentFn:
         ]
     )
     def run(wave, keep_from, keep_to, num_samples):
-        spec = features.stft(wave, signal_cfg)
-        mask = model(features.log_magnitude(spec), training=False)
-        masked = features.apply_mask(spec, mask)[:, keep_from:keep_to]
-        return features.istft(masked, num_samples, signal_cfg)
+        mask_fn = lambda log_mag: model(log_mag, training=False)  # noqa: E731
+        return features.enhance(wave, mask_fn, signal_cfg, floor, keep_from, keep_to, num_samples).wave
 
     return run
 
@@ -171,21 +169,37 @@ class ChunkedEnhancer:
 
 
 class KerasEnhancer:
-    """A trained Keras mask model as an `Enhancer` (mono in, mono out, same length)."""
+    """A trained Keras mask model as an `Enhancer` (mono in, mono out, same length).
 
-    def __init__(self, model, train_cfg: TrainConfig, name: str, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> None:
+    `max_attenuation_db` limits how much any time-frequency bin is turned down (`features.mask_floor`).
+    """
+
+    def __init__(
+        self,
+        model,
+        train_cfg: TrainConfig,
+        name: str,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB,
+    ) -> None:
         self.name = name
         self.model = model
         self.train_config = train_cfg
         self.sample_rate = train_cfg.signal.sample_rate
+        self.max_attenuation_db = max_attenuation_db
         self.plan = make_plan(train_cfg, chunk_frames)
-        self._segment_fn = segment_function(model, train_cfg.signal)
+        self._segment_fn = segment_function(model, train_cfg.signal, features.mask_floor(max_attenuation_db))
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str], chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> "KerasEnhancer":
+    def from_path(
+        cls,
+        path: str | os.PathLike[str],
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB,
+    ) -> "KerasEnhancer":
         """Load a `.keras` model (or model folder) with its config; named after the file."""
         model, train_cfg = model_io.load_model(path)
-        return cls(model, train_cfg, model_name(path), chunk_frames)
+        return cls(model, train_cfg, model_name(path), chunk_frames, max_attenuation_db)
 
     def stream(self, channels: int) -> ChunkedEnhancer:
         """A fresh streaming state for a signal with `channels` channels."""
@@ -200,10 +214,11 @@ class KerasEnhancer:
         return self.enhance(np.asarray(wave, np.float32)[:, None])[:, 0]
 
     def analyse(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Noisy magnitude spectrogram and mask `[frames, bins]` of a mono wave (one pass, for plots)."""
-        spec = features.stft(tf.constant(wave[None], tf.float32), self.train_config.signal)
-        mask = self.model(features.log_magnitude(spec), training=False)
-        return np.abs(spec.numpy()[0]), np.asarray(mask)[0]
+        """Noisy magnitude spectrogram and (floored) mask `[frames, bins]` of a mono wave (one pass, for plots)."""
+        mask_fn = lambda log_mag: self.model(log_mag, training=False)  # noqa: E731
+        floor = features.mask_floor(self.max_attenuation_db)
+        result = features.enhance(tf.constant(wave[None], tf.float32), mask_fn, self.train_config.signal, floor)
+        return np.abs(result.spectrogram.numpy()[0]), result.mask.numpy()[0]
 
 
 def model_name(path: str | os.PathLike[str]) -> str:

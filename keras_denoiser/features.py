@@ -10,9 +10,13 @@ every original sample; `istft` crops the padding off again.
 
 from __future__ import annotations
 
+import math
+from typing import Callable, NamedTuple
+
 import tensorflow as tf
 
 from keras_denoiser.config import SignalConfig
+from keras_denoiser.errors import UserError
 
 LOG_EPSILON = 1e-6
 # weighted_mask_mse: squared mask errors weighted by |X|^0.6, the 0.3 power-law compression squared.
@@ -82,3 +86,44 @@ def magnitude_weights(spec: tf.Tensor, exponent: float = MAGNITUDE_WEIGHT_EXPONE
 def apply_mask(spec: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """Scale a complex spectrogram by a real mask, keeping the noisy phase."""
     return spec * tf.cast(mask, spec.dtype)
+
+
+def mask_floor(max_attenuation_db: float) -> float:
+    """The smallest mask value allowed by an attenuation limit: 10^(-dB/20); `inf` dB is no limit (0).
+
+    A floor keeps some of the input everywhere, so a mask that is wrong on an unheard voice can
+    never remove it outright; 0 dB keeps everything and gives the input back.
+    """
+    if math.isnan(max_attenuation_db) or max_attenuation_db < 0:
+        raise UserError(f"the attenuation limit must be 0 dB or more (inf: no limit), not {max_attenuation_db}")
+    return 10.0 ** (-max_attenuation_db / 20.0)
+
+
+class Enhanced(NamedTuple):
+    """What the mask chain computes: the enhanced waveform, and the noisy spectrogram and mask it used."""
+
+    wave: tf.Tensor
+    spectrogram: tf.Tensor
+    mask: tf.Tensor
+
+
+def enhance(
+    wave: tf.Tensor,
+    mask_fn: Callable[[tf.Tensor], tf.Tensor],
+    cfg: SignalConfig,
+    floor: float | tf.Tensor = 0.0,
+    keep_from: int | tf.Tensor = 0,
+    keep_to: int | tf.Tensor | None = None,
+    num_samples: int | tf.Tensor | None = None,
+) -> Enhanced:
+    """The one STFT -> log-magnitude -> mask (floored) -> mask x noisy spectrogram -> iSTFT chain.
+
+    `mask_fn` maps log-magnitude `[..., frames, bins]` to a mask of the same shape (a Keras model, a
+    TFLite interpreter, ...). Frames `keep_from:keep_to` are inverted into `num_samples` samples
+    (default: all frames, the input's length); chunked inference keeps a chunk's centre this way.
+    """
+    spec = stft(wave, cfg)
+    mask = tf.maximum(tf.cast(mask_fn(log_magnitude(spec)), tf.float32), floor)
+    masked = apply_mask(spec, mask)[..., keep_from:keep_to, :]
+    length = tf.shape(wave)[-1] if num_samples is None else num_samples
+    return Enhanced(istft(masked, length, cfg), spec, mask)

@@ -1,9 +1,11 @@
 """Deterministic noisy/clean test mixtures from speech and noise corpora.
 
-File i draws its speech item, noise item, noise offset and SNR from its own generator seeded by
-`(seed, i)`, so a given seed always yields the same mixtures whatever `num_files` is. Speech is
-taken whole; noise is looped from the offset to the speech's length and mixed with
-`pipelines.mixing.mix_at_snr` at a fixed level.
+File i draws its speaker, speech item, noise kind, noise item and noise offset from its own
+generator seeded by `(seed, i)`, so a given seed always yields the same mixtures whatever
+`num_files` is. Speakers (folders) and noise kinds (folders) are drawn evenly, whatever number of
+files each holds, so no one voice or noise kind dominates a set. Speech is taken whole; noise is
+looped from the offset to the speech's length and mixed with `pipelines.mixing.mix_at_snr` at a
+fixed level.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 from keras_denoiser import atomic, audio
 from keras_denoiser.config import SplitConfig
 from keras_denoiser.errors import UserError
-from pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items
+from pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items, unit_key
 from pipelines.mixing import mix_at_snr
 
 MIX_GAIN_DB = -25.0
@@ -44,20 +46,30 @@ class Mixture:
     noisy: np.ndarray
 
 
-def corpus_items(root: str | os.PathLike[str], split: str, split_cfg: SplitConfig, kind: Kind) -> list[AudioItem]:
-    """The usable items of a corpus in `split`: the held-out `test` or `validation` speakers/files, or `all`."""
+Group = list[AudioItem]  # the items of one speaker, or of one noise folder (kind)
+
+
+def corpus_groups(root: str | os.PathLike[str], split: str, split_cfg: SplitConfig, kind: Kind) -> list[Group]:
+    """The usable items of a corpus in `split` (the held-out `test` or `validation` units, or `all`),
+    grouped by speaker for speech and by folder for noise."""
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     corpus: Corpus = read_corpus(root)
-    return list(corpus.items) if split == "all" else split_items(corpus, kind, split_cfg)[split]
+    items = list(corpus.items) if split == "all" else split_items(corpus, kind, split_cfg)[split]
+    by_speaker = dataclasses.replace(split_cfg, speech_unit="speaker")
+    groups: dict[str, Group] = {}
+    for item in items:
+        key = unit_key(corpus, item, "speech", by_speaker) if kind == "speech" else str(Path(item.id).parent)
+        groups.setdefault(key, []).append(item)
+    return [groups[key] for key in sorted(groups)]
 
 
 def split_corpora(
     speech_dirs: Sequence[str], noise_dirs: Sequence[str], split: str, split_cfg: SplitConfig
-) -> tuple[list[AudioItem], list[AudioItem]]:
-    """(speech, noise) items of `split` over all the corpora; UserError when either is empty."""
-    speech = [item for root in speech_dirs for item in corpus_items(root, split, split_cfg, "speech")]
-    noise = [item for root in noise_dirs for item in corpus_items(root, split, split_cfg, "noise")]
+) -> tuple[list[Group], list[Group]]:
+    """(speech, noise) groups of `split` over all the corpora; UserError when either is empty."""
+    speech = [group for root in speech_dirs for group in corpus_groups(root, split, split_cfg, "speech")]
+    noise = [group for root in noise_dirs for group in corpus_groups(root, split, split_cfg, "noise")]
     for kind, items, dirs in (("speech", speech, speech_dirs), ("noise", noise, noise_dirs)):
         if not items:
             raise UserError(
@@ -68,20 +80,20 @@ def split_corpora(
 
 
 def mixtures(
-    speech: Sequence[AudioItem],
-    noise: Sequence[AudioItem],
+    speech: Sequence[Group],
+    noise: Sequence[Group],
     snrs: Sequence[float],
     num_files: int,
     seed: int,
     rate: int,
 ) -> Iterator[Mixture]:
     """`num_files` mixtures at `rate` Hz; SNRs cycle through `snrs` in order."""
-    if not speech or not noise or not snrs:
+    if not all(speech) or not all(noise) or not speech or not noise or not snrs:
         raise UserError("a test set needs speech, noise and at least one SNR")
     for index in range(num_files):
         rng = np.random.default_rng([seed, index])
-        speech_item = speech[int(rng.integers(len(speech)))]
-        noise_item = noise[int(rng.integers(len(noise)))]
+        speech_item = _draw(speech, rng)
+        noise_item = _draw(noise, rng)
         clean = audio.read_mono(speech_item.path, rate)
         noise_wave = audio.read_mono(noise_item.path, rate)
         offset = int(rng.integers(len(noise_wave)))
@@ -89,6 +101,12 @@ def mixtures(
         snr = float(snrs[index % len(snrs)])
         noisy, scaled_clean, _ = mix_at_snr(clean, looped, snr, MIX_GAIN_DB)
         yield Mixture(f"{index:04d}.wav", snr, speech_item.id, noise_item.id, offset, scaled_clean.numpy(), noisy.numpy())
+
+
+def _draw(groups: Sequence[Group], rng: np.random.Generator) -> AudioItem:
+    """A group drawn evenly, then an item of it."""
+    group = groups[int(rng.integers(len(groups)))]
+    return group[int(rng.integers(len(group)))]
 
 
 def remove_testset(output_dir: Path) -> None:

@@ -31,12 +31,10 @@ class PreviewCallback(keras.callbacks.Callback):
         self.log_dir = Path(log_dir)
         self._writer: tf.summary.SummaryWriter | None = None
 
-    def enhance(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(enhanced waveform, noisy spectrogram, mask) with the model's current weights."""
-        spec = features.stft(self.noisy, self.signal_cfg)
-        mask = self.model(features.log_magnitude(spec)[tf.newaxis], training=False)[0]
-        enhanced = features.istft(features.apply_mask(spec, mask), tf.size(self.noisy), self.signal_cfg)
-        return enhanced, spec, mask
+    def enhance(self) -> features.Enhanced:
+        """(enhanced waveform, noisy spectrogram, mask) with the model's current weights (no floor: the raw mask)."""
+        mask_fn = lambda log_mag: self.model(log_mag[tf.newaxis], training=False)[0]  # noqa: E731
+        return features.enhance(self.noisy, mask_fn, self.signal_cfg)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         if self._writer is None:

@@ -65,7 +65,7 @@ def _corpora(root: Path) -> tuple[Path, Path]:
 
 
 def _make(speech: Path, noise: Path, out: Path, seed: int) -> None:
-    items = [testset.corpus_items(c, "all", SplitConfig(), kind) for c, kind in ((speech, "speech"), (noise, "noise"))]
+    items = [testset.corpus_groups(c, "all", SplitConfig(), kind) for c, kind in ((speech, "speech"), (noise, "noise"))]
     testset.write_testset(testset.mixtures(*items, snrs=[-5, 0, 5], num_files=5, seed=seed, rate=RATE), out, RATE)
 
 
@@ -91,7 +91,8 @@ def test_make_testset_is_deterministic_and_mixes_at_the_stated_snrs(tmp_path: Pa
 def test_held_out_splits_keep_only_their_noise_files(tmp_path: Path) -> None:
     _, noise = _corpora(tmp_path)
     split = SplitConfig(seed=1, validation_fraction=0.4, test_fraction=0.4)
-    parts = {name: {i.id for i in testset.corpus_items(noise, name, split, "noise")} for name in ("test", "validation", "all")}
+    parts = {name: {i.id for group in testset.corpus_groups(noise, name, split, "noise") for i in group}
+             for name in ("test", "validation", "all")}
     assert parts["test"] | parts["validation"] <= parts["all"] and not parts["test"] & parts["validation"]
     assert parts["test"] == {i.id for i in read_corpus(noise).items if split_of(f"noise/{i.id}", split) == "test"}
 
@@ -187,3 +188,15 @@ def test_evaluate_refuses_non_positive_chunk_frames_in_one_line(tmp_path: Path) 
     assert result.returncode == 2
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         "error: flag --chunk_frames=0: 0 is not a positive integer"]
+
+
+def test_test_sets_draw_speakers_evenly_however_many_files_each_has(tmp_path: Path, write_wav) -> None:
+    for n in range(30):
+        write_wav(f"speech/big/s{n}.wav", harmonic_speechlike(0.3, RATE, seed=n))
+    write_wav("speech/small/s0.wav", harmonic_speechlike(0.3, RATE, seed=99))
+    write_wav("noise/hum/n.wav", np.full(4000, 0.1, np.float32))
+    speech = testset.corpus_groups(tmp_path / "speech", "all", SplitConfig(), "speech")
+    noise = testset.corpus_groups(tmp_path / "noise", "all", SplitConfig(), "noise")
+    assert sorted(map(len, speech)) == [1, 30]
+    drawn = [m.speech_id for m in testset.mixtures(speech, noise, [0.0], num_files=60, seed=0, rate=RATE)]
+    assert 15 <= drawn.count("small/s0.wav") <= 45  # about half, not 1/31

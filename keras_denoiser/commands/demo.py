@@ -17,11 +17,14 @@ from absl import flags
 
 from keras_denoiser import assets, audio, metrics
 from keras_denoiser.atomic import check_output_dir
+from keras_denoiser.commands import attenuation_flag
 from keras_denoiser.denoise_files import denoise_file, plot_file
 from keras_denoiser.enhance import KerasEnhancer
 from keras_denoiser.errors import UserError
 
 FLAGS = flags.FLAGS
+attenuation_flag.define_attenuation_flag()
+flags.adopt_module_key_flags(attenuation_flag)
 flags.DEFINE_string("output_dir", "demo_output", "Folder for the noisy copy, the enhanced wav and the plot; default ./demo_output.")
 flags.DEFINE_string("model", None, "Model to demonstrate (.keras file or model folder); default: the bundled offline model.")
 
@@ -32,7 +35,7 @@ def main(argv: Sequence[str]) -> int:
             raise UserError(f"{path}: bundled sample missing; reinstall keras-denoiser")
     output_dir = Path(FLAGS.output_dir)
     check_output_dir(output_dir)
-    enhancer = KerasEnhancer.from_path(FLAGS.model or assets.DEFAULT_MODEL)
+    enhancer = KerasEnhancer.from_path(FLAGS.model or assets.DEFAULT_MODEL, max_attenuation_db=FLAGS.max_attenuation_db)
     output_dir.mkdir(parents=True, exist_ok=True)
     noisy_copy, enhanced_path, plot_path = (output_dir / n for n in ("noisy_sample.wav", "enhanced.wav", "enhanced.png"))
     shutil.copyfile(assets.NOISY_SAMPLE, noisy_copy)

@@ -16,11 +16,14 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser import assets
+from keras_denoiser.commands import attenuation_flag
 from keras_denoiser.denoise_files import denoise_all, plan_jobs
 from keras_denoiser.enhance import DEFAULT_CHUNK_FRAMES, KerasEnhancer
 from keras_denoiser.errors import UserError
 
 FLAGS = flags.FLAGS
+attenuation_flag.define_attenuation_flag()
+flags.adopt_module_key_flags(attenuation_flag)
 flags.DEFINE_string(
     "model", None, "Trained model: a .keras file (with its .json config) or a model folder; default: the bundled offline model."
 )
@@ -47,7 +50,7 @@ def main(argv: Sequence[str]) -> int:
     jobs = plan_jobs(inputs, Path(FLAGS.output_dir), FLAGS.output_format)
     if not jobs:
         raise UserError(f"no audio files found in {', '.join(map(str, inputs))}")
-    enhancer = KerasEnhancer.from_path(FLAGS.model or assets.DEFAULT_MODEL, FLAGS.chunk_frames)
+    enhancer = KerasEnhancer.from_path(FLAGS.model or assets.DEFAULT_MODEL, FLAGS.chunk_frames, FLAGS.max_attenuation_db)
     from tqdm import tqdm
 
     report = denoise_all(

@@ -18,7 +18,7 @@ from absl import flags
 
 from keras_denoiser import evaluate, testset
 from keras_denoiser.atomic import check_output_file, write_bytes_atomic
-from keras_denoiser.commands import corpus_flags
+from keras_denoiser.commands import attenuation_flag, corpus_flags
 from keras_denoiser.enhance import KerasEnhancer
 from keras_denoiser.enhancer import Enhancer
 from keras_denoiser.errors import UserError
@@ -26,6 +26,8 @@ from keras_denoiser.errors import UserError
 RATE = 16000
 
 FLAGS = flags.FLAGS
+attenuation_flag.define_attenuation_flag()
+flags.adopt_module_key_flags(attenuation_flag)
 flags.DEFINE_multi_string("model", [], "A trained model (.keras file or model folder) to score; repeat the flag for several.")
 flags.DEFINE_list("peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.peers); default none.")
 flags.DEFINE_string("clean_dir", None, "Folder of clean references, matched to --noisy_dir files by relative path.")
@@ -85,7 +87,7 @@ def _examples():
 def _systems() -> list[Enhancer]:
     if not FLAGS.model and not FLAGS.peers:
         raise UserError("give at least one --model (or --peers)")
-    systems: list[Enhancer] = [KerasEnhancer.from_path(path, FLAGS.chunk_frames) for path in FLAGS.model]
+    systems: list[Enhancer] = [KerasEnhancer.from_path(path, FLAGS.chunk_frames, FLAGS.max_attenuation_db) for path in FLAGS.model]
     if FLAGS.peers:
         from keras_denoiser.peers import PEERS
 

@@ -25,10 +25,13 @@ from export.report import format_table
 from export.tflite import QUANTIZATIONS
 from keras_denoiser import audio, model_io
 from keras_denoiser.assets import SAMPLE_DIR, SAMPLE_NOISE_DIR
+from keras_denoiser.commands import attenuation_flag
 from keras_denoiser.config import TrainConfig
 from keras_denoiser.errors import UserError
 
 FLAGS = flags.FLAGS
+attenuation_flag.define_attenuation_flag()
+flags.adopt_module_key_flags(attenuation_flag)
 flags.DEFINE_string("model", None, "Trained model: a .keras file (with its .json config) or a model folder.")
 flags.DEFINE_string("export_dir", None, "New or empty folder to write the export into; it is created.")
 flags.DEFINE_list(
@@ -61,6 +64,7 @@ def main(argv: Sequence[str]) -> int:
         version=FLAGS.version,
         formats=tuple(FLAGS.formats or default_formats(train_cfg)),
         quantizations=tuple(FLAGS.quantize),
+        max_attenuation_db=FLAGS.max_attenuation_db,
     )
     needs_calibration = bool({"tflite", "streaming_tflite"} & set(request.formats)) and "int8" in request.quantizations
     signals = ParitySignals(

@@ -43,7 +43,9 @@ def main(argv: Sequence[str]) -> int:
     if FLAGS.overwrite:
         testset.remove_testset(output_dir)
     count = testset.write_testset(examples, output_dir, RATE)
-    print(f"{count} mixtures from {len(speech)} speech and {len(noise)} noise files ({FLAGS.split} split) "
+    files = sum(map(len, speech)), sum(map(len, noise))
+    print(f"{count} mixtures from {len(speech)} speakers ({files[0]} files) and {len(noise)} noise folders "
+          f"({files[1]} files) of the {FLAGS.split} split "
           f"written to {FLAGS.output_dir}/{{clean,noisy,{testset.CSV_NAME}}}")
     return 0
 

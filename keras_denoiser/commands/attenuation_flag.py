@@ -1,0 +1,16 @@
+"""The --max_attenuation_db flag of every command that enhances or exports (denoise, demo, evaluate, export)."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB
+
+
+def define_attenuation_flag() -> None:
+    """Define --max_attenuation_db in the calling command module."""
+    flags.DEFINE_float(
+        "max_attenuation_db", DEFAULT_MAX_ATTENUATION_DB,
+        "Attenuation limit in dB: no time-frequency bin is turned down by more (a floor on the mask); 0 gives "
+        f"the input back, inf removes the limit. Default {DEFAULT_MAX_ATTENUATION_DB:g} (chosen on held-out speakers).",
+    )

@@ -1,0 +1,108 @@
+"""The attenuation limit: a floor on the mask that holds in denoise, the SavedModel and the TFLite exports."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+
+from export import mixture, streaming, tflite
+from export.exporter import ExportRequest, ParitySignals, export_model
+from export.saved_model import ENHANCED_OUTPUT, SERVING_SIGNATURE, WAVEFORM_INPUT
+from keras_denoiser import features
+from keras_denoiser.enhance import KerasEnhancer
+from keras_denoiser.errors import UserError
+from tests.enhance_helpers import save_tiny_unet, tiny_unet
+
+RATE = 16000
+
+
+def _noisy(seconds: float = 1.5, seed: int = 0) -> np.ndarray:
+    return mixture.generated_mixture(seconds, RATE, seed).astype(np.float32)
+
+
+def test_mask_floor_is_the_limit_in_amplitude_and_rejects_nonsense() -> None:
+    assert features.mask_floor(0.0) == 1.0
+    assert features.mask_floor(20.0) == pytest.approx(0.1)
+    assert features.mask_floor(math.inf) == 0.0
+    for bad in (-1.0, math.nan):
+        with pytest.raises(UserError, match="attenuation limit"):
+            features.mask_floor(bad)
+
+
+def test_a_zero_db_limit_gives_the_input_back() -> None:
+    model, cfg = tiny_unet(seed=3)
+    noisy = _noisy()
+    assert np.abs(KerasEnhancer(model, cfg, "m", max_attenuation_db=math.inf)(noisy) - noisy).max() > 1e-2
+    np.testing.assert_allclose(KerasEnhancer(model, cfg, "m", max_attenuation_db=0.0)(noisy), noisy, atol=1e-5)
+
+
+def test_a_model_that_removes_everything_is_held_at_the_limit() -> None:
+    model, cfg = tiny_unet(mask_bias=-30.0)  # mask ~0 everywhere
+    noisy = _noisy()
+    np.testing.assert_allclose(KerasEnhancer(model, cfg, "m", max_attenuation_db=20.0)(noisy), 0.1 * noisy, atol=1e-5)
+    assert np.abs(KerasEnhancer(model, cfg, "m", max_attenuation_db=math.inf)(noisy)).max() < 1e-6
+
+
+def test_the_floor_only_raises_masks_below_it() -> None:
+    model, cfg = tiny_unet(seed=5)
+    noisy = _noisy()
+    _, raw = KerasEnhancer(model, cfg, "m", max_attenuation_db=math.inf).analyse(noisy)
+    _, floored = KerasEnhancer(model, cfg, "m", max_attenuation_db=6.0).analyse(noisy)
+    floor = features.mask_floor(6.0)
+    assert raw.min() < floor < raw.max()
+    np.testing.assert_allclose(floored, np.maximum(raw, floor), atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def silencing_export(tmp_path_factory) -> tuple[Path, np.ndarray]:
+    """A causal model whose mask is ~0, exported everywhere with a 20 dB limit."""
+    model, cfg = tiny_unet(name="unet_causal", mask_bias=-30.0)
+    wave = _noisy(2.0, seed=1)
+    blocks = list(mixture.log_magnitude_blocks([_noisy(1.0, seed=s) for s in (2, 3)], cfg.signal, frames=32))
+    signals = ParitySignals(wave, "generated", blocks, "generated")
+    request = ExportRequest(tmp_path_factory.mktemp("att") / "out", "denoiser", 1,
+                            ("saved_model", "tflite", "streaming_tflite"), ("float32", "int8"), max_attenuation_db=20.0)
+    export_model(model, cfg, request, signals)
+    return request.export_dir, wave
+
+
+def test_the_limit_holds_in_every_export(silencing_export) -> None:
+    export_dir, wave = silencing_export
+    served = tf.saved_model.load(str(export_dir / "denoiser" / "1")).signatures[SERVING_SIGNATURE]
+    output = served(**{WAVEFORM_INPUT: tf.constant(wave[None])})[ENHANCED_OUTPUT].numpy()[0]
+    np.testing.assert_allclose(output, 0.1 * wave, atol=1e-5)
+    model, cfg = tiny_unet(name="unet_causal")
+    states = streaming.StreamingUNet(model, cfg.model, cfg.signal).states
+    for path in sorted((export_dir / "tflite").glob("*.tflite")) + sorted((export_dir / "streaming").glob("*.tflite")):
+        sidecar = json.loads(path.with_suffix(".json").read_text())
+        assert sidecar["max_attenuation_db"] == 20.0, path.name
+        floor = features.mask_floor(sidecar["max_attenuation_db"])
+        if path.parent.name == "streaming":
+            masker = streaming.StreamingTFLiteMasker(path, states)
+        else:
+            masker = tflite.TFLiteMasker(path)
+        np.testing.assert_allclose(tflite.enhance_with_tflite(masker, wave, cfg.signal, floor), 0.1 * wave, atol=2e-3)
+    report = json.loads((export_dir / "export_report.json").read_text())
+    assert report["max_attenuation_db"] == 20.0
+
+
+def test_denoise_with_a_zero_db_limit_writes_the_input_back(tmp_path: Path) -> None:
+    save_tiny_unet(tmp_path / "tiny.keras", seed=2)
+    noisy = _noisy(2.0, seed=4)
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "a.wav", noisy, RATE, subtype="FLOAT")
+    command = [sys.executable, "-m", "keras_denoiser", "denoise", f"--model={tmp_path / 'tiny.keras'}",
+               "--max_attenuation_db=0", f"--output_dir={tmp_path / 'out'}", str(tmp_path / "in")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    output, rate = sf.read(tmp_path / "out" / "a.wav", dtype="float32")
+    assert rate == RATE
+    np.testing.assert_allclose(output, noisy, atol=1e-5)
