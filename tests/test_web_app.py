@@ -244,6 +244,11 @@ def test_mismatched_model_says_so_and_the_previous_model_stays(page, tmp_path) -
     assert "state_0" in message(page)
     assert page.execute_script("return window.denoiserApp.model.name") == "unet_causal_int8.tflite"
     assert denoise_on_page(page, NOISY)["audio"].shape[0] > 0
+    # a good pair from disk loads, its settings read from the sidecar
+    good = MODELS / "unet_causal_float32.tflite"
+    page.find_element("id", "model-files").send_keys(f"{good}\n{good.with_suffix('.json')}")
+    wait_for(page, "return window.denoiserApp.model.quantization === 'float32'")
+    assert page.find_element("id", "model-info").text.startswith("unet_causal_float32.tflite (float32, 16 kHz, 32 ms latency)")
 
 
 @pytest.mark.parametrize("override, expected", [

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import http.client
+import json
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tflite_demo.web.server import BUNDLED_MODELS, ServerError, Site, make_server
+from tflite_demo.web.server import BUNDLED_MODELS, ServerError, Site, make_server, tls_context
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,6 +95,15 @@ def test_malformed_request_is_400_not_a_traceback(server) -> None:
         assert answer.startswith(b"HTTP/1.0 400") and b"Traceback" not in answer, line
 
 
+def test_a_chosen_model_is_offered_first_with_its_sidecar(site_dir, tmp_path) -> None:
+    chosen = tmp_path / "mine.tflite"
+    chosen.write_bytes(b"model bytes")
+    chosen.with_suffix(".json").write_text("{}")
+    site = Site.build(site_dir, [chosen, *BUNDLED_MODELS])
+    assert json.loads(site.models_json)[0] == {"name": "mine.tflite", "tflite": "models/mine.tflite", "json": "models/mine.json"}
+    assert site.lookup("/models/mine.tflite") == chosen and site.lookup("/models/mine.json") == chosen.with_suffix(".json")
+
+
 def test_missing_build_or_model_is_one_line(tmp_path) -> None:
     with pytest.raises(ServerError, match="not built; run `npm ci`"):
         Site.build(tmp_path, BUNDLED_MODELS)
@@ -101,3 +113,32 @@ def test_missing_build_or_model_is_one_line(tmp_path) -> None:
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error: ")
+
+
+def test_https_with_a_certificate_and_no_traceback_for_a_plain_http_client(site_dir, tmp_path, capfd) -> None:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed (needed to make a test certificate)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    httpd = make_server(Site.build(site_dir, BUNDLED_MODELS), "127.0.0.1", 0, tls_context(cert, key))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:  # plain HTTP to the TLS port
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw.recv(4096)
+        trust = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        trust.load_verify_locations(cert)
+        trust.check_hostname = False  # the certificate names localhost, the request goes to 127.0.0.1
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=trust)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("Cross-Origin-Embedder-Policy") == "require-corp"
+        connection.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "Traceback" not in capfd.readouterr().err
+    with pytest.raises(ServerError, match="not a usable certificate and key"):
+        tls_context(key, key)

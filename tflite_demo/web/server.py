@@ -14,6 +14,8 @@ import json
 import mimetypes
 import posixpath
 import shutil
+import ssl
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -119,8 +121,37 @@ def make_handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
-def make_server(site: Site, host: str, port: int) -> http.server.ThreadingHTTPServer:
-    """A threading HTTP server for `site` (port 0 picks a free port); call serve_forever()."""
-    server = http.server.ThreadingHTTPServer((host, port), make_handler(site))
-    server.daemon_threads = True
-    return server
+class AppServer(http.server.ThreadingHTTPServer):
+    """One thread per connection; HTTPS when given a TLS context, the handshake in that thread."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, tls: ssl.SSLContext | None) -> None:
+        super().__init__(address, handler)
+        self.tls = tls
+
+    def get_request(self):
+        connection, address = super().get_request()
+        if self.tls is not None:  # a client that never finishes its handshake holds only its own thread
+            connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
+
+    def handle_error(self, request, client_address) -> None:
+        """One line for a connection that failed (a dropped client, a refused certificate), not a traceback."""
+        error = sys.exc_info()[1]
+        print(f"{client_address[0]}: connection failed ({type(error).__name__}: {error})", file=sys.stderr)
+
+
+def tls_context(certfile: Path, keyfile: Path) -> ssl.SSLContext:
+    """A server TLS context for a PEM certificate and key, or a ServerError saying what is wrong."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as err:
+        raise ServerError(f"{certfile} / {keyfile}: not a usable certificate and key ({err})") from None
+    return context
+
+
+def make_server(site: Site, host: str, port: int, tls: ssl.SSLContext | None = None) -> AppServer:
+    """A server for `site` (port 0 picks a free port), HTTPS if `tls`; call serve_forever()."""
+    return AppServer((host, port), make_handler(site), tls)

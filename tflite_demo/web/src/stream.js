@@ -22,9 +22,11 @@ export function parseSpec(meta, name) {
     if (limit !== undefined && limit !== null && !(typeof limit === "number" && limit >= 0)) {
       throw new Error("max_attenuation_db must be a number >= 0");
     }
+    const frameLength = int("frame_length");
+    if ((frameLength & (frameLength - 1)) !== 0) throw new Error(`frame_length ${frameLength} is not a power of two, which the page's FFT needs`);
     return {
       sampleRate: int("sample_rate"),
-      frameLength: int("frame_length"),
+      frameLength,
       hopLength: int("hop_length"),
       logEpsilon: Number(meta.log_epsilon),
       outputDelaySamples: int("output_delay_samples", 0),

@@ -33,10 +33,10 @@ export function timingSummary(hopMs, hopLength, sampleRate) {
 }
 
 async function loadModel({ wasmUrl, name, bytes, sidecar, sidecarName }) {
+  if (live) throw new DemoError("stop live mode before changing the model");
   await loadRuntime(wasmUrl);
   const spec = parseSpec(sidecar, sidecarName);
   const model = await StepModel.load(new Uint8Array(bytes), spec, name);
-  if (live) throw new DemoError("stop live mode before changing the model");
   denoiser?.model.delete();
   denoiser = new StreamingDenoiser(model, spec);
   return { name, quantization: spec.quantization, sampleRate: spec.sampleRate, hopLength: spec.hopLength,
