@@ -244,6 +244,13 @@ def test_mismatched_model_says_so_and_the_previous_model_stays(page, tmp_path) -
     assert "state_0" in message(page)
     assert page.execute_script("return window.denoiserApp.model.name") == "unet_causal_int8.tflite"
     assert denoise_on_page(page, NOISY)["audio"].shape[0] > 0
+    garbage = tmp_path / "garbage.tflite"
+    garbage.write_bytes(b"not a flatbuffer")
+    shutil.copy(MODELS / "unet_causal_int8.json", garbage.with_suffix(".json"))
+    page.execute_script("window.denoiserApp.lastMessage = null;")
+    page.find_element("id", "model-files").send_keys(f"{garbage}\n{garbage.with_suffix('.json')}")
+    wait_for(page, "return window.denoiserApp.lastMessage && window.denoiserApp.lastMessage.text")
+    assert message(page).startswith("garbage.tflite: not a TFLite model LiteRT can run")
     # a good pair from disk loads, its settings read from the sidecar
     good = MODELS / "unet_causal_float32.tflite"
     page.find_element("id", "model-files").send_keys(f"{good}\n{good.with_suffix('.json')}")
