@@ -194,9 +194,14 @@ def test_live_mode_denoises_the_microphone_without_dropouts(page) -> None:
     page.find_element("id", "live-toggle").click()
     wait_for(page, "return !!window.denoiserApp.live || (window.denoiserApp.lastMessage && window.denoiserApp.lastMessage.text)")
     assert page.execute_script("return !!window.denoiserApp.live"), message(page)
-    time.sleep(1.0)  # past the start-up transient
+    settle_until = time.monotonic() + 8.0  # past the start-up transient: 1 s without a new dropout
+    last, stable_since = -1, time.monotonic()
+    while time.monotonic() < settle_until and time.monotonic() - stable_since < 1.0:
+        count = page.execute_script("return window.denoiserApp.live.dropouts()")
+        last, stable_since = count, stable_since if count == last else time.monotonic()
+        time.sleep(0.1)
     recorded = page.execute_async_script("""const done = arguments[0];
-        window.denoiserApp.recordLive(4).then(r => done({rate: r.rate, dropouts: r.dropouts,
+        window.denoiserApp.recordLive(3).then(r => done({rate: r.rate, dropouts: r.dropouts,
                                                          total: window.denoiserApp.live.dropouts()}));""")
     time.sleep(0.3)  # the page shows the count every 250 ms
     shown = int(page.find_element("id", "stat-dropouts").text)
@@ -204,6 +209,11 @@ def test_live_mode_denoises_the_microphone_without_dropouts(page) -> None:
     audio_in = float32_array(page, "window.denoiserApp.lastRecording.input")
     audio_out = float32_array(page, "window.denoiserApp.lastRecording.output")
     screenshot(page, "web_live_mode.png")
+    page.find_element("id", "bypass").click()  # bypass: the input comes through, noise and all
+    time.sleep(0.3)
+    page.execute_async_script("window.denoiserApp.recordLive(2).then(arguments[0])")
+    bypassed = float32_array(page, "window.denoiserApp.lastRecording.output")
+    page.find_element("id", "bypass").click()
     page.find_element("id", "live-toggle").click()
     wait_for(page, "return !window.denoiserApp.live")
     page.find_element("id", "tab-file").click()
@@ -218,6 +228,7 @@ def test_live_mode_denoises_the_microphone_without_dropouts(page) -> None:
     assert np.sqrt(np.mean(audio_out**2)) > 0.01  # not silent
     print(f"live at {rate} Hz: noise floor {noise_floor_db(audio_in):.1f} dB in, {noise_floor_db(audio_out):.1f} dB out")
     assert noise_floor_db(audio_out) < noise_floor_db(audio_in) - 6.0
+    assert abs(noise_floor_db(bypassed) - noise_floor_db(audio_in)) < 3.0
 
 
 def test_non_audio_file_says_so_and_the_page_keeps_working(page, tmp_path) -> None:

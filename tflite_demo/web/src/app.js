@@ -145,52 +145,63 @@ async function denoiseFile(file) {
   }
 }
 
+/** The microphone, raw (no echo cancellation, noise suppression or gain control), or a clear Error. */
+async function openMicrophone() {
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    throw new Error("Browsers allow the microphone only on https:// pages or on localhost; open the page through localhost or HTTPS (see docs/web_app.md).");
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+  } catch (err) {
+    if (err.name === "NotAllowedError" || err.name === "SecurityError") {
+      throw new Error("Microphone access was denied. Allow the microphone for this page (the icon left of the address) and press Start again.");
+    }
+    throw new Error(err.name === "NotFoundError" ? "No microphone was found." : `The microphone could not be opened (${err.name}: ${err.message}).`);
+  }
+}
+
 /** Live mode: microphone -> worklet -> ring -> worker -> ring -> worklet -> speakers. */
 async function startLive() {
-  if (!app.model) return showMessage("No model is loaded.");
-  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
-    return showMessage("Browsers allow the microphone only on https:// pages or on localhost; open the page through localhost or HTTPS (see docs/web_app.md).");
-  }
+  if (!app.model) throw new Error("No model is loaded.");
   if (!window.crossOriginIsolated) {
-    return showMessage("Live mode needs cross-origin isolation (SharedArrayBuffer); serve the page with `python -m tflite_demo.web`.");
+    throw new Error("Live mode needs cross-origin isolation (SharedArrayBuffer); serve the page with `python -m tflite_demo.web`.");
   }
-  let stream;
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
-  } catch (err) {
-    const denied = err.name === "NotAllowedError" || err.name === "SecurityError";
-    return showMessage(denied
-      ? "Microphone access was denied. Allow the microphone for this page (the icon left of the address) and press Start again."
-      : err.name === "NotFoundError" ? "No microphone was found." : `The microphone could not be opened (${err.name}: ${err.message}).`);
-  }
+  const stream = await openMicrophone();
   const context = new AudioContext({ latencyHint: "interactive" });
-  await context.audioWorklet.addModule("worklet.js");
-  const rate = context.sampleRate;
-  const rings = { input: createRing(rate), output: createRing(rate) };
-  const quantum = (ms) => 128 * Math.ceil((ms / 1000) * rate / 128);
-  const prebuffer = quantum(40);  // jitter room for the worker; grows by 20 ms after a dropout
-  const node = new AudioWorkletNode(context, "ring-io", {
-    numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [2],
-    processorOptions: { ...rings, prebuffer, prebufferStep: quantum(20), maxPrebuffer: quantum(300) },
-  });
-  const source = context.createMediaStreamSource(stream);
-  source.connect(node);
-  node.connect(context.destination);
-  const inRing = new Ring(rings.input);
-  const outRing = new Ring(rings.output);
-  const dropouts = () => outRing.stat(STATS.underruns) + outRing.stat(STATS.overruns) + inRing.stat(STATS.overruns);
-  const timer = setInterval(() => showDropouts(dropouts()), 250);
-  app.live = { context, stream, node, timer, dropouts, rate, ended: null };
-  app.live.ended = new Promise((resolve) => { worker.listeners["live-ended"] = resolve; });
-  await worker.call("settings", { bypass: $("bypass").checked, maxAttenuationDb: maxAttenuationDb() });
-  await worker.call("live", { ...rings, deviceRate: rate });
-  await context.resume();
-  spectrograms.input.clear();
-  spectrograms.output.clear();
-  showDropouts(0);
-  $("live-toggle").textContent = "Stop";
-  showLiveInfo(prebuffer);
-  node.port.onmessage = ({ data }) => data.type === "prebuffer" && showLiveInfo(data.samples);
+  try {
+    await context.audioWorklet.addModule("worklet.js");
+    const rate = context.sampleRate;
+    const rings = { input: createRing(rate), output: createRing(rate) };
+    const quantum = (ms) => 128 * Math.ceil((ms / 1000) * rate / 128);
+    const prebuffer = quantum(40);  // jitter room for the worker; grows by 20 ms after a dropout
+    const node = new AudioWorkletNode(context, "ring-io", {
+      numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [2],
+      processorOptions: { ...rings, prebuffer, prebufferStep: quantum(20), maxPrebuffer: quantum(300) },
+    });
+    context.createMediaStreamSource(stream).connect(node);
+    node.connect(context.destination);
+    const inRing = new Ring(rings.input);
+    const outRing = new Ring(rings.output);
+    const dropouts = () => outRing.stat(STATS.underruns) + outRing.stat(STATS.overruns) + inRing.stat(STATS.overruns);
+    const ended = new Promise((resolve) => { worker.listeners["live-ended"] = resolve; });
+    app.live = { context, stream, node, dropouts, rate, ended, timer: setInterval(() => showDropouts(dropouts()), 250) };
+    await worker.call("settings", { bypass: $("bypass").checked, maxAttenuationDb: maxAttenuationDb() });
+    await worker.call("live", { ...rings, deviceRate: rate });
+    await context.resume();
+    ended.then(({ error }) => error && stopLive().then(() => showMessage(error)));  // the worker gave up
+    spectrograms.input.clear();
+    spectrograms.output.clear();
+    showDropouts(0);
+    $("live-toggle").textContent = "Stop";
+    showLiveInfo(prebuffer);
+    node.port.onmessage = ({ data }) => data.type === "prebuffer" && showLiveInfo(data.samples);
+  } catch (err) {
+    clearInterval(app.live?.timer);
+    app.live = null;
+    stream.getTracks().forEach((t) => t.stop());
+    await context.close();
+    throw err;
+  }
 }
 
 function showLiveInfo(prebuffer) {
@@ -200,10 +211,10 @@ function showLiveInfo(prebuffer) {
 
 async function stopLive() {
   const live = app.live;
-  if (!live) return;
+  if (!live || live.stopping) return;
+  live.stopping = true;
   await worker.call("stop");
-  const ended = await live.ended;
-  if (ended.error) showMessage(ended.error);
+  await live.ended;
   clearInterval(live.timer);
   showDropouts(live.dropouts());
   live.stream.getTracks().forEach((t) => t.stop());

@@ -47,6 +47,12 @@ export class Ring {
     return true;
   }
 
+  /** Drop the `n` oldest samples (the reader's side). */
+  skip(n) {
+    const read = Atomics.load(this.control, READ) >>> 0;
+    Atomics.store(this.control, READ, (read + Math.min(n, this.available())) | 0);
+  }
+
   /** Resolves when the writer has written since `available()` was last read, or after `ms`. */
   waitForData(ms) {
     const seen = Atomics.load(this.control, WRITE);

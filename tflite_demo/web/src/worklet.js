@@ -29,7 +29,12 @@ class RingIO extends AudioWorkletProcessor {
     if (this.input.push(mono) < mono.length) this.input.count(STATS.overruns);
 
     const out = outputs[0];
-    if (!this.playing && this.output.available() >= this.prebuffer) this.playing = true;
+    if (!this.playing && this.output.available() >= this.prebuffer) {
+      // After a stall the worker delivers everything it owed at once; play only the newest
+      // prebuffer's worth, or the stall would stay in the latency for good.
+      this.output.skip(this.output.available() - this.prebuffer);
+      this.playing = true;
+    }
     if (this.playing && !this.output.pull(out[0])) {
       out[0].fill(0);
       this.output.count(STATS.underruns);
