@@ -23,6 +23,11 @@ class WorkerClient {
       if (data.error) reject(new Error(data.error));
       else resolve(data.result);
     };
+    this.worker.onerror = (event) => {  // the worker itself failed (e.g. its script did not load)
+      const error = new Error(`The processing worker failed: ${event.message || "see the browser console"}; reload the page.`);
+      for (const { reject } of this.pending.values()) reject(error);
+      this.pending.clear();
+    };
   }
 
   call(type, payload = {}, transfer = []) {
@@ -124,9 +129,9 @@ async function denoiseFile(file) {
   try {
     const buffer = await file.arrayBuffer();
     const { rate, channels } = await decodeAudioFile(buffer, file.name);
-    const started = performance.now();
     const result = await worker.call("file", { channels, rate, maxAttenuationDb: maxAttenuationDb() });
     const wav = encodeWav(result.channels, rate);
+    for (const id of ["noisy-audio", "denoised-audio"]) if ($(id).src) URL.revokeObjectURL($(id).src);
     $("noisy-audio").src = URL.createObjectURL(file);
     $("denoised-audio").src = URL.createObjectURL(wav);
     $("download").href = $("denoised-audio").src;
@@ -136,7 +141,7 @@ async function denoiseFile(file) {
     $("stat-dropouts").textContent = "– (files are not played in real time)";
     $("stat-dropouts").classList.remove("bad");
     drawFileSpectra(result.spectra);
-    app.lastFile = { name: file.name, rate, channels: result.channels, timing: result.timing, seconds: (performance.now() - started) / 1000 };
+    app.lastFile = { name: file.name, rate, channels: result.channels, timing: result.timing };
   } catch (err) {
     showMessage(err.message);
   } finally {

@@ -10,8 +10,8 @@ import { Ring, STATS } from "./ring.js";
 const SPECTRA_EVERY_MS = 40;
 const STATS_EVERY_MS = 250;
 const TIMING_WINDOW = 2000;  // hops kept for the live median and p99
-const SPECTROGRAM_COLUMNS = 800;
-const WARM_UP_HOPS = 20;  // a file's spectrogram is thinned to the canvas width
+const SPECTROGRAM_COLUMNS = 800;  // a file's spectrogram is thinned to the canvas width
+const WARM_UP_HOPS = 20;  // model calls on silence before live mode starts: the first ones are slow
 
 let denoiser = null;
 let live = null;
@@ -21,7 +21,7 @@ function percentile(sorted, q) {
 }
 
 /** Median and p99 per-hop milliseconds, and the real-time factor (processing time / audio time). */
-export function timingSummary(hopMs, hopLength, sampleRate) {
+function timingSummary(hopMs, hopLength, sampleRate) {
   const sorted = Float64Array.from(hopMs).sort();
   const total = sorted.reduce((a, b) => a + b, 0);
   return {
@@ -82,10 +82,20 @@ async function denoiseFile({ channels, rate, maxAttenuationDb }) {
   return { channels: outputs, spectra, timing: timingSummary(hopMs, d.hopLength, d.spec.sampleRate) };
 }
 
-/** Live: device-rate input ring -> model rate -> hops -> device rate -> output ring, until stopped. */
-async function runLive({ input, output, deviceRate }) {
+/** Live mode until a "stop" message; the rings come from the page (see ring.js). */
+async function runLive(rings) {
   const d = requireModel();
-  for (let i = 0; i < WARM_UP_HOPS; i++) await d.call(new Float32Array(d.hopLength));  // first calls are slow
+  live = { stop: false };  // from here a "stop" message ends the loop
+  try {
+    return await liveLoop(d, rings);
+  } finally {
+    live = null;
+  }
+}
+
+/** Device-rate input ring -> model rate -> hops -> device rate -> output ring, until stopped. */
+async function liveLoop(d, { input, output, deviceRate }) {
+  for (let i = 0; i < WARM_UP_HOPS && !live.stop; i++) await d.call(new Float32Array(d.hopLength));
   d.reset();
   const inRing = new Ring(input);
   const outRing = new Ring(output);
@@ -100,7 +110,6 @@ async function runLive({ input, output, deviceRate }) {
   let lastStats = lastSpectra;
   let busyMs = 0;
   let hopsDone = 0;
-  live = { stop: false };
   const block = new Float32Array(128);
   while (!live.stop) {
     if (inRing.available() < block.length) {
@@ -142,7 +151,6 @@ async function runLive({ input, output, deviceRate }) {
       lastStats = now;
     }
   }
-  live = null;
   return { hops: hopsDone };
 }
 
