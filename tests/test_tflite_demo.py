@@ -146,6 +146,16 @@ def test_attenuation_limit_defaults_to_the_sidecar_and_the_flag_overrides_it(sil
         np.testing.assert_allclose(sf.read(str(output), dtype="float32")[0], gain * wave, atol=2 / 32768)
 
 
+@pytest.mark.parametrize("value", ["loud", -3, True])
+def test_bad_sidecar_attenuation_limit_is_a_clear_error(float_model, tmp_path, value) -> None:
+    model = tmp_path / "bad_limit.tflite"
+    model.write_bytes(float_model.read_bytes())
+    sidecar = json.loads(float_model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**sidecar, "max_attenuation_db": value}))
+    with pytest.raises(DemoError, match="not a streaming-model sidecar .max_attenuation_db must be a number >= 0"):
+        StreamingDenoiser(model)
+
+
 def test_negative_attenuation_limit_is_a_flag_error(float_model, write_wav, tmp_path) -> None:
     source = write_wav("n.wav", np.zeros(1600, np.float32))
     result = run_demo(f"--model={float_model}", f"--input={source}", f"--output={tmp_path / 'o.wav'}", "--max_attenuation_db=-3")

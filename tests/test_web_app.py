@@ -20,6 +20,7 @@ import soundfile as sf
 
 from tests.conftest import harmonic_speechlike
 from tflite_demo.__main__ import resample
+from tflite_demo.resample import StreamResampler
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 from tflite_demo.web.server import BUNDLED_MODELS, DIST_DIR, Site, make_server
 
@@ -186,6 +187,22 @@ def test_other_rates_and_channels_come_back_at_the_input_rate(page, tmp_path) ->
     path.write_bytes(wav)
     info = sf.info(str(path))
     assert (info.samplerate, info.channels, info.frames) == (rate, 2, len(stereo))
+
+
+@pytest.mark.parametrize("rate_in, rate_out", [(44100, 16000), (16000, 48000)])
+def test_page_resampler_equals_the_python_one(page, rate_in: int, rate_out: int) -> None:
+    """Live mode resamples with src/resample.js in the page and tflite_demo/resample.py in Python: one algorithm."""
+    wave = (0.3 * np.random.default_rng(rate_in).normal(size=rate_in // 4)).astype(np.float32)
+    encoded = base64.b64encode(wave.tobytes()).decode()
+    page.execute_script("""const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        window.resampled = window.denoiserApp.resampleSignal(new Float32Array(bytes.buffer), arguments[1], arguments[2]);""",
+                        encoded, rate_in, rate_out)
+    on_page = float32_array(page, "window.resampled")
+    resampler = StreamResampler(rate_in, rate_out)
+    in_python = np.concatenate([resampler.push(wave[i : i + 1000]) for i in range(0, len(wave), 1000)]
+                               + [resampler.push(np.zeros(resampler.half_width + 1, np.float32))])
+    assert len(on_page) == round(len(wave) * rate_out / rate_in)
+    np.testing.assert_allclose(on_page, in_python[: len(on_page)], atol=1e-5)
 
 
 def test_live_mode_denoises_the_microphone_without_dropouts(page) -> None:

@@ -1,6 +1,7 @@
 // The page: model choice, file mode, live mode, statistics and messages. All audio processing
 // runs in worker.js (LiteRT and the streaming loop) and worklet.js (the audio thread).
 import { decodeAudioFile, encodeWav } from "./audio_file.js";
+import { resampleSignal } from "./resample.js";
 import { Ring, STATS, createRing } from "./ring.js";
 import { Spectrogram } from "./spectrogram.js";
 import { NO_SIMD_MESSAGE, hasWasmSimd } from "./support.js";
@@ -72,7 +73,7 @@ function setAttenuation(db) {
 }
 
 /** State the tests (and a curious user in the console) can read: `window.denoiserApp`. */
-const app = { model: null, lastFile: null, lastMessage: null, busy: false, live: null };
+const app = { model: null, lastFile: null, lastMessage: null, busy: false, live: null, resampleSignal };
 window.denoiserApp = app;
 
 let worker;
