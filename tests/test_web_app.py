@@ -248,6 +248,20 @@ def test_live_mode_denoises_the_microphone_without_dropouts(page) -> None:
     assert abs(noise_floor_db(bypassed) - noise_floor_db(audio_in)) < 3.0
 
 
+def test_a_dropped_file_is_denoised_like_a_chosen_one(page) -> None:
+    choose_model(page, "unet_causal_int8.tflite")
+    chosen = denoise_on_page(page, NOISY)["audio"]
+    page.execute_script("""window.denoiserApp.lastFile = null;
+        const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], "dropped.wav", { type: "audio/wav" }));
+        document.getElementById("drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));""",
+                        base64.b64encode(NOISY.read_bytes()).decode())
+    wait_for(page, "return window.denoiserApp.lastFile")
+    assert page.execute_script("return window.denoiserApp.lastFile.name") == "dropped.wav"
+    np.testing.assert_array_equal(float32_array(page, "window.denoiserApp.lastFile.channels[0]"), chosen[:, 0])
+
+
 def test_non_audio_file_says_so_and_the_page_keeps_working(page, tmp_path) -> None:
     bogus = tmp_path / "notes.wav"
     bogus.write_text("these are meeting notes, not audio")
