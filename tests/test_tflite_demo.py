@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -222,6 +223,42 @@ def test_live_without_sounddevice_says_so(float_model, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails as when not installed
     with pytest.raises(DemoError, match="needs the sounddevice package"):
         live.run_live(StreamingDenoiser(float_model))
+
+
+def test_live_opens_the_device_at_its_own_rate(float_model, monkeypatch, capsys) -> None:
+    """A stand-in for sounddevice: a 48 kHz device whose stream runs the callback on a noisy signal."""
+    rate = 48000
+    noisy = mixture.generated_mixture(1.0, rate, seed=10).astype(np.float32)
+    played: list[np.ndarray] = []
+    opened: dict = {}
+
+    class FakeStream:
+        def __init__(self, samplerate, blocksize, channels, dtype, callback) -> None:
+            opened.update(samplerate=samplerate, blocksize=blocksize)
+            self.callback = callback
+
+        def __enter__(self):
+            for start in range(0, len(noisy) - opened["blocksize"] + 1, opened["blocksize"]):
+                out = np.zeros((opened["blocksize"], 1), np.float32)
+                self.callback(noisy[start : start + opened["blocksize"], None], out, opened["blocksize"], None, None)
+                played.append(out[:, 0].copy())
+            return self
+
+        def __exit__(self, *exc) -> None: ...
+
+    def stop(ms: int) -> None:
+        raise KeyboardInterrupt
+
+    fake = types.SimpleNamespace(query_devices=lambda kind: {"default_samplerate": float(rate)},
+                                 check_input_settings=lambda **kw: None, check_output_settings=lambda **kw: None,
+                                 Stream=FakeStream, sleep=stop, PortAudioError=OSError)
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    live.run_live(StreamingDenoiser(float_model))
+    assert opened == {"samplerate": rate, "blocksize": 384}  # one 8 ms hop at 48 kHz
+    printed = capsys.readouterr().out
+    assert "at 48000 Hz" in printed and "stopped (0 dropouts)" in printed
+    out = np.concatenate(played)
+    assert np.sqrt(np.mean(out[rate // 4 :] ** 2)) > 0.1 * np.sqrt(np.mean(noisy**2))  # sound comes out
 
 
 @pytest.mark.parametrize("output, reason", [("folder", "folder: is a folder; give a file name"), ("afile/o.wav", "afile: ")])
