@@ -27,7 +27,8 @@ from tflite_demo.web.server import BUNDLED_MODELS, DIST_DIR, Site, make_server
 ROOT = Path(__file__).resolve().parents[1]
 NOISY = ROOT / "keras_denoiser" / "assets" / "sample" / "noisy_sample.wav"
 MODELS = ROOT / "tflite_demo" / "models"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian / Ubuntu names
+CHROMEDRIVER = shutil.which("chromedriver")
 # Where the screenshots go for a person to look at (CI keeps out/ as an artefact); docs/images/ holds copies.
 SCREENSHOTS = Path(os.environ.get("WEB_SCREENSHOTS", ROOT / "out" / "web_screenshots"))
 SNR_FLOOR_DB = {"float32": 60.0, "int8": 40.0}
@@ -36,9 +37,8 @@ SNR_FLOOR_DB = {"float32": 60.0, "int8": 40.0}
 def missing_requirement() -> str | None:
     if not (DIST_DIR / "index.html").is_file():
         return f"the web app is not built ({DIST_DIR} missing; run `npm ci` in tflite_demo/web)"
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not shutil.which(path):
-            return f"{path} is missing (apt-get install chromium chromium-driver)"
+    if not CHROMIUM or not CHROMEDRIVER:
+        return "chromium or chromedriver is not on PATH (apt-get install chromium chromium-driver)"
     try:
         import selenium  # noqa: F401
     except ImportError:
