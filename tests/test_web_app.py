@@ -70,14 +70,18 @@ def page():
                  "--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
                  "--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={NOISY}"]:
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_script_timeout(60)
-    driver.get(f"http://localhost:{httpd.server_address[1]}/")
-    wait_for(driver, "return window.denoiserApp && window.denoiserApp.model && window.denoiserApp.model.name")
-    yield driver
-    driver.quit()
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        try:
+            driver.set_script_timeout(60)
+            driver.get(f"http://localhost:{httpd.server_address[1]}/")
+            wait_for(driver, "return window.denoiserApp && window.denoiserApp.model && window.denoiserApp.model.name")
+            yield driver
+        finally:
+            driver.quit()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def wait_for(driver, script: str, timeout: float = 60.0):
