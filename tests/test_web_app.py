@@ -210,6 +210,8 @@ def test_page_resampler_equals_the_python_one(page, rate_in: int, rate_out: int)
 
 
 def test_live_mode_denoises_the_microphone_without_dropouts(page) -> None:
+    page.refresh()  # a fresh page and worker: no garbage from the file tests to collect mid-stream
+    wait_for(page, "return window.denoiserApp && window.denoiserApp.model && window.denoiserApp.model.name")
     choose_model(page, "unet_causal_int8.tflite")
     page.find_element("id", "tab-live").click()
     page.find_element("id", "live-toggle").click()

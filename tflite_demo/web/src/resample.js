@@ -53,17 +53,17 @@ export class Resampler {
     this.buffer.set(samples, this.length);
     this.length += samples.length;
     const end = this.base + this.length;  // inputs [base, end) are known
-    const out = [];
-    for (;;) {
+    // outputs n with floor(n * inRate / outRate) + halfWidth < end are complete
+    const last = Math.floor(((end - this.halfWidth) * this.outRate - 1) / this.inRate);
+    const out = new Float32Array(Math.max(0, last + 1 - this.produced));
+    for (let j = 0; j < out.length; j++, this.produced++) {
       const whole = Math.floor((this.produced * this.inRate) / this.outRate);
       const frac = ((this.produced * this.inRate) % this.outRate) / this.outRate;
-      if (whole + this.halfWidth >= end) break;
       let acc = 0;
       for (let i = whole - this.halfWidth + 1; i <= whole + this.halfWidth; i++) {
         acc += this.buffer[i - this.base] * this.kernel(i - whole - frac);
       }
-      out.push(acc);
-      this.produced++;
+      out[j] = acc;
     }
     const keepFrom = Math.floor((this.produced * this.inRate) / this.outRate) - this.halfWidth + 1;
     if (keepFrom > this.base + 1024) {
@@ -71,7 +71,7 @@ export class Resampler {
       this.length -= keepFrom - this.base;
       this.base = keepFrom;
     }
-    return Float32Array.from(out);
+    return out;
   }
 
   /** The outputs still waiting for look-ahead, computed as if silence followed. */
