@@ -3,8 +3,9 @@
 The model file needs its JSON sidecar (written by keras_denoiser's streaming export) beside it:
 `unet_causal_int8.tflite` + `unet_causal_int8.json`. Per hop: numpy STFT of the newest frame,
 log-magnitude, one LiteRT call (frame + state tensors in, mask + next states out), the
-attenuation floor on the mask, mask the noisy spectrum, overlap-add. The web app's
-`tflite_demo/web/src/stream.js` runs the same loop; keep the two in step. Output lags input by `output_delay_samples`.
+attenuation floor on the mask, mask the noisy spectrum, overlap-add. Output lags input by
+`output_delay_samples`. The web app's `tflite_demo/web/src/stream.js` runs the same loop; keep
+the two in step (tests/test_web_app.py compares their outputs).
 """
 
 from __future__ import annotations
