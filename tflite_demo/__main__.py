@@ -2,10 +2,11 @@
 
     python -m tflite_demo --input=noisy.wav --output=clean.wav
     python -m tflite_demo --model=exported/unet_causal_float32.tflite --input=noisy.wav --output=clean.wav
-    python -m tflite_demo --live
+    python -m tflite_demo --live --max_attenuation_db=20
 
-Needs only ai-edge-litert, numpy and soundfile (`pip install -r tflite_demo/requirements.txt`);
-`--live` also needs sounddevice. Prints the per-hop processing time and the real-time factor.
+Needs only ai-edge-litert, numpy, soundfile and soxr (`pip install -r tflite_demo/requirements.txt`);
+`--live` also needs sounddevice. Any sample rate and channel count: audio is resampled to the
+model's rate and back. Prints the per-hop processing time and the real-time factor.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Sequence
 
 import numpy as np
 import soundfile as sf
+import soxr
 
-from tflite_demo.stream import DemoError, StreamingDenoiser, denoise_signal
+from tflite_demo.stream import FROM_SIDECAR, DemoError, StreamingDenoiser, StreamResult, denoise_signal
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "unet_causal_int8.tflite"
 
@@ -29,11 +31,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tflite_demo", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="Streaming .tflite model with its .json sidecar beside it (default: the bundled int8 model).")
-    parser.add_argument("--input", type=Path, help="Noisy audio file at the model's sample rate (16 kHz); every channel is denoised.")
+    parser.add_argument("--input", type=Path, help="Noisy audio file, any sample rate and channel count; every channel is denoised.")
     parser.add_argument("--output", type=Path, help="Where to write the denoised audio (same length, rate and channels as the input).")
-    parser.add_argument("--live", action="store_true", help="Denoise the microphone to the speakers instead of a file.")
+    parser.add_argument("--live", action="store_true", help="Denoise the microphone to the speakers (at the device's own rate) instead of a file.")
     parser.add_argument("--threads", type=int, default=1, help="LiteRT CPU threads (default: 1, as on a small device).")
+    parser.add_argument("--max_attenuation_db", type=float, default=None,
+                        help="Attenuate no bin by more than this many dB (the mask is floored at 10^(-dB/20); 0 gives "
+                             "the input back, inf no limit). Default: the sidecar's max_attenuation_db, else no limit.")
     args = parser.parse_args(argv)
+    if args.max_attenuation_db is not None and not args.max_attenuation_db >= 0:
+        parser.error("--max_attenuation_db must be a number of dB >= 0 (inf: no limit)")
     if not args.live and (args.input is None or args.output is None):
         parser.error("give --input and --output, or --live")
     if args.threads < 1:
@@ -41,21 +48,33 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def read_input(path: Path, sample_rate: int) -> np.ndarray:
-    """Samples `[frames, channels]` of `path`, which must be at `sample_rate`."""
+def read_input(path: Path) -> tuple[np.ndarray, int]:
+    """Samples `[frames, channels]` of `path` and its sample rate."""
     if not path.is_file():
         raise DemoError(f"{path}: no such file")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         raise DemoError(f"{path}: not readable audio ({str(err).strip().splitlines()[-1]})") from None
-    if rate != sample_rate:
-        raise DemoError(f"{path}: sample rate is {rate} Hz, the model needs {sample_rate} Hz (resample it first)")
     if data.shape[0] == 0:
         raise DemoError(f"{path}: no samples")
     if not np.isfinite(data).all():
         raise DemoError(f"{path}: contains NaN or Inf samples")
-    return data
+    return data, rate
+
+
+def resample(wave: np.ndarray, rate: int, new_rate: int, length: int | None = None) -> np.ndarray:
+    """`wave` at `new_rate` (soxr HQ), cut or zero-padded to `length` when given."""
+    out = wave if rate == new_rate else soxr.resample(wave, rate, new_rate, quality="HQ")
+    if length is not None:
+        out = np.pad(out[:length], (0, max(0, length - len(out))))
+    return out.astype(np.float32)
+
+
+def denoise_at_any_rate(denoiser: StreamingDenoiser, wave: np.ndarray, rate: int) -> StreamResult:
+    """Resample a mono signal to the model's rate, denoise it, and resample it back to `rate`."""
+    result = denoise_signal(denoiser, resample(wave, rate, denoiser.sample_rate))
+    return StreamResult(resample(result.audio, denoiser.sample_rate, rate, len(wave)), result.hop_seconds)
 
 
 def write_atomic(path: Path, data: np.ndarray, rate: int) -> None:
@@ -78,13 +97,16 @@ def denoise_file(denoiser: StreamingDenoiser, input_path: Path, output_path: Pat
         raise DemoError(f"{output_path}: refusing to overwrite the input")
     if output_path.is_dir():
         raise DemoError(f"{output_path}: is a folder; give a file name")
-    data = read_input(input_path, denoiser.sample_rate)
-    results = [denoise_signal(denoiser, data[:, channel]) for channel in range(data.shape[1])]
-    write_atomic(output_path, np.stack([r.audio for r in results], axis=1), denoiser.sample_rate)
+    data, rate = read_input(input_path)
+    results = [denoise_at_any_rate(denoiser, data[:, channel], rate) for channel in range(data.shape[1])]
+    write_atomic(output_path, np.stack([r.audio for r in results], axis=1), rate)
     hop_ms = 1000.0 * np.concatenate([r.hop_seconds for r in results])
     hop_budget_ms = 1000.0 * denoiser.hop_length / denoiser.sample_rate
-    rtf = hop_ms.sum() / 1000.0 / (data.shape[0] * data.shape[1] / denoiser.sample_rate)
-    print(f"model: {denoiser.model_path.name} ({denoiser.spec.quantization})")
+    rtf = hop_ms.sum() / 1000.0 / (data.shape[0] * data.shape[1] / rate)
+    limit = "none" if denoiser.max_attenuation_db is None else f"{denoiser.max_attenuation_db:g} dB"
+    print(f"model: {denoiser.model_path.name} ({denoiser.spec.quantization}), max attenuation: {limit}")
+    if rate != denoiser.sample_rate:
+        print(f"resampled {rate} Hz -> {denoiser.sample_rate} Hz -> {rate} Hz (soxr HQ)")
     print(f"per-hop processing: median {np.median(hop_ms):.3f} ms, p99 {np.percentile(hop_ms, 99):.3f} ms "
           f"(hop {hop_budget_ms:.1f} ms, {len(hop_ms)} hops)")
     print(f"real-time factor: {rtf:.3f} (processing time / audio duration)")
@@ -97,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.model == DEFAULT_MODEL and not DEFAULT_MODEL.is_file():
             raise DemoError(f"{DEFAULT_MODEL}: the bundled model is missing; pass --model=X.tflite")
-        denoiser = StreamingDenoiser(args.model, num_threads=args.threads)
+        limit = FROM_SIDECAR if args.max_attenuation_db is None else args.max_attenuation_db
+        denoiser = StreamingDenoiser(args.model, num_threads=args.threads, max_attenuation_db=limit)
         if args.live:
             from tflite_demo.live import run_live
 

@@ -2,8 +2,10 @@
 
 The model file needs its JSON sidecar (written by keras_denoiser's streaming export) beside it:
 `unet_causal_int8.tflite` + `unet_causal_int8.json`. Per hop: numpy STFT of the newest frame,
-log-magnitude, one LiteRT call (frame + state tensors in, mask + next states out), mask the
-noisy spectrum, overlap-add. Output lags input by `output_delay_samples`.
+log-magnitude, one LiteRT call (frame + state tensors in, mask + next states out), the
+attenuation floor on the mask, mask the noisy spectrum, overlap-add. Output lags input by
+`output_delay_samples`. The web app's `tflite_demo/web/src/stream.js` runs the same loop; keep
+the two in step (tests/test_web_app.py compares their outputs).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT
 
 SIDECAR_FORMAT = "keras_denoiser.streaming/1"
+FROM_SIDECAR = "sidecar"  # max_attenuation_db's default: whatever the model's sidecar says
 
 
 class DemoError(Exception):
@@ -39,6 +42,7 @@ class StreamSpec:
     mask_name: str
     states: tuple[tuple[str, str, tuple[int, ...]], ...]  # (input name, output name, shape)
     quantization: str
+    max_attenuation_db: float | None = None  # the default attenuation limit; None: plain mask
 
     @classmethod
     def load(cls, model_path: Path) -> "StreamSpec":
@@ -57,11 +61,26 @@ class StreamSpec:
                 mask_name=meta["output"]["name"],
                 states=tuple((s["input"], s["output"], tuple(s["shape"])) for s in meta["states"]),
                 quantization=meta["quantization"],
+                max_attenuation_db=attenuation_limit(meta.get("max_attenuation_db")),
             )
         except FileNotFoundError:
             raise DemoError(f"{model_path}: missing its sidecar {path.name} (export it with the streaming exporter)") from None
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise DemoError(f"{path}: not a streaming-model sidecar ({err})") from None
+
+
+def attenuation_limit(value: object) -> float | None:
+    """A valid maximum attenuation in dB (a number >= 0, inf meaning none), or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"max_attenuation_db must be a number >= 0, not {value!r}")
+    return None if value == float("inf") else float(value)
+
+
+def mask_floor(max_attenuation_db: float | None) -> float:
+    """The least mask value that keeps attenuation within `max_attenuation_db`; 0 (a plain mask) for None."""
+    return 0.0 if max_attenuation_db is None else 10.0 ** (-max_attenuation_db / 20.0)
 
 
 def load_interpreter(model_path: Path, num_threads: int):
@@ -89,12 +108,20 @@ def signature_indices(interpreter, model_path: Path) -> tuple[dict[str, int], di
 
 
 class StreamingDenoiser:
-    """Denoises a mono stream hop by hop with a streaming mask model."""
+    """Denoises a mono stream hop by hop with a streaming mask model.
 
-    def __init__(self, model_path: str | os.PathLike[str], num_threads: int = 1) -> None:
+    `max_attenuation_db` floors the mask at `10 ** (-max_attenuation_db / 20)` (0 dB gives the input
+    back); by default the sidecar's `max_attenuation_db`, and without one a plain mask.
+    """
+
+    def __init__(self, model_path: str | os.PathLike[str], num_threads: int = 1,
+                 max_attenuation_db: float | None | str = FROM_SIDECAR) -> None:
         model_path = Path(model_path)
         interpreter = load_interpreter(model_path, num_threads)
         self.spec = StreamSpec.load(model_path)
+        limit = self.spec.max_attenuation_db if max_attenuation_db == FROM_SIDECAR else max_attenuation_db
+        self.max_attenuation_db = attenuation_limit(limit)
+        self.mask_floor = mask_floor(self.max_attenuation_db)
         inputs, outputs = signature_indices(interpreter, model_path)
         expected = {self.spec.input_name, *(name for name, _, _ in self.spec.states)}
         if set(inputs) != expected:
@@ -151,7 +178,7 @@ class StreamingDenoiser:
     def __call__(self, hop: np.ndarray) -> np.ndarray:
         """`hop_length` denoised samples for `hop_length` new input samples (delayed, see module doc)."""
         spectrum = self._stft(hop)
-        mask = self.mask(np.log(np.abs(spectrum) + self.spec.log_epsilon))
+        mask = np.maximum(self.mask(np.log(np.abs(spectrum) + self.spec.log_epsilon)), self.mask_floor)
         return self._istft(spectrum * mask).astype(np.float32)
 
 

@@ -1,0 +1,1 @@
+"""The streaming denoiser as a web page (LiteRT.js), and the small local server that serves it."""
