@@ -21,9 +21,9 @@ from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
 
 FLAGS = flags.FLAGS
 corpus_flags.define_corpus_flags()
+corpus_flags.define_split_flags()
 flags.adopt_module_key_flags(corpus_flags)
 flags.DEFINE_integer("sample_rate", SignalConfig().sample_rate, "Model sample rate in Hz to resample to; default 16000.")
-corpus_flags.define_split_flags()
 flags.DEFINE_integer("workers", 2, "Decoding processes; 1 decodes in the main process. Default 2.")
 
 

@@ -30,6 +30,7 @@ from keras_denoiser.errors import UserError
 FLAGS = flags.FLAGS
 _TRAIN, _MODEL, _MIX = TrainConfig(), ModelConfig(), MixConfig()
 corpus_flags.define_corpus_flags()
+corpus_flags.define_split_flags()
 flags.adopt_module_key_flags(corpus_flags)
 flags.DEFINE_string("model_dir", None, "Folder for the run: config, backups, logs and models. Required.")
 flags.DEFINE_integer("epochs", _TRAIN.epochs, f"Epochs to train in total (raise it to continue a finished run); default {_TRAIN.epochs}.")
@@ -65,7 +66,6 @@ flags.DEFINE_integer(
     "backup_every_steps", _TRAIN.backup_every_steps,
     f"Write a resumable backup every this many steps (and at each epoch end); default {_TRAIN.backup_every_steps}.",
 )
-corpus_flags.define_split_flags()
 flags.DEFINE_enum(
     "loss", _TRAIN.loss, list(LOSSES),
     "mask_mse (MSE to the IRM) or weighted_mask_mse (each bin's error weighted by |noisy|^0.6); default mask_mse.",
