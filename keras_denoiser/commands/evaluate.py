@@ -17,6 +17,7 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser import evaluate, testset
+from keras_denoiser.app_enhancer import StreamingAppEnhancer
 from keras_denoiser.atomic import check_output_file, write_bytes_atomic
 from keras_denoiser.commands import attenuation_flag, corpus_flags
 from keras_denoiser.enhance import KerasEnhancer
@@ -28,7 +29,11 @@ RATE = 16000
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()
 flags.adopt_module_key_flags(attenuation_flag)
-flags.DEFINE_multi_string("model", [], "A trained model (.keras file or model folder) to score; repeat the flag for several.")
+flags.DEFINE_multi_string(
+    "model", [],
+    "A trained model to score: .keras file or model folder, or a streaming .tflite (with its .json), run as the "
+    "on-device app runs it; repeat the flag for several.",
+)
 flags.DEFINE_list("peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.peers); default none.")
 flags.DEFINE_string("clean_dir", None, "Folder of clean references, matched to --noisy_dir files by relative path.")
 flags.DEFINE_string("noisy_dir", None, "Folder of noisy inputs, matched to --clean_dir files by relative path.")
@@ -84,10 +89,17 @@ def _examples():
     return [evaluate.Example(m.file, m.snr, m.clean, m.noisy) for m in mixtures]
 
 
+def _model(path: str) -> Enhancer:
+    """A Keras model (chunked, as `denoise` runs it), or a streaming .tflite as the on-device app runs it."""
+    if Path(path).suffix == ".tflite":
+        return StreamingAppEnhancer(path, FLAGS.max_attenuation_db)
+    return KerasEnhancer.from_path(path, FLAGS.chunk_frames, FLAGS.max_attenuation_db)
+
+
 def _systems() -> list[Enhancer]:
     if not FLAGS.model and not FLAGS.peers:
         raise UserError("give at least one --model (or --peers)")
-    systems: list[Enhancer] = [KerasEnhancer.from_path(path, FLAGS.chunk_frames, FLAGS.max_attenuation_db) for path in FLAGS.model]
+    systems: list[Enhancer] = [_model(path) for path in FLAGS.model]
     if FLAGS.peers:
         from keras_denoiser.peers import PEERS
 
