@@ -38,6 +38,8 @@ def model_paths() -> tuple[Path, Path]:
 class DtlnStream:
     """DTLN's real-time loop: `BLOCK_SHIFT` samples in, `BLOCK_SHIFT` samples out, `DELAY_SAMPLES` late."""
 
+    label = "DTLN (2 ONNX stages)"
+    runtime = "onnxruntime"
     sample_rate = DTLN_RATE
     hop_length = BLOCK_SHIFT
     output_delay_samples = DELAY_SAMPLES
