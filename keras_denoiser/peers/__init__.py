@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from keras_denoiser.enhancer import Enhancer
 from keras_denoiser.errors import UserError
-from tflite_demo.stream import HopStream
+from keras_denoiser.peers.streamed import PeerStream
 
 _PEER_CLASSES = {
     "noisereduce": "keras_denoiser.peers.noisereduce_peer:NoisereduceEnhancer",
@@ -24,15 +23,6 @@ _PEER_CLASSES = {
     "deepfilternet3": "keras_denoiser.peers.deepfilternet:DeepFilterNetEnhancer",
     "gtcrn": "keras_denoiser.peers.gtcrn:GtcrnEnhancer",
 }
-
-
-class PeerStream(HopStream, Protocol):
-    """A peer's per-hop loop at its own rate, and what `benchmark inference` prints about it."""
-
-    label: str
-    runtime: str
-    sample_rate: int
-    paths: tuple[Path, ...]  # the model files, whose size is reported
 
 
 _STREAM_CLASSES = {

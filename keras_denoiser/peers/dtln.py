@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_denoiser.peers.packaged import onnx_session, packaged_files
-from tflite_demo.stream import denoise_signal
+from keras_denoiser.peers.streamed import StreamedEnhancer
 
 DTLN_RATE = 16000
 BLOCK_LENGTH = 512
@@ -78,14 +78,10 @@ class DtlnStream:
         return self._out[:BLOCK_SHIFT].copy()
 
 
-class DtlnEnhancer:
+class DtlnEnhancer(StreamedEnhancer):
     """DTLN over a whole signal, delay removed so output sample i lines up with input sample i."""
 
     name = "dtln"
-    sample_rate = DTLN_RATE
 
     def __init__(self, num_threads: int = 1) -> None:
-        self._stream = DtlnStream(num_threads)
-
-    def __call__(self, wave: np.ndarray) -> np.ndarray:
-        return denoise_signal(self._stream, wave).audio
+        super().__init__(DtlnStream(num_threads))

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from keras_denoiser.peers.packaged import onnx_session, packaged_files
+from keras_denoiser.peers.streamed import StreamedEnhancer
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT, hann_window
-from tflite_demo.stream import denoise_signal
 
 GTCRN_RATE = 16000
 FRAME_LENGTH = 512
@@ -67,14 +67,10 @@ class GtcrnStream:
         return self._istft(enhanced[:, 0] + 1j * enhanced[:, 1]).astype(np.float32)
 
 
-class GtcrnEnhancer:
+class GtcrnEnhancer(StreamedEnhancer):
     """GTCRN over a whole 16 kHz signal, delay removed so output sample i lines up with input sample i."""
 
     name = "gtcrn"
-    sample_rate = GTCRN_RATE
 
     def __init__(self, num_threads: int = 1) -> None:
-        self._stream = GtcrnStream(num_threads)
-
-    def __call__(self, wave: np.ndarray) -> np.ndarray:
-        return denoise_signal(self._stream, wave).audio
+        super().__init__(GtcrnStream(num_threads))
