@@ -109,7 +109,7 @@ def benchmark_inference(
                     rows.append(time_stream(f"{label} {quantization}", "LiteRT", stream, wave, rate, size))
     for name in peers:
         try:
-            peer = PEER_STREAMS[name]()
+            peer = PEER_STREAMS[name]()  # every peer stream runs on one thread by default
         except UserError as err:
             notes.append(f"{name} not timed: {err}")
             continue

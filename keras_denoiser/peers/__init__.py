@@ -23,8 +23,6 @@ _PEER_CLASSES = {
     "deepfilternet3": "keras_denoiser.peers.deepfilternet:DeepFilterNetEnhancer",
     "gtcrn": "keras_denoiser.peers.gtcrn:GtcrnEnhancer",
 }
-
-
 _STREAM_CLASSES = {
     "dtln": "keras_denoiser.peers.dtln:DtlnStream",
     "deepfilternet3": "keras_denoiser.peers.deepfilternet:DeepFilterNetStream",
