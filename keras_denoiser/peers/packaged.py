@@ -19,7 +19,7 @@ def packaged_files(peer: str, distribution: str, names: Sequence[str], install_h
     try:
         files = importlib.metadata.files(distribution) or []
     except importlib.metadata.PackageNotFoundError:
-        raise UserError(f"peer {peer!r} needs its published models: {install_hint}") from None
+        raise UserError(f"peer {peer!r} needs its published model files: {install_hint}") from None
     found = {Path(str(f)).name: Path(str(f.locate())) for f in files if Path(str(f)).name in names}
     missing = [name for name in names if name not in found or not found[name].is_file()]
     if missing:
