@@ -2,7 +2,8 @@
 
 The Python baseline is what a tf.data graph replaces: per example it reads and resamples a speech
 file and a noise file (soundfile + soxr), crops, mixes and computes STFT, log-magnitude and IRM in
-numpy. Training speed is `train_on_batch` steps of the default U-Net with MSE on batches held in
+numpy. The graph is timed twice: as configured, and with every augmentation of `pipelines.augment`
+applied to every example, which bounds what augmentation can cost. Training speed is `train_on_batch` steps of the default U-Net with MSE on batches held in
 memory, so it excludes input time; training is input-bound when the graph delivers fewer examples
 per second than the steps consume.
 """
@@ -17,13 +18,14 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from keras_denoiser.audio import read_mono
-from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.config import MixConfig, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.features import LOG_EPSILON
 from pipelines.corpora import AudioItem, Kind, read_corpus, split_items
 from pipelines.dataset import build_datasets
 
 PathLike = str | os.PathLike[str]
 WARMUP_BATCHES = 2
+ALL_AUGMENTATIONS = MixConfig(reverb_probability=1.0, channel_probability=1.0, second_noise_probability=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +35,7 @@ class PipelineBenchmark:
     batch_size: int
     steps: int
     graph_examples_per_second: float
+    augmented_examples_per_second: float  # the graph with every augmentation on every example
     python_examples_per_second: float
     train_steps_per_second: float
 
@@ -58,6 +61,8 @@ def benchmark_pipeline(
     """Time `steps` batches of the graph, of the Python generator, and `steps` training steps."""
     train, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
     graph_rate = examples_per_second(iter(train), steps, cfg.batch_size)
+    augmented, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, dataclasses.replace(cfg, mix=ALL_AUGMENTATIONS))
+    augmented_rate = examples_per_second(iter(augmented), steps, cfg.batch_size)
     python = python_batches(_train_items(speech_dirs, cfg, "speech"), _train_items(noise_dirs, cfg, "noise"), cfg)
     python_rate = examples_per_second(python, steps, cfg.batch_size)
     batches = [batch for batch, _ in zip(train, range(min(steps, 4)))]
@@ -65,6 +70,7 @@ def benchmark_pipeline(
         batch_size=cfg.batch_size,
         steps=steps,
         graph_examples_per_second=graph_rate,
+        augmented_examples_per_second=augmented_rate,
         python_examples_per_second=python_rate,
         train_steps_per_second=train_steps_per_second(batches, cfg, steps),
     )
@@ -151,6 +157,7 @@ def table_lines(result: PipelineBenchmark) -> list[str]:
     """The benchmark as a small plain-text table."""
     rows = [
         ("tf.data graph", f"{result.graph_examples_per_second:.1f} examples/s"),
+        ("tf.data graph, all augmentations", f"{result.augmented_examples_per_second:.1f} examples/s"),
         ("Python generator", f"{result.python_examples_per_second:.1f} examples/s"),
         ("graph / Python", f"{result.speedup:.1f}x"),
         ("training (default U-Net, MSE)", f"{result.train_steps_per_second:.2f} steps/s = "
