@@ -19,14 +19,13 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from keras_denoiser import audio
 from keras_denoiser.atomic import atomic_path, check_output_dir
+from keras_denoiser.denoiser import BLOCK_SAMPLES, denoise_blocks
 from keras_denoiser.enhance import KerasEnhancer
 from keras_denoiser.errors import AudioFileError, UserError, os_error_line
 
-BLOCK_SAMPLES = 1 << 16
 PLOT_SECONDS = 30.0
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 # libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
@@ -129,56 +128,26 @@ def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path) -> None:
         fmt = audio.format_for(target)
         subtype = _output_subtype(src, fmt)
         with _atomic_sound_file(target, src.samplerate, src.channels, fmt, subtype) as dst:
-            limit = src.frames
-            for block in _enhanced_blocks(enhancer, src, source):
-                block = block[: max(0, limit)]
-                limit -= block.shape[0]
+            for block in denoise_blocks(enhancer, _read_blocks(src, source), src.samplerate, src.channels, src.frames):
                 dst.write(block if subtype in FLOAT_SUBTYPES else np.clip(block, -1.0, 1.0))
-            if limit > 0:  # resampling can come out a few samples short
-                dst.write(np.zeros((limit, src.channels), np.float32))
 
 
-def _enhanced_blocks(enhancer: KerasEnhancer, src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
-    """Read, resample to the model rate, enhance and resample back, block by block."""
-    to_model = _Resampler(src.samplerate, enhancer.sample_rate, src.channels)
-    from_model = _Resampler(enhancer.sample_rate, src.samplerate, src.channels)
-    stream = enhancer.stream(src.channels)
+def _read_blocks(src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
+    """The float32 `[samples, channels]` blocks of an open input; AudioFileError when corrupt, cut short or not finite."""
     read = 0
     while True:
         try:
             block = src.read(BLOCK_SAMPLES, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioFileError(source, f"truncated or corrupt ({audio.short_reason(err)})") from None
+        if block.shape[0] == 0:
+            break
         if not np.isfinite(block).all():
             raise AudioFileError(source, "contains NaN or Inf samples")
         read += block.shape[0]
-        if block.shape[0] == 0:
-            break
-        yield from_model.push(stream.push(to_model.push(block)))
+        yield block
     if read < src.frames:
         raise AudioFileError(source, f"truncated: {read} of {src.frames} samples present")
-    tail = stream.push(to_model.flush())
-    yield from_model.push(np.concatenate([tail, stream.finish()]))
-    yield from_model.flush()
-
-
-class _Resampler:
-    """Streaming soxr resampling of `[samples, channels]` blocks (identity when rates match)."""
-
-    def __init__(self, rate_in: int, rate_out: int, channels: int) -> None:
-        self._channels = channels
-        self._stream = None if rate_in == rate_out else soxr.ResampleStream(rate_in, rate_out, channels, "float32", "HQ")
-
-    def push(self, block: np.ndarray) -> np.ndarray:
-        if self._stream is None:
-            return block
-        return self._stream.resample_chunk(np.ascontiguousarray(block, np.float32)).reshape(-1, self._channels)
-
-    def flush(self) -> np.ndarray:
-        empty = np.zeros((0, self._channels), np.float32)
-        if self._stream is None:
-            return empty
-        return self._stream.resample_chunk(empty, last=True).reshape(-1, self._channels)
 
 
 def _open_checked(path: Path) -> sf.SoundFile:
