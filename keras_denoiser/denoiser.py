@@ -7,6 +7,7 @@ take, so an array and the same samples in a file come out identical:
 
     denoiser = Denoiser.load()                 # the bundled offline model; Denoiser.load("runs/unet") for yours
     clean = denoiser.denoise(noisy, 44100)     # (samples,) or (samples, channels): same shape, rate and length
+    gentle = Denoiser.load(max_attenuation_db=12).denoise(noisy, 44100)   # turn no bin down by more than 12 dB
 
 TensorFlow is imported by `Denoiser.load`, not by importing this module.
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 import soxr
 
+from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB
 from keras_denoiser.errors import UserError
 
 if TYPE_CHECKING:
@@ -90,17 +92,27 @@ class Denoiser:
         self.enhancer = enhancer
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, chunk_frames: int | None = None) -> Denoiser:
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB,
+        chunk_frames: int | None = None,
+    ) -> Denoiser:
         """The model at `path` (a `.keras` file with its `.json`, or a model folder), or the bundled one.
 
-        `chunk_frames` (STFT frames per chunk) bounds memory, not the result.
+        `max_attenuation_db` limits how far any time-frequency bin is turned down, as the `denoise`
+        command's flag (0 gives the input back, `math.inf` removes the limit); `chunk_frames` (STFT
+        frames per chunk) bounds memory, not the result.
         """
         from keras_denoiser import assets
         from keras_denoiser.enhance import DEFAULT_CHUNK_FRAMES, KerasEnhancer
 
         if chunk_frames is not None and chunk_frames < 1:
             raise UserError(f"chunk_frames must be positive, got {chunk_frames}")
-        return cls(KerasEnhancer.from_path(path or assets.DEFAULT_MODEL, chunk_frames or DEFAULT_CHUNK_FRAMES))
+        enhancer = KerasEnhancer.from_path(
+            path or assets.DEFAULT_MODEL, chunk_frames or DEFAULT_CHUNK_FRAMES, max_attenuation_db
+        )
+        return cls(enhancer)
 
     @property
     def sample_rate(self) -> int:

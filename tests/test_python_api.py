@@ -86,6 +86,14 @@ def test_load_with_a_path_gives_that_model_and_a_bad_path_one_error(tmp_path: Pa
         Denoiser.load(tmp_path / "missing.keras")
 
 
+def test_an_attenuation_limit_of_0_db_gives_the_input_back(tmp_path: Path) -> None:
+    save_tiny_unet(tmp_path / "tiny.keras")
+    noisy = _stereo(1.0, 16000)
+    untouched = Denoiser.load(tmp_path / "tiny.keras", max_attenuation_db=0).denoise(noisy, 16000)
+    np.testing.assert_allclose(untouched, noisy, atol=1e-4)
+    assert np.abs(Denoiser.load(tmp_path / "tiny.keras").denoise(noisy, 16000) - noisy).max() > 1e-2
+
+
 def test_importing_the_package_and_the_cli_does_not_load_tensorflow() -> None:
     code = "import sys, keras_denoiser, keras_denoiser.cli; from keras_denoiser import Denoiser; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
