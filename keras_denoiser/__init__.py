@@ -1,3 +1,19 @@
-"""keras-denoiser: speech denoising with a Keras U-Net that predicts an Ideal Ratio Mask."""
+"""keras-denoiser: speech denoising with a Keras U-Net that predicts an Ideal Ratio Mask.
+
+    from keras_denoiser import Denoiser
+    clean = Denoiser.load().denoise(noisy, sample_rate)
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+__all__ = ["Denoiser", "__version__"]
+
+
+def __getattr__(name: str):
+    """`Denoiser` on first use, so `import keras_denoiser` (and the CLI's start-up) stays free of TensorFlow."""
+    if name == "Denoiser":
+        from keras_denoiser.denoiser import Denoiser
+
+        return Denoiser
+    raise AttributeError(f"module 'keras_denoiser' has no attribute {name!r}")

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tflite_demo.stream import DemoError, StreamingDenoiser, denoise_signal
-
 from keras_denoiser.errors import UserError
+from tflite_demo.stream import DemoError, StreamingDenoiser, denoise_signal
 
 
 class StreamingAppEnhancer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """
     path = Path(path)
     if not path.is_file():
-        raise AudioFileError(path, "no such file")
+        raise AudioFileError(path, missing_reason(path))
     if path.stat().st_size == 0:
         raise AudioFileError(path, "empty file")
     try:
@@ -60,6 +61,19 @@ def trim_silence(samples: np.ndarray, rate: int) -> np.ndarray:
     start = max(0, loud[0] * frame - margin)
     stop = min(len(samples), (loud[-1] + 1) * frame + margin)
     return samples[start:stop]
+
+
+def missing_reason(path: Path, what: str = "file") -> str:
+    """Why `path` is not there to read: a symbolic link loop, a broken link (and its target), or no such `what`."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return f"broken symbolic link (to {os.readlink(path)})"
+        return f"no such {what}"
+    return f"not a {what}"
 
 
 def short_reason(err: Exception) -> str:
@@ -111,9 +125,17 @@ def format_for(path: Path) -> str:
     return "WAV"
 
 
-def find_audio_files(root: str | os.PathLike[str]) -> list[Path]:
-    """Every audio file below `root` (by extension), sorted, so listings are reproducible."""
+def find_audio_files(root: str | os.PathLike[str], dead_links: bool = False) -> list[Path]:
+    """Every audio file below `root` (by extension), sorted, so listings are reproducible.
+
+    `dead_links` adds links named like audio files that lead nowhere (broken, or a loop), for a
+    caller that reports them rather than skipping them in silence.
+    """
     root = Path(root)
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in AUDIO_EXTENSIONS and (p.is_file() or (dead_links and p.is_symlink() and not p.exists()))
+    )

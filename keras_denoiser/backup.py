@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -27,12 +28,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import keras
+import numpy as np
 
 from keras_denoiser.errors import UserError
 
 BACKUP_PREFIX = "ckpt-"
 WEIGHTS_FILE = "latest.weights.h5"
 METADATA_FILE = "training_metadata.json"
+# Free space kept beyond a backup's size: HDF5 metadata, the JSON file, and room for the rest of the system.
+_HEADROOM_BYTES = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,20 +151,45 @@ class ResumableBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup_dir = Path(self.backup_dir)
         if self.keep:
             backup_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=backup_dir if self.keep else None))
+        self._check_free_space(backup_dir if self.keep else Path(tempfile.gettempdir()))
         try:
-            self.model.save_weights(staging / WEIGHTS_FILE)
-            metadata = {
-                **dataclasses.asdict(self.position),
-                "global_step": self.global_step,
-                "steps_per_epoch": self.steps_per_epoch,
-                "run_settings": self.run_settings,
-            }
-            (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
-            if self.keep:
-                self._publish(staging, backup_dir / f"{BACKUP_PREFIX}{self.global_step:010d}")
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=backup_dir if self.keep else None))
+            try:
+                self.model.save_weights(staging / WEIGHTS_FILE)
+                metadata = {
+                    **dataclasses.asdict(self.position),
+                    "global_step": self.global_step,
+                    "steps_per_epoch": self.steps_per_epoch,
+                    "run_settings": self.run_settings,
+                }
+                (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+                if self.keep:
+                    self._publish(staging, backup_dir / f"{BACKUP_PREFIX}{self.global_step:010d}")
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError as err:  # the disk filled up after the check; h5py's message spans lines
+            raise UserError(f"{backup_dir}: cannot write a training backup ({_reason(err)}); {_kept(backup_dir)}") from None
+
+    def _check_free_space(self, folder: Path) -> None:
+        """UserError, before any byte is written, when `folder`'s disk cannot hold another backup.
+
+        A write that fails inside Keras's `save_weights` (HDF5 writes most of the file when it is closed)
+        crashes the process in h5py (SIGSEGV, Keras 3.15 / h5py 3), so a full disk is caught before.
+        """
+        previous = latest_backup(Path(self.backup_dir))
+        optimizer = getattr(self.model, "optimizer", None)  # None before compile()
+        variables = [*self.model.weights, *(optimizer.variables if optimizer is not None else [])]
+        estimate = max(
+            (previous / WEIGHTS_FILE).stat().st_size if previous else 0,
+            sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables),
+        )
+        needed = int(estimate * 1.1) + _HEADROOM_BYTES
+        free = shutil.disk_usage(folder).free
+        if free < needed:
+            raise UserError(
+                f"{folder}: no space for a training backup ({free / 1e6:.1f} MB free, about {needed / 1e6:.1f} MB needed); "
+                f"{_kept(Path(self.backup_dir))}"
+            )
 
     @staticmethod
     def _publish(staging: Path, final: Path) -> None:
@@ -174,3 +203,14 @@ class ResumableBackupAndRestore(keras.callbacks.BackupAndRestore):
         for other in final.parent.iterdir():
             if other != final and other.name.startswith((BACKUP_PREFIX, ".tmp-")):
                 shutil.rmtree(other, ignore_errors=True)
+
+
+def _reason(err: OSError) -> str:
+    """The system's words for `err` ("No space left on device"), on one line."""
+    return os.strerror(err.errno) if err.errno else str(err).strip().splitlines()[0]
+
+
+def _kept(backup_dir: Path) -> str:
+    """What a rerun continues from after a failed backup."""
+    folder = latest_backup(backup_dir)
+    return f"{folder.name} is kept and a rerun continues from it" if folder else "no earlier backup exists"

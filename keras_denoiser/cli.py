@@ -9,12 +9,15 @@ Only the chosen command's module is imported, so each command defines its own ab
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
+from types import ModuleType
 from typing import Callable, Sequence
 
 from absl import app, flags
 
+from keras_denoiser import __version__, tf_quiet
 from keras_denoiser.errors import UserError, os_error_line
 
 COMMANDS: dict[str, str] = {
@@ -29,19 +32,32 @@ COMMANDS: dict[str, str] = {
     "benchmark": "Measure speed: `benchmark pipeline` (input graph, training steps) or `benchmark inference`.",
 }
 
-# Commands that take positional arguments (files); the others refuse any.
-TAKE_ARGUMENTS = ("denoise", "serve_client")
+# Positional arguments of the commands that take them, as their usage line shows them; the others refuse any.
+ARGUMENTS: dict[str, str] = {"denoise": "INPUT...", "serve_client": "INPUT OUTPUT"}
 
 # Commands whose first argument picks a module of their own: `benchmark pipeline` -> benchmark_pipeline.
 SUBCOMMANDS: dict[str, tuple[str, ...]] = {"benchmark": ("pipeline", "inference")}
+
+# Commands that never load TensorFlow; every other one imports it first, with its start-up chatter filtered.
+TENSORFLOW_FREE = ("serve_client",)
+
+HELP_FLAGS = ("-h", "--help", "--helpshort", "--helpfull", "-?")
 
 
 def _usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: keras_denoiser COMMAND [--flags] [ARGS]", "", "commands:"]
     lines += [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
-    lines += ["", "`keras_denoiser COMMAND --help` lists a command's flags."]
+    lines += ["", "`keras_denoiser COMMAND --help` shows a command's usage, examples and flags; --version the version."]
     return "\n".join(lines)
+
+
+def _command_help(command: str, module: ModuleType) -> str:
+    """Usage line with the positionals, the module docstring (what it does, examples) and the command's flags."""
+    name = command.replace("_", " ", 1) if command.startswith("benchmark_") else command
+    usage = " ".join(filter(None, ["usage: keras_denoiser", name, "[flags]", ARGUMENTS.get(command)]))
+    flag_lines = flags.FLAGS.module_help(module.__name__).removeprefix(f"\n{module.__name__}:\n")
+    return f"{usage}\n\n{inspect.cleandoc(module.__doc__ or '')}\n\nflags:\n{flag_lines}"
 
 
 def _guarded(
@@ -57,6 +73,8 @@ def _guarded(
             if len(argv) > 1 and not takes_arguments:
                 raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
             return main(argv)
+        except BrokenPipeError:
+            raise  # the reader left (`| head`): main() ends quietly
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
@@ -77,13 +95,25 @@ def _parse_flags(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    argv = sys.argv
-    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+    """Console-script entry point; a reader that closes the pipe early (`| head -1`) ends it quietly."""
+    try:
+        try:
+            _dispatch(sys.argv)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        sys.exit(1)
+
+
+def _dispatch(argv: list[str]) -> None:
+    if len(argv) < 2 or argv[1] in HELP_FLAGS + ("help",):
         print(_usage())
         sys.exit(0 if len(argv) >= 2 else 2)
+    if argv[1] == "--version":
+        print(f"keras_denoiser {__version__}")
+        sys.exit(0)
     command = argv[1]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter hides our output
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         sys.exit(2)
@@ -91,13 +121,20 @@ def main() -> None:
     if command in SUBCOMMANDS:
         choices = SUBCOMMANDS[command]
         if not rest or rest[0] not in choices:
-            print(f"usage: keras_denoiser {command} {{{'|'.join(choices)}}} [--flags]", file=sys.stderr)
-            sys.exit(2)
+            wants_help = bool(rest) and rest[0] in HELP_FLAGS
+            print(f"usage: keras_denoiser {command} {{{'|'.join(choices)}}} [--flags]", file=sys.stdout if wants_help else sys.stderr)
+            sys.exit(0 if wants_help else 2)
         command, rest = f"{command}_{rest[0]}", rest[1:]
+    if command not in TENSORFLOW_FREE:
+        tf_quiet.import_tensorflow()
     module = importlib.import_module(f"keras_denoiser.commands.{command}")
-    sys.argv[0] = module.__name__  # absl's --help lists the flags of the module named by argv[0]
+    flag_args = rest[: rest.index("--")] if "--" in rest else rest
+    if any(arg in HELP_FLAGS for arg in flag_args):
+        print(_command_help(command, module))
+        sys.exit(0)
+    sys.argv[0] = module.__name__  # absl attributes flag errors to the module named by argv[0]
     app.run(
-        _guarded(module.main, command in TAKE_ARGUMENTS),
+        _guarded(module.main, command in ARGUMENTS),
         argv=[f"keras_denoiser {command.replace('benchmark_', 'benchmark ')}", *rest],
         flags_parser=_parse_flags,
     )

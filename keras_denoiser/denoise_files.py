@@ -13,25 +13,26 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from keras_denoiser import audio
 from keras_denoiser.atomic import atomic_path, check_output_dir
+from keras_denoiser.denoiser import BLOCK_SAMPLES, denoise_blocks
 from keras_denoiser.enhance import KerasEnhancer
 from keras_denoiser.errors import AudioFileError, UserError, os_error_line
 
-BLOCK_SAMPLES = 1 << 16
 PLOT_SECONDS = 30.0
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 # libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
 _SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 _SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)
+_SFE_SYSTEM = 2  # libsndfile's error code for a failed system call (write, seek)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,15 +64,23 @@ def plan_jobs(inputs: Sequence[Path], output_dir: Path, output_format: str | Non
     for given in inputs:
         given = Path(given)
         if not given.exists():
-            raise UserError(f"{given}: no such file or folder")
+            raise UserError(f"{given}: {audio.missing_reason(given, 'file or folder')}")
         if given.is_dir():
-            found = [p for p in audio.find_audio_files(given) if not _is_below(p.resolve(), output_dir)]
+            found = [p for p in audio.find_audio_files(given, dead_links=True) if not _is_below(_resolved(p), output_dir)]
             jobs += [Job(p, output_dir / p.relative_to(given)) for p in found]
         else:
             jobs.append(Job(given, output_dir / given.name))
     if output_format:
         jobs = [Job(j.source, j.target.with_suffix(f".{output_format.lower().lstrip('.')}")) for j in jobs]
     return jobs
+
+
+def _resolved(path: Path) -> Path:
+    """`path` with its links followed; a link loop stays where the link itself is (it is reported later)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError for a loop, later ones OSError
+        return path.parent.resolve() / path.name
 
 
 def _is_below(path: Path, folder: Path) -> bool:
@@ -88,10 +97,10 @@ def denoise_all(
 ) -> Report:
     """Denoise every job; failures and skips are reported through `say`, one line each."""
     report = Report()
-    inputs = {j.source.resolve() for j in jobs}
+    inputs = {_resolved(j.source) for j in jobs}
     claimed: dict[Path, Path] = {}
     for job in progress(jobs):
-        target = job.target.resolve()
+        target = _resolved(job.target)
         if target in inputs:
             report.failed.append(f"{job.source}: output {job.target} is an input file; refusing to overwrite it")
         elif target in claimed:
@@ -118,8 +127,9 @@ def _failure(job: Job, err: Exception) -> str:
     """One line naming the file at fault: the bad input, or the output that could not be written."""
     if isinstance(err, AudioFileError):
         return str(err)
-    if isinstance(err, OSError) and err.filename is not None and Path(err.filename) != job.source:
-        return f"{job.source}: cannot write {job.target} ({os_error_line(err)})"
+    if isinstance(err, OSError) and Path(err.filename or job.target) != job.source:
+        reason = os_error_line(err) if err.filename is not None else err.strerror or str(err)
+        return f"{job.source}: cannot write {job.target} ({reason})"
     return f"{job.source}: {err}"
 
 
@@ -129,62 +139,44 @@ def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path) -> None:
         fmt = audio.format_for(target)
         subtype = _output_subtype(src, fmt)
         with _atomic_sound_file(target, src.samplerate, src.channels, fmt, subtype) as dst:
-            limit = src.frames
-            for block in _enhanced_blocks(enhancer, src, source):
-                block = block[: max(0, limit)]
-                limit -= block.shape[0]
-                dst.write(block if subtype in FLOAT_SUBTYPES else np.clip(block, -1.0, 1.0))
-            if limit > 0:  # resampling can come out a few samples short
-                dst.write(np.zeros((limit, src.channels), np.float32))
+            for block in denoise_blocks(enhancer, _read_blocks(src, source), src.samplerate, src.channels, src.frames):
+                _write(dst, block if subtype in FLOAT_SUBTYPES else np.clip(block, -1.0, 1.0))
 
 
-def _enhanced_blocks(enhancer: KerasEnhancer, src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
-    """Read, resample to the model rate, enhance and resample back, block by block."""
-    to_model = _Resampler(src.samplerate, enhancer.sample_rate, src.channels)
-    from_model = _Resampler(enhancer.sample_rate, src.samplerate, src.channels)
-    stream = enhancer.stream(src.channels)
+def _write(dst: sf.SoundFile, block: np.ndarray) -> None:
+    """Append `block`; a failed write (full disk, file size limit) raises the OSError the system gave.
+
+    libsndfile reports a failed system call only as "System error."; the C errno it left says which.
+    """
+    try:
+        dst.write(block)
+    except sf.LibsndfileError as err:
+        code = sf._ffi.errno if err.code == _SFE_SYSTEM else 0
+        raise (OSError(code, os.strerror(code)) if code else OSError(f"libsndfile: {err.error_string}")) from None
+
+
+def _read_blocks(src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
+    """The float32 `[samples, channels]` blocks of an open input; AudioFileError when corrupt, cut short or not finite."""
     read = 0
     while True:
         try:
             block = src.read(BLOCK_SAMPLES, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioFileError(source, f"truncated or corrupt ({audio.short_reason(err)})") from None
+        if block.shape[0] == 0:
+            break
         if not np.isfinite(block).all():
             raise AudioFileError(source, "contains NaN or Inf samples")
         read += block.shape[0]
-        if block.shape[0] == 0:
-            break
-        yield from_model.push(stream.push(to_model.push(block)))
+        yield block
     if read < src.frames:
         raise AudioFileError(source, f"truncated: {read} of {src.frames} samples present")
-    tail = stream.push(to_model.flush())
-    yield from_model.push(np.concatenate([tail, stream.finish()]))
-    yield from_model.flush()
-
-
-class _Resampler:
-    """Streaming soxr resampling of `[samples, channels]` blocks (identity when rates match)."""
-
-    def __init__(self, rate_in: int, rate_out: int, channels: int) -> None:
-        self._channels = channels
-        self._stream = None if rate_in == rate_out else soxr.ResampleStream(rate_in, rate_out, channels, "float32", "HQ")
-
-    def push(self, block: np.ndarray) -> np.ndarray:
-        if self._stream is None:
-            return block
-        return self._stream.resample_chunk(np.ascontiguousarray(block, np.float32)).reshape(-1, self._channels)
-
-    def flush(self) -> np.ndarray:
-        empty = np.zeros((0, self._channels), np.float32)
-        if self._stream is None:
-            return empty
-        return self._stream.resample_chunk(empty, last=True).reshape(-1, self._channels)
 
 
 def _open_checked(path: Path) -> sf.SoundFile:
     """Open an input for reading; AudioFileError for missing, empty, unreadable, truncated, zero-sample."""
     if not path.is_file():
-        raise AudioFileError(path, "no such file")
+        raise AudioFileError(path, audio.missing_reason(path))
     if path.stat().st_size == 0:
         raise AudioFileError(path, "empty file")
     try:

@@ -22,9 +22,9 @@ from absl import logging
 from keras_denoiser import features
 from keras_denoiser.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
-from pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform
 from pipelines.augment import augment
 from pipelines.corpora import Kind
+from pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform
 from pipelines.prepare import PreparedCorpus, prepare_all
 
 __all__ = ["build_datasets", "build_waveform_datasets", "mix_at_snr", "preview_mixture"]

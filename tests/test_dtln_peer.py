@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from export import mixture
-from keras_denoiser.metrics import si_sdr
 from keras_denoiser.errors import UserError
+from keras_denoiser.metrics import si_sdr
 from keras_denoiser.peers import PEERS, dtln
 from keras_denoiser.peers.delay import measure_delay
 

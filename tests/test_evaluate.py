@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 from keras_denoiser import evaluate, metrics, testset
-from keras_denoiser.errors import UserError
 from keras_denoiser.config import SplitConfig
+from keras_denoiser.errors import UserError
 from pipelines.corpora import read_corpus, split_of
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet

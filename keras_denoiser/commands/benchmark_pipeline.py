@@ -1,6 +1,7 @@
 """Measure the training input graph against a plain Python generator, and the training step rate.
 
     keras_denoiser benchmark pipeline --speech_dir=LJSpeech-1.1 --noise_dir=noise --batch_size=16 --steps=20
+    keras_denoiser benchmark pipeline     # on the bundled sample corpus (8 short clips: a smoke run, not a measurement)
 
 Prints examples/s of the tf.data graph and of a Python generator doing the same work (soundfile read,
 soxr resampling, numpy crop/mix/STFT/IRM per example), their ratio, the `train_on_batch` rate of the
@@ -14,6 +15,7 @@ from typing import Sequence
 
 from absl import flags
 
+from keras_denoiser import assets
 from keras_denoiser.commands import corpus_flags, json_out
 from keras_denoiser.config import TrainConfig
 from keras_denoiser.errors import UserError
@@ -31,14 +33,14 @@ flags.DEFINE_integer("steps", 20, "Batches timed for each measurement (after 2 w
 def main(argv: Sequence[str]) -> int:
     """Run the three measurements and print the table."""
     json_out.check()
-    if not FLAGS.speech_dir or not FLAGS.noise_dir:
-        raise UserError("give at least one --speech_dir and one --noise_dir")
+    if bool(FLAGS.speech_dir) != bool(FLAGS.noise_dir):
+        raise UserError("give both --speech_dir and --noise_dir, or neither for the bundled sample corpus")
+    speech_dirs = FLAGS.speech_dir or [str(assets.SAMPLE_DIR)]
+    noise_dirs = FLAGS.noise_dir or [str(assets.SAMPLE_NOISE_DIR)]
     if FLAGS.batch_size < 1 or FLAGS.steps < 1:
         raise UserError("--batch_size and --steps must be at least 1")
     cfg = TrainConfig(batch_size=FLAGS.batch_size)
-    result = benchmark_pipeline(
-        FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.cache_dir or default_cache_dir(), cfg, FLAGS.steps
-    )
+    result = benchmark_pipeline(speech_dirs, noise_dirs, FLAGS.cache_dir or default_cache_dir(), cfg, FLAGS.steps)
     print("\n".join(table_lines(result)))
     json_out.write(
         {

@@ -10,6 +10,7 @@ the other files are still processed.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -58,7 +59,7 @@ def main(argv: Sequence[str]) -> int:
         jobs,
         overwrite=FLAGS.overwrite,
         plot=FLAGS.plot,
-        say=tqdm.write,
+        say=lambda line: tqdm.write(line, file=sys.stderr),
         progress=lambda items: tqdm(items, desc="denoise", unit="file", disable=None),
     )
     print(

@@ -3,6 +3,7 @@
     keras_denoiser export --model=runs/unet --export_dir=exported --name=denoiser \
         --formats=saved_model,tflite --quantize=float32,float16,dynamic,int8
     keras_denoiser export --model=runs/causal --export_dir=exported_causal   # adds streaming_tflite
+    keras_denoiser export --export_dir=exported_bundled                      # the bundled offline model
 
 The int8 model is calibrated on features of the training pipeline: from --speech_dir/--noise_dir when
 given, else from the bundled sample corpus, else from generated speech-like mixtures. The parity
@@ -24,7 +25,7 @@ from export.parity import ParityError
 from export.report import format_table
 from export.tflite import QUANTIZATIONS
 from keras_denoiser import audio, model_io
-from keras_denoiser.assets import SAMPLE_DIR, SAMPLE_NOISE_DIR
+from keras_denoiser.assets import DEFAULT_MODEL, SAMPLE_DIR, SAMPLE_NOISE_DIR
 from keras_denoiser.commands import attenuation_flag
 from keras_denoiser.config import TrainConfig
 from keras_denoiser.errors import UserError
@@ -32,7 +33,9 @@ from keras_denoiser.errors import UserError
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()
 flags.adopt_module_key_flags(attenuation_flag)
-flags.DEFINE_string("model", None, "Trained model: a .keras file (with its .json config) or a model folder.")
+flags.DEFINE_string(
+    "model", None, "Trained model: a .keras file (with its .json config) or a model folder; default: the bundled offline model."
+)
 flags.DEFINE_string("export_dir", None, "New or empty folder to write the export into; it is created.")
 flags.DEFINE_list(
     "formats",
@@ -52,12 +55,12 @@ flags.DEFINE_float("test_seconds", 4.0, "Length of the parity test mixture in se
 flags.DEFINE_string(
     "cache_dir", None, "Folder for the prepared TFRecord caches of the calibration corpora; default as in train."
 )
-flags.mark_flags_as_required(["model", "export_dir"])
+flags.mark_flag_as_required("export_dir")
 
 
 def main(argv: Sequence[str]) -> int:
     logging.set_verbosity(logging.WARNING)  # keep TF's SavedModel chatter out of the report
-    model, train_cfg = model_io.load_model(FLAGS.model)
+    model, train_cfg = model_io.load_model(FLAGS.model or DEFAULT_MODEL)
     request = ExportRequest(
         export_dir=Path(FLAGS.export_dir),
         name=FLAGS.name or train_cfg.model.name,

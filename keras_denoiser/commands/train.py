@@ -20,10 +20,10 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import corpus_flags
 from keras_denoiser import distribute
 from keras_denoiser.atomic import write_bytes_atomic
 from keras_denoiser.backup import latest_backup, read_metadata
+from keras_denoiser.commands import corpus_flags
 from keras_denoiser.config import LOSSES, MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
 

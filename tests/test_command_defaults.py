@@ -1,0 +1,38 @@
+"""Commands that need a model or corpora run on the bundled ones when none is given."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from keras_denoiser import assets
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "keras_denoiser", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_export_without_model_exports_the_bundled_model(tmp_path: Path) -> None:
+    result = _run(tmp_path, "export", "--export_dir=exported", "--formats=saved_model")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "exported" / "export_report.json").read_text())
+    bundled = json.loads(assets.DEFAULT_MODEL.with_suffix(".json").read_text())
+    assert report["model"] == bundled["model"]
+    assert (tmp_path / "exported" / bundled["model"]["name"] / "1" / "saved_model.pb").is_file()
+
+
+def test_benchmark_pipeline_without_corpora_runs_on_the_bundled_sample(tmp_path: Path) -> None:
+    result = _run(tmp_path, "benchmark", "pipeline", "--steps=1", "--batch_size=2", f"--cache_dir={tmp_path / 'cache'}")
+    assert result.returncode == 0, result.stderr
+    assert "tf.data graph" in result.stdout and "input-bound" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir())  # the sample corpus was prepared
+
+
+def test_benchmark_pipeline_with_only_one_corpus_is_one_line(tmp_path: Path) -> None:
+    result = _run(tmp_path, "benchmark", "pipeline", f"--speech_dir={tmp_path}")
+    assert (result.returncode, result.stderr.splitlines()) == (
+        1, ["error: give both --speech_dir and --noise_dir, or neither for the bundled sample corpus"]
+    )
