@@ -15,13 +15,13 @@ from export import parity, saved_model
 from export.exporter import ExportRequest
 from keras_denoiser.errors import UserError
 from keras_denoiser.model_io import save_model
-from tests.export_support import RATE, TINY_CONFIG, tiny_export, tiny_model
+from tests.export_support import RATE, TINY_CONFIG, tiny_export, tiny_model, trained_tiny_model
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """(model, export folder, report rows) of a SavedModel-only export."""
-    model = tiny_model()
+    """(model, export folder, report rows) of a SavedModel-only export of a trained model."""
+    model, _ = trained_tiny_model()
     export_dir = tmp_path_factory.mktemp("export") / "out"
     rows, _ = tiny_export(export_dir, model, ("saved_model",))
     return model, export_dir, rows
