@@ -80,9 +80,9 @@ def trained_tiny_model(name: str = "unet") -> tuple[keras.Model, TrainConfig]:
     return model, cfg
 
 
-def keras_enhance(model: keras.Model, wave: np.ndarray, cfg: TrainConfig = TINY_CONFIG) -> np.ndarray:
-    """The Keras model's enhancement of a 1-D wave: the reference every artefact is held to."""
-    return saved_model.enhance_waveform(model, tf.constant(wave[np.newaxis]), cfg.signal).numpy()[0]
+def keras_enhance(model: keras.Model, wave: np.ndarray, cfg: TrainConfig = TINY_CONFIG, floor: float = 0.0) -> np.ndarray:
+    """The Keras model's enhancement of a 1-D wave (mask never below `floor`): the reference artefacts are held to."""
+    return saved_model.enhance_waveform(model, tf.constant(wave[np.newaxis]), cfg.signal, floor).numpy()[0]
 
 
 def tiny_signals(seconds: float = 2.0) -> ParitySignals:
