@@ -1,25 +1,36 @@
 # Two commands on a fresh clone: `make demo` (hear the denoiser) and `make test` (run the suite).
 # Each creates .venv/ with the pinned requirements on first use.
+# .ci/check_system first says in one line what the machine lacks (Python version, venv, C compiler
+# and headers for pesq) instead of a pip traceback. `make test` also installs the light peers.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PEERS_STAMP := $(VENV)/.peers-installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install peers clean
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
+	@.ci/check_system $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+$(PEERS_STAMP): $(STAMP) requirements-peers.txt requirements-peers-no-deps.txt
+	$(BIN)/pip install --quiet -r requirements-peers.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-peers-no-deps.txt
+	touch $(PEERS_STAMP)
+
 install: $(STAMP)
+
+peers: $(PEERS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/keras_denoiser demo
 
-test: $(STAMP)
+test: $(PEERS_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -13,8 +13,9 @@ import pytest
 from export.streaming import export_streaming
 from keras_denoiser.errors import UserError
 from keras_denoiser.inference_benchmark import benchmark_inference, parse_size, table_lines
+from keras_denoiser.peers import dtln
 from tests.enhance_helpers import tiny_unet
-from tests.peer_helpers import require_peer
+from tests.peer_support import require_peer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +51,29 @@ def test_command_writes_json_with_one_row_per_system(export_dir, tmp_path) -> No
     assert "hop ms median" in result.stdout
     figures = json.loads(out.read_text())
     assert figures["threads"] == 1 and [r["runtime"] for r in figures["rows"]] == ["LiteRT"]
+
+
+def test_dtln_is_timed_hop_by_hop_beside_ours_from_its_published_models(export_dir) -> None:
+    require_peer("dtln")
+    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, include_dtln=True)
+    assert notes == [] and [row.name for row in rows] == [f"{export_dir.name} float32", "DTLN (2 ONNX stages)"]
+    ours, row = rows
+    assert row.runtime == "onnxruntime" and row.hops == ours.hops  # same signal, same 128-sample hops, 3 hops of delay
+    assert row.latency_ms == 32.0  # 384 samples of delay + one 128-sample hop at 16 kHz
+    assert row.size_kb == pytest.approx(sum(path.stat().st_size for path in dtln.model_paths()) / 1024)
+    assert row.size_kb > 1000  # the two published ONNX stages: 3.8 MB
+    assert 0 < row.hop_ms_median <= row.hop_ms_p99 and row.real_time_factor > 0
+    assert len(table_lines(rows)) == 4
+
+
+def test_missing_dtln_is_a_note_not_a_row(export_dir, monkeypatch) -> None:
+    def not_installed() -> None:
+        raise UserError(f"peer 'dtln' needs its published models: {dtln.INSTALL_HINT}")
+
+    monkeypatch.setattr(dtln, "model_paths", not_installed)
+    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, include_dtln=True)
+    assert [row.name for row in rows] == [f"{export_dir.name} float32"]
+    assert notes == [f"DTLN not timed: peer 'dtln' needs its published models: {dtln.INSTALL_HINT}"]
 
 
 @pytest.mark.parametrize("text", ["3", "3x", "x16", "3by16", "0x16"])

@@ -1,8 +1,13 @@
-"""The bundled offline model's TFLite exports enhance the bundled noisy sample like the Keras model."""
+"""The bundled models' TFLite files enhance the bundled noisy sample like the Keras model they came from.
+
+Model files are found by name pattern and sidecar, not listed, so replacing a bundled model with
+newly trained files of the same names keeps these checks honest.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +16,10 @@ import tensorflow as tf
 from export import parity, saved_model, tflite
 from keras_denoiser import assets, audio, model_io
 from keras_denoiser.metrics import si_sdr, snr_db
+from tests.export_support import LOWEST_PARITY_BOUND_DB, keras_enhance
+from tflite_demo.stream import StreamingDenoiser, denoise_signal
+
+STREAMING_MODELS = sorted((Path(__file__).resolve().parents[1] / "tflite_demo" / "models").glob("*.tflite"))
 
 
 @pytest.mark.parametrize("quantization", ["float16", "int8"])
@@ -28,3 +37,29 @@ def test_bundled_tflite_export_matches_the_bundled_keras_model(quantization: str
     assert si_sdr(wave, reference) < 30.0  # the model changes the noisy sample a lot
     bound = parity.TOLERANCES[f"tflite_{quantization}"][1]
     assert si_sdr(reference, output) >= bound and snr_db(reference, output) >= bound
+
+
+def test_the_demo_app_ships_streaming_models() -> None:
+    assert {json.loads(p.with_suffix(".json").read_text())["quantization"] for p in STREAMING_MODELS} == {"float32", "int8"}
+
+
+@pytest.mark.parametrize("path", STREAMING_MODELS, ids=lambda p: p.name)
+def test_bundled_streaming_tflite_streams_like_the_bundled_causal_keras_model(path: Path) -> None:
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    model, cfg = model_io.load_model(assets.ASSETS_DIR / "models" / f"{sidecar['model']}.keras")
+    assert cfg.model.causal
+    assert (sidecar["depth"], sidecar["base_filters"], sidecar["kernel_size"]) == (
+        cfg.model.depth, cfg.model.base_filters, cfg.model.kernel_size)
+    assert (sidecar["sample_rate"], sidecar["frame_length"], sidecar["hop_length"]) == (
+        cfg.signal.sample_rate, cfg.signal.frame_length, cfg.signal.hop_length)
+    wave = audio.read_mono(assets.NOISY_SAMPLE, cfg.signal.sample_rate)
+
+    reference = keras_enhance(model, wave, cfg)  # no attenuation limit: the demo app applies none
+    streamed = denoise_signal(StreamingDenoiser(path), wave).audio
+    assert streamed.shape == wave.shape
+    assert si_sdr(reference, wave) < LOWEST_PARITY_BOUND_DB  # a constant-mask file could not pass
+    figure, bound = parity.TOLERANCES[f"streaming_tflite_{sidecar['quantization']}"]
+    if figure == "max_abs_diff":
+        assert np.max(np.abs(streamed - reference)) < bound
+    else:
+        assert si_sdr(reference, streamed) >= bound and snr_db(reference, streamed) >= bound

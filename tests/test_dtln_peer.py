@@ -12,17 +12,14 @@ from keras_denoiser.errors import UserError
 from keras_denoiser.metrics import si_sdr
 from keras_denoiser.peers import PEERS, dtln
 from keras_denoiser.peers.delay import measure_delay
+from tests.peer_support import require_peer
 
 RATE = 16000
 
 
 @pytest.fixture(scope="module")
 def enhancer() -> dtln.DtlnEnhancer:
-    pytest.importorskip("onnxruntime", reason="DTLN peer is an optional extra: pip install onnxruntime")
-    try:
-        importlib.metadata.distribution(dtln.DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip(f"DTLN peer is an optional extra: {dtln.INSTALL_HINT}")
+    require_peer("dtln")
     return dtln.DtlnEnhancer()
 
 

@@ -1,6 +1,7 @@
 """Peer denoisers: same length, finite, delay compensated and better than the noisy input.
 
-Peers are the optional `[peers]` extra: without it their tests skip (core CI does not need them).
+Peers are the optional `[peers]` extra. `make test` installs the light ones, so their tests run in
+CI; a peer whose packages are missing (NSNet2: torch) is skipped with the reason and the install line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from keras_denoiser.errors import UserError
 from keras_denoiser.peers import PEER_STREAMS, PEERS
 from keras_denoiser.peers.delay import estimate_lag, measure_delay
 from tests.conftest import harmonic_speechlike
-from tests.peer_helpers import require_peer
+from tests.peer_support import require_peer
 
 RATE = 16000
 MAX_LAG = 2000

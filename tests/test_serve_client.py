@@ -22,7 +22,8 @@ import tensorflow as tf
 from export import mixture
 from keras_denoiser import audio, serve_client
 from keras_denoiser.errors import AudioFileError, UserError
-from tests.export_support import RATE, tiny_export, tiny_model
+from keras_denoiser.metrics import si_sdr
+from tests.export_support import LOWEST_PARITY_BOUND_DB, RATE, tiny_export, trained_tiny_model
 
 
 class _Predict(BaseHTTPRequestHandler):
@@ -57,9 +58,13 @@ class _Predict(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """(predict URL, serving signature, server) of a tiny exported model behind a local REST server."""
+    """(predict URL, serving signature, server) of a tiny trained, exported model behind a local REST server.
+
+    Its mask follows the signal, so the output depends on context: a chunk enhanced without its
+    neighbours differs from the whole-file result, which a constant mask would hide.
+    """
     export_dir = tmp_path_factory.mktemp("export") / "out"
-    tiny_export(export_dir, tiny_model(), ("saved_model",))
+    tiny_export(export_dir, trained_tiny_model()[0], ("saved_model",))
     loaded = tf.saved_model.load(str(export_dir / "denoiser" / "1"))
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Predict)
     server.signatures = loaded.signatures
@@ -83,6 +88,7 @@ def test_chunked_10_second_file_equals_one_call_on_the_whole_file(served, write_
     serve_client.enhance_file(noisy, tmp_path / "clean.wav", url, chunk_seconds=2.0, context_seconds=0.5)
     enhanced, rate = sf.read(tmp_path / "clean.wav", dtype="float32")
     assert rate == RATE and enhanced.shape == wave.shape
+    assert si_sdr(_direct(signature, wave), wave) < LOWEST_PARITY_BOUND_DB  # not a rescaled copy of the input
     # exact stitching: only the 16-bit output quantization (half a step, 1.5e-5) separates them
     np.testing.assert_allclose(enhanced, _direct(signature, wave), atol=1e-4)
     assert len(server.request_sizes) == 5

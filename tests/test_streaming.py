@@ -10,27 +10,29 @@ import sys
 import numpy as np
 import pytest
 
-from export import mixture, tflite
+from export import mixture, parity, tflite
 from export.exporter import ExportRequest
 from export.streaming import StreamingUNet, export_streaming
 from keras_denoiser import features, model_io
 from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.errors import UserError
-from keras_denoiser.metrics import si_sdr
+from keras_denoiser.metrics import si_sdr, snr_db
 from keras_denoiser.model import build_unet
 from tests.enhance_helpers import tiny_unet
-from tests.export_support import tiny_export
+from tests.export_support import LOWEST_PARITY_BOUND_DB, tiny_export, trained_tiny_model
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
 RATE = 16000
 SIGNAL = SignalConfig()
-# int8 (weights and activations, states included) against the float32 stream on the same model.
-INT8_MIN_SI_SDR_DB = 30.0  # measured 52 dB on this model
+# int8 (weights and activations, states included) against the float32 stream on the same model,
+# as SI-SDR and as plain SNR (which also counts a wrong gain).
+INT8_MIN_DB = 30.0  # measured 45 dB on the trained model
 
 
 @pytest.fixture(scope="module")
 def causal():
-    return tiny_unet("unet_causal", seed=1)
+    """A trained tiny causal U-Net: its mask follows the harmonics, so a constant mask cannot pass for it."""
+    return trained_tiny_model("unet_causal")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def test_per_frame_step_equals_the_model_on_the_whole_spectrogram(causal, noisy)
     log_mag = features.log_magnitude(features.stft(noisy[:8000], cfg.signal)).numpy()
     streamed = StreamingUNet(model, cfg.model, cfg.signal).run(log_mag)
     whole = np.asarray(model(log_mag[None], training=False))[0]
-    assert np.abs(whole - 0.5).max() > 0.05  # random BN statistics: the mask is far from constant
+    assert whole.std(axis=0).mean() > 0.1 and whole.std(axis=1).mean() > 0.1  # varies in time and frequency
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
 
 
@@ -76,7 +78,7 @@ def test_streamed_float32_tflite_file_equals_offline_processing(causal, exported
     streamed = denoise_signal(StreamingDenoiser(exported["float32"]), noisy).audio
     reference = offline(model, cfg, noisy)
     assert streamed.shape == noisy.shape
-    assert np.abs(reference - noisy).max() > 0.01  # the mask does something
+    assert si_sdr(reference, noisy) < LOWEST_PARITY_BOUND_DB  # not a rescaled copy of the input
     assert np.abs(streamed - reference).max() < 1e-4
 
 
@@ -101,7 +103,7 @@ def test_int8_stream_stays_close_to_float32(exported, noisy) -> None:
     float_out = denoise_signal(StreamingDenoiser(exported["float32"]), noisy).audio
     int8_out = denoise_signal(StreamingDenoiser(exported["int8"]), noisy).audio
     assert not np.array_equal(int8_out, float_out)
-    assert si_sdr(float_out, int8_out) > INT8_MIN_SI_SDR_DB
+    assert si_sdr(float_out, int8_out) > INT8_MIN_DB and snr_db(float_out, int8_out) > INT8_MIN_DB
 
 
 @pytest.mark.parametrize("quantization", ["float32", "int8"])
@@ -126,8 +128,8 @@ def test_model_path_without_model_is_a_clear_error(tmp_path) -> None:
         export_streaming(tmp_path / "missing.keras", tmp_path / "out")
 
 
-def test_export_command_writes_streaming_models_of_a_causal_model_checked_frame_by_frame(tmp_path) -> None:
-    model, cfg = tiny_unet("unet_causal", seed=1)
+def test_export_command_writes_streaming_models_of_a_causal_model_checked_frame_by_frame(causal, tmp_path) -> None:
+    model, cfg = causal
     model_path = tmp_path / "causal.keras"  # trained with the weighted loss: its batches carry weights too
     model_io.save_model(model, model_path, dataclasses.replace(cfg, loss="weighted_mask_mse"))
     out = tmp_path / "exported"
@@ -140,7 +142,8 @@ def test_export_command_writes_streaming_models_of_a_causal_model_checked_frame_
     rows = {r["artefact"]: r for r in json.loads((out / "export_report.json").read_text())["artefacts"]}
     assert {"saved_model", "tflite_float32", "tflite_int8", "streaming_tflite_float32", "streaming_tflite_int8"} <= set(rows)
     assert rows["streaming_tflite_float32"]["max_abs_diff"] < 1e-4
-    assert rows["streaming_tflite_int8"]["si_sdr_db"] >= 15.0
+    int8_bound = parity.TOLERANCES["streaming_tflite_int8"][1]
+    assert rows["streaming_tflite_int8"]["si_sdr_db"] >= int8_bound and rows["streaming_tflite_int8"]["snr_db"] >= int8_bound
     for quantization in ("float32", "int8"):
         path = out / "streaming" / f"unet_causal_{quantization}.tflite"
         assert json.loads(path.with_suffix(".json").read_text())["quantization"] == quantization
