@@ -10,8 +10,9 @@ import pytest
 import soundfile as sf
 
 from keras_denoiser.audio import read_mono
+from keras_denoiser.config import SplitConfig
 from keras_denoiser.errors import UserError
-from pipelines.corpora import is_validation, read_audio_folder, read_corpus, read_ljspeech
+from pipelines.corpora import read_audio_folder, read_corpus, read_ljspeech, split_of
 from tests.conftest import harmonic_speechlike
 
 
@@ -112,12 +113,16 @@ def test_folder_reader_skips_corrupt_files_and_rejects_a_folder_without_audio(tm
         read_corpus(tmp_path / "missing")
 
 
-def test_split_is_deterministic_per_id_and_near_the_fraction() -> None:
-    ids = [f"speaker{i % 7}/utt-{uuid.UUID(int=i)}" for i in range(20000)]
-    first = [is_validation(i, 0.1) for i in ids]
-    assert first == [is_validation(i, 0.1) for i in ids]
-    assert abs(np.mean(first) - 0.1) < 0.01
-    assert not any(is_validation(i, 0.0) for i in ids[:500])
-    assert all(is_validation(i, 1.0) for i in ids[:500])
-    # A larger fraction only adds files to validation, it never moves one back to training.
-    assert all(is_validation(i, 0.2) for i, v in zip(ids, first) if v)
+def test_split_is_deterministic_per_key_and_near_the_fractions() -> None:
+    keys = [f"corpus/speaker-{uuid.UUID(int=i)}" for i in range(20000)]
+    split = SplitConfig(seed=3, validation_fraction=0.1, test_fraction=0.15)
+    first = [split_of(k, split) for k in keys]
+    assert first == [split_of(k, split) for k in keys]
+    assert abs(first.count("validation") / len(keys) - 0.1) < 0.01
+    assert abs(first.count("test") / len(keys) - 0.15) < 0.01
+    none_held = SplitConfig(validation_fraction=0.0, test_fraction=0.0)
+    assert {split_of(k, none_held) for k in keys[:500]} == {"train"}
+    # A larger test fraction only moves units into test, never test units back out.
+    more_test = SplitConfig(seed=3, validation_fraction=0.1, test_fraction=0.3)
+    assert all(split_of(k, more_test) == "test" for k, part in zip(keys, first) if part == "test")
+    assert [split_of(k, SplitConfig(seed=4)) for k in keys[:200]] != [split_of(k, SplitConfig(seed=3)) for k in keys[:200]]
