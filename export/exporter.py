@@ -26,10 +26,10 @@ import numpy as np
 import tensorflow as tf
 
 from export import parity, report, saved_model, streaming, tflite
-from keras_denoiser import config as config_lib
-from keras_denoiser import features
-from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB, TrainConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core import config as config_lib
+from keras_denoiser.core import features
+from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, TrainConfig
+from keras_denoiser.core.errors import UserError
 
 FORMATS = ("saved_model", "tflite", "streaming_tflite")
 MODELS_CONFIG_FILE = "models.config"

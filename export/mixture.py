@@ -7,8 +7,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from keras_denoiser import audio, features
-from keras_denoiser.config import SignalConfig
+from keras_denoiser.core import audio, features
+from keras_denoiser.core.config import SignalConfig
 
 
 def speechlike(seconds: float, rate: int, seed: int = 0) -> np.ndarray:

@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from keras_denoiser.errors import UserError
-from keras_denoiser.metrics import si_sdr, snr_db
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.core.metrics import si_sdr, snr_db
 
 # artefact -> (figure, bound): max_abs_diff must stay below; si_sdr_db (and snr_db) must reach at least.
 TOLERANCES: dict[str, tuple[str, float]] = {

@@ -16,8 +16,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from keras_denoiser import features
-from keras_denoiser.config import SignalConfig
+from keras_denoiser.core import features
+from keras_denoiser.core.config import SignalConfig
 
 SERVING_SIGNATURE = "serving_default"
 MASK_SIGNATURE = "mask"

@@ -27,11 +27,11 @@ import tensorflow as tf
 
 from export import mixture, tflite
 from export.tflite import attenuation_limit_entry
-from keras_denoiser import features
-from keras_denoiser.atomic import write_bytes_atomic
-from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB, ModelConfig, SignalConfig, TrainConfig
-from keras_denoiser.errors import UserError
-from keras_denoiser.model_io import load_model
+from keras_denoiser.core import features
+from keras_denoiser.core.atomic import write_bytes_atomic
+from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.model.model_io import load_model
 
 QUANTIZATIONS = ("float32", "int8")
 FRAME_INPUT = "log_magnitude"

@@ -25,9 +25,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_denoiser import features
-from keras_denoiser.config import SignalConfig, TrainConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core import features
+from keras_denoiser.core.config import SignalConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 

@@ -13,7 +13,7 @@ __all__ = ["Denoiser", "__version__"]
 def __getattr__(name: str):
     """`Denoiser` on first use, so `import keras_denoiser` (and the CLI's start-up) stays free of TensorFlow."""
     if name == "Denoiser":
-        from keras_denoiser.denoiser import Denoiser
+        from keras_denoiser.inference.denoiser import Denoiser
 
         return Denoiser
     raise AttributeError(f"module 'keras_denoiser' has no attribute {name!r}")

@@ -17,8 +17,9 @@ from typing import Callable, Sequence
 
 from absl import app, flags
 
-from keras_denoiser import __version__, tf_quiet
-from keras_denoiser.errors import UserError, os_error_line
+from keras_denoiser import __version__
+from keras_denoiser.core import tf_quiet
+from keras_denoiser.core.errors import UserError, os_error_line
 
 COMMANDS: dict[str, str] = {
     "demo": "Denoise a bundled noisy sample with the bundled model and say where the results are.",

@@ -20,9 +20,9 @@ from typing import Literal
 import soundfile as sf
 from absl import logging
 
-from keras_denoiser.audio import find_audio_files
-from keras_denoiser.config import SplitConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.audio import find_audio_files
+from keras_denoiser.core.config import SplitConfig
+from keras_denoiser.core.errors import UserError
 
 LJ_METADATA = "metadata.csv"
 LJ_AUDIO_FOLDER = "wavs"

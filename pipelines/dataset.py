@@ -19,9 +19,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_denoiser import features
-from keras_denoiser.config import MixConfig, SignalConfig, TrainConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core import features
+from keras_denoiser.core.config import MixConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
 from pipelines.augment import augment
 from pipelines.corpora import Kind
 from pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform

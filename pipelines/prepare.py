@@ -32,9 +32,9 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from keras_denoiser.audio import read_mono, trim_silence
-from keras_denoiser.config import SignalConfig, SplitConfig
-from keras_denoiser.errors import AudioFileError, UserError
+from keras_denoiser.core.audio import read_mono, trim_silence
+from keras_denoiser.core.config import SignalConfig, SplitConfig
+from keras_denoiser.core.errors import AudioFileError, UserError
 from pipelines.corpora import AudioItem, Corpus, Kind, Skipped, held_out_units, read_corpus, split_items
 
 CACHE_FORMAT = 2

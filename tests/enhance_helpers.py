@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_denoiser import model_io
-from keras_denoiser.config import ModelConfig, TrainConfig
-from keras_denoiser.model import build_unet
+from keras_denoiser.core.config import ModelConfig, TrainConfig
+from keras_denoiser.model import model_io
+from keras_denoiser.model.unet import build_unet
 
 TINY = ModelConfig(depth=2, base_filters=4)
 

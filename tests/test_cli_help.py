@@ -46,7 +46,7 @@ def test_command_help_shows_usage_examples_and_flags_with_status_0(args: list[st
 def test_tensorflow_startup_chatter_is_filtered_but_other_stderr_lines_pass() -> None:
     code = (
         "import os, sys\n"
-        "from keras_denoiser import tf_quiet\n"
+        "from keras_denoiser.core import tf_quiet\n"
         "os.write(2, b'kept before\\n')\n"
         "with tf_quiet._stderr_without(tf_quiet._CHATTER):\n"
         "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from keras_denoiser import assets
+from keras_denoiser.core import assets
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keras_denoiser.audio import read_mono
-from keras_denoiser.config import SplitConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.audio import read_mono
+from keras_denoiser.core.config import SplitConfig
+from keras_denoiser.core.errors import UserError
 from pipelines.corpora import read_audio_folder, read_corpus, read_ljspeech, split_of
 from tests.conftest import harmonic_speechlike
 

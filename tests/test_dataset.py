@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_denoiser import features
-from keras_denoiser.config import MixConfig, SignalConfig, SplitConfig, TrainConfig
-from pipelines.benchmark import _numpy_stft, python_batches
+from keras_denoiser.benchmarks.pipeline import _numpy_stft, python_batches
+from keras_denoiser.core import features
+from keras_denoiser.core.config import MixConfig, SignalConfig, SplitConfig, TrainConfig
 from pipelines.corpora import read_corpus
 from pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
 from pipelines.mixing import change_speed, loop_to_length, random_crop

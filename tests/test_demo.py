@@ -9,7 +9,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from keras_denoiser import assets
+from keras_denoiser.core import assets
 
 
 def test_demo_writes_enhanced_audio_and_plot_and_reports_the_change(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keras_denoiser.denoise_files import denoise_all, plan_jobs
-from keras_denoiser.enhance import KerasEnhancer
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.inference.denoise_files import denoise_all, plan_jobs
+from keras_denoiser.inference.enhance import KerasEnhancer
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
 

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keras_denoiser import evaluate, metrics, model_io, testset
-from keras_denoiser.config import SplitConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core import metrics
+from keras_denoiser.core.config import SplitConfig
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.evaluation import evaluate, testset
+from keras_denoiser.model import model_io
 from pipelines.corpora import read_corpus, split_of
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet

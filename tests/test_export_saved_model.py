@@ -13,10 +13,10 @@ import tensorflow as tf
 
 from export import parity, saved_model
 from export.exporter import ExportRequest
-from keras_denoiser import features
-from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB
-from keras_denoiser.errors import UserError
-from keras_denoiser.model_io import save_model
+from keras_denoiser.core import features
+from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.model.model_io import save_model
 from tests.export_support import RATE, TINY_CONFIG, tiny_export, tiny_model, trained_tiny_model
 
 

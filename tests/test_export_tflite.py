@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from export import mixture, parity, tflite
-from keras_denoiser import features
-from keras_denoiser.errors import UserError
-from keras_denoiser.metrics import si_sdr, snr_db
+from keras_denoiser.core import features
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.core.metrics import si_sdr, snr_db
 from tests.export_support import (
     LOWEST_PARITY_BOUND_DB,
     RATE,

@@ -86,9 +86,10 @@ BACKUP_SCRIPT = """
     import json, sys
     from pathlib import Path
     import numpy as np
-    from keras_denoiser import cli, tf_quiet
+    from keras_denoiser import cli
+    from keras_denoiser.core import tf_quiet
     tf_quiet.import_tensorflow()  # as the CLI does
-    from keras_denoiser.backup import ResumableBackupAndRestore, ResumePoint
+    from keras_denoiser.training.backup import ResumableBackupAndRestore, ResumePoint
     from tests.enhance_helpers import tiny_unet
 
     backups = Path(sys.argv[1])

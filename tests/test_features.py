@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_denoiser import features
-from keras_denoiser.config import SignalConfig
+from keras_denoiser.core import features
+from keras_denoiser.core.config import SignalConfig
 from tests.conftest import harmonic_speechlike
 
 CFG = SignalConfig()

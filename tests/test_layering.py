@@ -1,51 +1,108 @@
-"""Dependencies point one way: the core imports nothing else of ours; tflite_demo imports nothing of ours."""
+"""Dependencies point one way: one table says which of our packages each package may import.
+
+Every module of ours is parsed (imports anywhere in the file, relative ones resolved, lazy ones
+included) and must import only its own package and the packages `ALLOWED` lists for it. The table
+has no cycle, so neither has the code. docs/development.md explains the rule.
+"""
 
 from __future__ import annotations
 
 import ast
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OUR_PACKAGES = {"keras_denoiser", "pipelines", "export", "tflite_demo"}
-CORE_MODULES = ["config.py", "errors.py", "features.py", "audio.py", "model.py", "model_io.py", "enhancer.py", "atomic.py", "metrics.py"]
+TOP_LEVELS = ("keras_denoiser", "pipelines", "export", "tflite_demo")
+K = "keras_denoiser"
+
+# package -> the packages of ours it may import (besides itself). A module belongs to the longest
+# package name that prefixes it; `keras_denoiser` itself is only the entry points (__init__, __main__, cli).
+ALLOWED: dict[str, set[str]] = {
+    f"{K}.core": set(),
+    "tflite_demo": set(),
+    f"{K}.model": {f"{K}.core"},
+    "pipelines": {f"{K}.core"},
+    "export": {f"{K}.core", f"{K}.model"},
+    f"{K}.training": {f"{K}.core", f"{K}.model"},
+    f"{K}.inference": {f"{K}.core", f"{K}.model"},
+    f"{K}.evaluation": {f"{K}.core", "pipelines", "tflite_demo"},
+    f"{K}.benchmarks": {f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.evaluation", "tflite_demo"},
+    f"{K}.commands": {
+        f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.inference",
+        f"{K}.evaluation", f"{K}.benchmarks",
+    },
+    K: {f"{K}.core", f"{K}.inference", f"{K}.commands"},
+}
+
+# Third-party packages a package must not import at all.
+FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {"tflite_demo": {"tensorflow", "keras"}}
 
 
-def _imported_top_levels(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_package(module: str) -> bool:
+    return (ROOT / module.replace(".", "/") / "__init__.py").exists()
+
+
+def _imports(path: Path) -> set[str]:
+    """Dotted names of everything `path` imports; `from a import b` gives `a.b` when b is a module of ours."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module in OUR_PACKAGES:  # `from keras_denoiser import features`
-                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                source = ".".join(base + ([node.module] if node.module else []))
             else:
-                names.add(node.module)
+                source = node.module or ""
+            for alias in node.names:
+                submodule = f"{source}.{alias.name}"
+                is_ours = submodule.split(".")[0] in TOP_LEVELS
+                path_of = ROOT / submodule.replace(".", "/")
+                names.add(submodule if is_ours and (path_of.with_suffix(".py").exists() or path_of.is_dir()) else source)
     return names
 
 
-@pytest.mark.parametrize("module", CORE_MODULES)
-def test_core_imports_only_the_core(module: str) -> None:
-    imported = _imported_top_levels(ROOT / "keras_denoiser" / module)
-    ours = {name for name in imported if name.split(".")[0] in OUR_PACKAGES}
-    allowed = {f"keras_denoiser.{m[:-3]}" for m in CORE_MODULES}
-    assert ours <= allowed, f"{module} imports {sorted(ours - allowed)}"
+def _package_of(module: str) -> str | None:
+    """The longest package of `ALLOWED` that holds `module` (None: not ours)."""
+    owners = [p for p in ALLOWED if module == p or module.startswith(p + ".")]
+    return max(owners, key=len) if owners else None
 
 
-@pytest.mark.parametrize("package", ["pipelines", "export"])
-def test_pipelines_and_export_build_only_on_the_core(package: str) -> None:
-    allowed = {f"keras_denoiser.{m[:-3]}" for m in CORE_MODULES} | {package}
-    for path in (ROOT / package).rglob("*.py"):
-        for name in _imported_top_levels(path):
-            if name.split(".")[0] in OUR_PACKAGES and name.split(".")[0] != package:
-                assert name in allowed, f"{path.relative_to(ROOT)} imports {name}"
+def _our_modules() -> list[Path]:
+    return sorted(p for top in TOP_LEVELS for p in (ROOT / top).rglob("*.py") if "node_modules" not in p.parts)
 
 
-def test_tflite_demo_imports_nothing_of_ours_and_no_tensorflow() -> None:
-    for path in (ROOT / "tflite_demo").rglob("*.py"):
-        for name in _imported_top_levels(path):
-            top = name.split(".")[0]
-            assert top not in OUR_PACKAGES - {"tflite_demo"}, f"{path.name} imports {name}"
-            assert top not in {"tensorflow", "keras"}, f"{path.name} imports {name}"
+def test_the_table_has_no_cycle_and_names_only_real_packages() -> None:
+    try:
+        order = list(TopologicalSorter(ALLOWED).static_order())
+    except CycleError as err:
+        pytest.fail(f"the layering table has a cycle: {err.args[1]}")
+    for package in order:
+        assert package in ALLOWED, f"{package} is allowed as a dependency but has no row of its own"
+        assert _is_package(package), f"{package} is not a package"
+
+
+def test_every_subpackage_has_a_row() -> None:
+    subpackages = {_module_name(p) for p in (ROOT / K).glob("*/__init__.py")}
+    assert subpackages <= set(ALLOWED), f"add {sorted(subpackages - set(ALLOWED))} to ALLOWED"
+
+
+@pytest.mark.parametrize("path", _our_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_module_imports_only_what_its_package_may(path: Path) -> None:
+    own = _package_of(_module_name(path))
+    assert own is not None, f"{path.relative_to(ROOT)} belongs to no package of ALLOWED"
+    for name in sorted(_imports(path)):
+        top = name.split(".")[0]
+        assert top not in FORBIDDEN_THIRD_PARTY.get(own, set()), f"{path.relative_to(ROOT)} imports {name}"
+        target = _package_of(name)
+        if top in TOP_LEVELS and target != own:
+            assert target in ALLOWED[own], f"{path.relative_to(ROOT)} ({own}) imports {name} ({target})"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
-from keras_denoiser.errors import UserError
-from keras_denoiser.model import build_unet
-from keras_denoiser.model_io import load_model, save_model
+from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.model.model_io import load_model, save_model
+from keras_denoiser.model.unet import build_unet
 
 SIGNAL = SignalConfig()
 TINY = dict(depth=2, base_filters=4)

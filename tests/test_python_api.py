@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keras_denoiser import Denoiser, assets
-from keras_denoiser.denoise_files import denoise_file
-from keras_denoiser.denoiser import BLOCK_SAMPLES
-from keras_denoiser.enhance import KerasEnhancer
-from keras_denoiser.errors import UserError
+from keras_denoiser import Denoiser
+from keras_denoiser.core import assets
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.inference.denoise_files import denoise_file
+from keras_denoiser.inference.denoiser import BLOCK_SAMPLES
+from keras_denoiser.inference.enhance import KerasEnhancer
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
 

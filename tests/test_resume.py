@@ -15,10 +15,10 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from keras_denoiser import config as config_lib
-from keras_denoiser import train
-from keras_denoiser.backup import WEIGHTS_FILE, latest_backup, read_metadata
-from keras_denoiser.config import TrainConfig
+from keras_denoiser.core import config as config_lib
+from keras_denoiser.core.config import TrainConfig
+from keras_denoiser.training import train
+from keras_denoiser.training.backup import WEIGHTS_FILE, latest_backup, read_metadata
 from tests.conftest import harmonic_speechlike
 from tests.resume_probe import training_state
 

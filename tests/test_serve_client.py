@@ -20,9 +20,10 @@ import soundfile as sf
 import tensorflow as tf
 
 from export import mixture
-from keras_denoiser import audio, serve_client
-from keras_denoiser.errors import AudioFileError, UserError
-from keras_denoiser.metrics import si_sdr
+from keras_denoiser.core import audio
+from keras_denoiser.core.errors import AudioFileError, UserError
+from keras_denoiser.core.metrics import si_sdr
+from keras_denoiser.inference import serve_client
 from tests.export_support import LOWEST_PARITY_BOUND_DB, RATE, tiny_export, trained_tiny_model
 
 

@@ -11,7 +11,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from export import report
 from export.exporter import MODELS_CONFIG_FILE, STREAMING_DIR, TFLITE_DIR
 from export.saved_model import save_serving_model
-from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB
+from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB
 from tests.enhance_helpers import tiny_unet
 
 SERVING = Path(__file__).resolve().parents[1] / "export" / "serving"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_denoiser.audio import trim_silence
-from keras_denoiser.config import SignalConfig, SplitConfig, TrainConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.audio import trim_silence
+from keras_denoiser.core.config import SignalConfig, SplitConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
 from pipelines.corpora import held_out_units, read_corpus, split_items, unit_key
 from pipelines.dataset import build_datasets
 from pipelines.prepare import prepare_corpus

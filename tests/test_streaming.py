@@ -13,11 +13,12 @@ import pytest
 from export import mixture, parity, tflite
 from export.exporter import ExportRequest
 from export.streaming import StreamingUNet, export_streaming
-from keras_denoiser import features, model_io
-from keras_denoiser.config import ModelConfig, SignalConfig, TrainConfig
-from keras_denoiser.errors import UserError
-from keras_denoiser.metrics import si_sdr, snr_db
-from keras_denoiser.model import build_unet
+from keras_denoiser.core import features
+from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.core.metrics import si_sdr, snr_db
+from keras_denoiser.model import model_io
+from keras_denoiser.model.unet import build_unet
 from tests.enhance_helpers import tiny_unet
 from tests.export_support import LOWEST_PARITY_BOUND_DB, tiny_export, trained_tiny_model
 from tflite_demo.stream import StreamingDenoiser, denoise_signal

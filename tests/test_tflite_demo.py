@@ -15,9 +15,9 @@ import soundfile as sf
 
 from export import mixture
 from export.streaming import export_streaming
-from keras_denoiser import features
-from keras_denoiser.config import SignalConfig
-from keras_denoiser.metrics import si_sdr
+from keras_denoiser.core import features
+from keras_denoiser.core.config import SignalConfig
+from keras_denoiser.core.metrics import si_sdr
 from tests.enhance_helpers import tiny_unet
 from tflite_demo import live
 from tflite_demo.__main__ import resample

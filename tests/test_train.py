@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_denoiser import features, model_io
-from keras_denoiser.backup import latest_backup, read_metadata
-from keras_denoiser.config import MixConfig, ModelConfig, SignalConfig, TrainConfig
-from keras_denoiser.errors import UserError
-from keras_denoiser.train import RunOptions, build_model, train
-from keras_denoiser.training_callbacks import StopSignal, TrainingInterrupted
+from keras_denoiser.core import features
+from keras_denoiser.core.config import MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.model import model_io
+from keras_denoiser.training.backup import latest_backup, read_metadata
+from keras_denoiser.training.callbacks import StopSignal, TrainingInterrupted
+from keras_denoiser.training.train import RunOptions, build_model, train
 from tests.conftest import harmonic_speechlike
 
 SIGNAL = SignalConfig()

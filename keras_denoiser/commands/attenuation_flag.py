@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from keras_denoiser.config import DEFAULT_MAX_ATTENUATION_DB
+from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB
 
 
 def define_attenuation_flag() -> None:

@@ -21,9 +21,9 @@ from typing import Sequence
 
 from absl import flags, logging
 
+from keras_denoiser.benchmarks.inference import NUM_THREADS, benchmark_inference, parse_size, table_lines
 from keras_denoiser.commands import json_out
-from keras_denoiser.errors import UserError
-from keras_denoiser.inference_benchmark import NUM_THREADS, benchmark_inference, parse_size, table_lines
+from keras_denoiser.core.errors import UserError
 
 FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(json_out)

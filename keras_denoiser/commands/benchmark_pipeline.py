@@ -15,11 +15,11 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser import assets
+from keras_denoiser.benchmarks.pipeline import benchmark_pipeline, table_lines
 from keras_denoiser.commands import corpus_flags, json_out
-from keras_denoiser.config import TrainConfig
-from keras_denoiser.errors import UserError
-from pipelines.benchmark import benchmark_pipeline, table_lines
+from keras_denoiser.core import assets
+from keras_denoiser.core.config import TrainConfig
+from keras_denoiser.core.errors import UserError
 from pipelines.prepare import default_cache_dir
 
 FLAGS = flags.FLAGS

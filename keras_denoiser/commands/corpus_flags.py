@@ -8,8 +8,8 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.config import SPEECH_UNITS, SplitConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.config import SPEECH_UNITS, SplitConfig
+from keras_denoiser.core.errors import UserError
 
 FLAGS = flags.FLAGS
 
@@ -64,7 +64,9 @@ def define_mixture_set_flags() -> None:
 
     Shared by make_testset and evaluate, so the same flags build the same mixtures in both.
     """
-    from keras_denoiser import testset  # lazily: it loads TensorFlow, which prepare/train do not need for --help
+    from keras_denoiser.evaluation import (
+        testset,  # lazily: it loads TensorFlow, which prepare/train do not need for --help
+    )
 
     flags.DEFINE_list(
         "snrs", ["-5", "0", "5", "10", "15"], "Comma-separated mixture SNRs in dB, cycled over the files; default -5,0,5,10,15."

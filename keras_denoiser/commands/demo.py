@@ -15,12 +15,12 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser import assets, audio, metrics
-from keras_denoiser.atomic import check_output_dir
 from keras_denoiser.commands import attenuation_flag
-from keras_denoiser.denoise_files import denoise_file, plot_file
-from keras_denoiser.enhance import KerasEnhancer
-from keras_denoiser.errors import UserError
+from keras_denoiser.core import assets, audio, metrics
+from keras_denoiser.core.atomic import check_output_dir
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.inference.denoise_files import denoise_file, plot_file
+from keras_denoiser.inference.enhance import KerasEnhancer
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()

@@ -16,11 +16,11 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser import assets
 from keras_denoiser.commands import attenuation_flag
-from keras_denoiser.denoise_files import denoise_all, plan_jobs
-from keras_denoiser.enhance import DEFAULT_CHUNK_FRAMES, KerasEnhancer
-from keras_denoiser.errors import UserError
+from keras_denoiser.core import assets
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.inference.denoise_files import denoise_all, plan_jobs
+from keras_denoiser.inference.enhance import DEFAULT_CHUNK_FRAMES, KerasEnhancer
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()

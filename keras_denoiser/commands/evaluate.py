@@ -16,13 +16,13 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser import evaluate, testset
-from keras_denoiser.app_enhancer import StreamingAppEnhancer
-from keras_denoiser.atomic import check_output_file, write_bytes_atomic
 from keras_denoiser.commands import attenuation_flag, corpus_flags
-from keras_denoiser.enhance import KerasEnhancer
-from keras_denoiser.enhancer import Enhancer
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.atomic import check_output_file, write_bytes_atomic
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.evaluation import evaluate, testset
+from keras_denoiser.evaluation.app_enhancer import StreamingAppEnhancer
+from keras_denoiser.evaluation.enhancer import Enhancer
+from keras_denoiser.inference.enhance import KerasEnhancer
 
 RATE = 16000
 
@@ -34,7 +34,7 @@ flags.DEFINE_multi_string(
     "A trained model to score: .keras file or model folder, or a streaming .tflite (with its .json), run as the "
     "on-device app runs it; repeat the flag for several.",
 )
-flags.DEFINE_list("peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.peers); default none.")
+flags.DEFINE_list("peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.evaluation.peers); default none.")
 flags.DEFINE_string("clean_dir", None, "Folder of clean references, matched to --noisy_dir files by relative path.")
 flags.DEFINE_string("noisy_dir", None, "Folder of noisy inputs, matched to --clean_dir files by relative path.")
 flags.DEFINE_multi_string("speech_dir", [], "Speech corpus (LJ layout or folder) to build mixtures from, instead of clean/noisy folders. Repeat the flag for several.")
@@ -101,7 +101,7 @@ def _systems() -> list[Enhancer]:
         raise UserError("give at least one --model (or --peers)")
     systems: list[Enhancer] = [_model(path) for path in FLAGS.model]
     if FLAGS.peers:
-        from keras_denoiser.peers import PEERS, check_peer_names
+        from keras_denoiser.evaluation.peers import PEERS, check_peer_names
 
         check_peer_names(FLAGS.peers, PEERS)
         systems += [PEERS[name]() for name in FLAGS.peers]

@@ -24,11 +24,12 @@ from export.exporter import FORMATS, ExportRequest, ParitySignals, export_model
 from export.parity import ParityError
 from export.report import format_table
 from export.tflite import QUANTIZATIONS
-from keras_denoiser import audio, model_io
-from keras_denoiser.assets import DEFAULT_MODEL, SAMPLE_DIR, SAMPLE_NOISE_DIR
 from keras_denoiser.commands import attenuation_flag
-from keras_denoiser.config import TrainConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core import audio
+from keras_denoiser.core.assets import DEFAULT_MODEL, SAMPLE_DIR, SAMPLE_NOISE_DIR
+from keras_denoiser.core.config import TrainConfig
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.model import model_io
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()

@@ -7,7 +7,7 @@ from typing import Any
 
 from absl import flags
 
-from keras_denoiser.atomic import check_output_file, write_bytes_atomic
+from keras_denoiser.core.atomic import check_output_file, write_bytes_atomic
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("json_out", None, "Also write the figures as JSON to this file; default: print only.")

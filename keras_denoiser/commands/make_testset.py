@@ -17,10 +17,10 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser import testset
-from keras_denoiser.atomic import check_output_dir
 from keras_denoiser.commands import corpus_flags
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.atomic import check_output_dir
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.evaluation import testset
 
 RATE = 16000
 

@@ -15,8 +15,8 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser.commands import corpus_flags
-from keras_denoiser.config import SignalConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.config import SignalConfig
+from keras_denoiser.core.errors import UserError
 from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
 
 FLAGS = flags.FLAGS

@@ -12,8 +12,8 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser import serve_client
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.inference import serve_client
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("url", None, "REST predict URL, e.g. http://localhost:8501/v1/models/denoiser:predict.")

@@ -20,12 +20,12 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser import distribute
-from keras_denoiser.atomic import write_bytes_atomic
-from keras_denoiser.backup import latest_backup, read_metadata
 from keras_denoiser.commands import corpus_flags
-from keras_denoiser.config import LOSSES, MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
-from keras_denoiser.errors import UserError
+from keras_denoiser.core.atomic import write_bytes_atomic
+from keras_denoiser.core.config import LOSSES, MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.training import distribute
+from keras_denoiser.training.backup import latest_backup, read_metadata
 
 FLAGS = flags.FLAGS
 _TRAIN, _MODEL, _MIX = TrainConfig(), ModelConfig(), MixConfig()
@@ -136,8 +136,8 @@ def main(argv: Sequence[str]) -> int:
     cfg = _config()  # checks every setting before any TensorFlow work
     strategy, role = distribute.make_strategy(FLAGS.strategy)
 
-    from keras_denoiser import train as train_lib  # TensorFlow work starts after the strategy exists
-    from keras_denoiser.training_callbacks import StopSignal, TrainingInterrupted
+    from keras_denoiser.training import train as train_lib  # TensorFlow work starts after the strategy exists
+    from keras_denoiser.training.callbacks import StopSignal, TrainingInterrupted
     from pipelines.dataset import build_datasets, preview_mixture
     from pipelines.prepare import default_cache_dir, held_out_record, prepare_all
 

@@ -1,0 +1,169 @@
+"""Speed of the input graph, of a plain Python generator doing the same work, and of training steps.
+
+The Python baseline is what a tf.data graph replaces: per example it reads and resamples a speech
+file and a noise file (soundfile + soxr), crops, mixes and computes STFT, log-magnitude and IRM in
+numpy. The graph is timed twice: as configured, and with every augmentation of `pipelines.augment`
+applied to every example, which bounds what augmentation can cost. Training speed is `train_on_batch` steps of the default U-Net with MSE on batches held in
+memory, so it excludes input time; training is input-bound when the graph delivers fewer examples
+per second than the steps consume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from keras_denoiser.core.audio import read_mono
+from keras_denoiser.core.config import MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.features import LOG_EPSILON
+from pipelines.corpora import AudioItem, Kind, read_corpus, split_items
+from pipelines.dataset import build_datasets
+
+PathLike = str | os.PathLike[str]
+WARMUP_BATCHES = 2
+ALL_AUGMENTATIONS = MixConfig(reverb_probability=1.0, channel_probability=1.0, second_noise_probability=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineBenchmark:
+    """Measured rates; `input_bound` when the graph is slower than training consumes."""
+
+    batch_size: int
+    steps: int
+    graph_examples_per_second: float
+    augmented_examples_per_second: float  # the graph with every augmentation on every example
+    python_examples_per_second: float
+    train_steps_per_second: float
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster the tf.data graph is than the Python generator."""
+        return self.graph_examples_per_second / self.python_examples_per_second
+
+    @property
+    def train_examples_per_second(self) -> float:
+        """Examples per second the training steps consume."""
+        return self.train_steps_per_second * self.batch_size
+
+    @property
+    def input_bound(self) -> bool:
+        """True when training would wait for the input graph."""
+        return self.graph_examples_per_second < self.train_examples_per_second
+
+
+def benchmark_pipeline(
+    speech_dirs: Sequence[PathLike], noise_dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig, steps: int
+) -> PipelineBenchmark:
+    """Time `steps` batches of the graph, of the Python generator, and `steps` training steps."""
+    train, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
+    graph_rate = examples_per_second(iter(train), steps, cfg.batch_size)
+    augmented, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, dataclasses.replace(cfg, mix=ALL_AUGMENTATIONS))
+    augmented_rate = examples_per_second(iter(augmented), steps, cfg.batch_size)
+    python = python_batches(_train_items(speech_dirs, cfg, "speech"), _train_items(noise_dirs, cfg, "noise"), cfg)
+    python_rate = examples_per_second(python, steps, cfg.batch_size)
+    batches = [batch for batch, _ in zip(train, range(min(steps, 4)))]
+    return PipelineBenchmark(
+        batch_size=cfg.batch_size,
+        steps=steps,
+        graph_examples_per_second=graph_rate,
+        augmented_examples_per_second=augmented_rate,
+        python_examples_per_second=python_rate,
+        train_steps_per_second=train_steps_per_second(batches, cfg, steps),
+    )
+
+
+def examples_per_second(batches: Iterator, steps: int, batch_size: int) -> float:
+    """Examples per second drawn from `batches` over `steps` batches, after a short warm-up."""
+    for _ in range(WARMUP_BATCHES):
+        next(batches)
+    start = time.perf_counter()
+    for _ in range(steps):
+        next(batches)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def train_steps_per_second(batches: Sequence, cfg: TrainConfig, steps: int) -> float:
+    """`train_on_batch` steps per second of the default U-Net with MSE, cycling over in-memory batches."""
+    import keras
+
+    from keras_denoiser.model.unet import build_unet
+
+    model = build_unet(ModelConfig(), cfg.signal)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
+    for features, target in batches[:WARMUP_BATCHES]:
+        model.train_on_batch(features, target)
+    start = time.perf_counter()
+    for step in range(steps):
+        features, target = batches[step % len(batches)]
+        model.train_on_batch(features, target)
+    return steps / (time.perf_counter() - start)
+
+
+def python_batches(
+    speech: Sequence[AudioItem], noise: Sequence[AudioItem], cfg: TrainConfig
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Batches of (log_magnitude, irm) made per example in Python: read, resample, crop, mix, STFT."""
+    rng = np.random.default_rng(cfg.seed)
+    length = int(round(cfg.mix.crop_seconds * cfg.signal.sample_rate))
+    while True:
+        examples = [_python_example(speech, noise, cfg, length, rng) for _ in range(cfg.batch_size)]
+        yield np.stack([e[0] for e in examples]), np.stack([e[1] for e in examples])
+
+
+def _python_example(speech, noise, cfg: TrainConfig, length: int, rng: np.random.Generator):
+    rate = cfg.signal.sample_rate
+    clean = read_mono(speech[rng.integers(len(speech))].path, rate)
+    spare = max(length - len(clean), 0)
+    left = rng.integers(spare + 1)
+    clean = np.pad(clean, (left, spare - left))
+    start = rng.integers(len(clean) - length + 1)
+    clean = clean[start : start + length]
+    hiss = read_mono(noise[rng.integers(len(noise))].path, rate)
+    hiss = hiss[(rng.integers(len(hiss)) + np.arange(length)) % len(hiss)]
+    snr_db = rng.uniform(cfg.mix.snr_db_min, cfg.mix.snr_db_max)
+    gain_db = rng.uniform(cfg.mix.gain_db_min, cfg.mix.gain_db_max)
+    speech_power, noise_power = np.mean(clean**2), np.mean(hiss**2)
+    hiss = hiss * np.sqrt(speech_power / (noise_power * 10 ** (snr_db / 10))) if noise_power > 0 else hiss
+    mixture = clean + hiss
+    gain = 10 ** (gain_db / 20) / max(np.sqrt(np.mean(mixture**2)), 1e-12)
+    gain *= min(1.0, 0.99 / max(np.abs(mixture).max() * gain, 1e-12))
+    speech_spec, noise_spec = _numpy_stft(clean * gain, cfg.signal), _numpy_stft(hiss * gain, cfg.signal)
+    speech_power, noise_power = np.abs(speech_spec) ** 2, np.abs(noise_spec) ** 2
+    irm = np.sqrt(np.divide(speech_power, speech_power + noise_power, out=np.zeros_like(speech_power),
+                            where=speech_power + noise_power > 0))
+    return np.log(np.abs(speech_spec + noise_spec) + LOG_EPSILON).astype(np.float32), irm.astype(np.float32)
+
+
+def _numpy_stft(wave: np.ndarray, cfg: SignalConfig) -> np.ndarray:
+    """numpy twin of `features.stft`: same padding, periodic Hann window, one-sided FFT."""
+    padded = len(wave) + 2 * cfg.pad
+    extra = (-(padded - cfg.frame_length)) % cfg.hop_length
+    wave = np.pad(wave, (cfg.pad, cfg.pad + extra))
+    frames = np.lib.stride_tricks.sliding_window_view(wave, cfg.frame_length)[:: cfg.hop_length]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.frame_length) / cfg.frame_length)
+    return np.fft.rfft(frames * window, axis=-1)
+
+
+def _train_items(dirs: Iterable[PathLike], cfg: TrainConfig, kind: Kind) -> list[AudioItem]:
+    """The training items of `dirs`, as the graph pipeline reads them."""
+    return [item for root in dirs for item in split_items(read_corpus(root), kind, cfg.split)["train"]]
+
+
+def table_lines(result: PipelineBenchmark) -> list[str]:
+    """The benchmark as a small plain-text table."""
+    rows = [
+        ("tf.data graph", f"{result.graph_examples_per_second:.1f} examples/s"),
+        ("tf.data graph, all augmentations", f"{result.augmented_examples_per_second:.1f} examples/s"),
+        ("Python generator", f"{result.python_examples_per_second:.1f} examples/s"),
+        ("graph / Python", f"{result.speedup:.1f}x"),
+        ("training (default U-Net, MSE)", f"{result.train_steps_per_second:.2f} steps/s = "
+                                          f"{result.train_examples_per_second:.1f} examples/s"),
+        ("input-bound", "yes" if result.input_bound else "no"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    header = f"batch size {result.batch_size}, {result.steps} timed batches each"
+    return [header, *(f"{name:<{width}}  {value}" for name, value in rows)]

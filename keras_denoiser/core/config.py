@@ -1,0 +1,207 @@
+"""Frozen configuration dataclasses: the one source of truth for every constant.
+
+A config is passed explicitly to whatever needs it and saved as JSON beside a trained model,
+so a model always carries the signal parameters it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+from keras_denoiser.core.atomic import write_bytes_atomic
+from keras_denoiser.core.errors import UserError
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalConfig:
+    """Sample rate and STFT parameters shared by training, inference and export."""
+
+    sample_rate: int = 16000
+    frame_length: int = 512
+    hop_length: int = 128
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0:
+            raise UserError(f"sample_rate must be positive, not {self.sample_rate}")
+        if not 0 < self.hop_length <= self.frame_length:
+            raise UserError(f"hop_length must be in 1..frame_length ({self.frame_length}), not {self.hop_length}")
+
+    @property
+    def num_bins(self) -> int:
+        """Number of frequency bins of the one-sided spectrum."""
+        return self.frame_length // 2 + 1
+
+    @property
+    def pad(self) -> int:
+        """Zeros added on each side so every sample is covered by a full set of frames."""
+        return self.frame_length - self.hop_length
+
+
+# The default attenuation limit of every enhancer and export, chosen on the selection set (see the
+# model card): no time-frequency bin is turned down by more than this.
+DEFAULT_MAX_ATTENUATION_DB = 30.0
+
+MODEL_NAMES = ("unet", "unet_causal")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """U-Net architecture: `unet` (offline) or `unet_causal` (streaming-capable)."""
+
+    name: str = "unet"
+    depth: int = 3
+    base_filters: int = 16
+    kernel_size: int = 3
+
+    def __post_init__(self) -> None:
+        if self.name not in MODEL_NAMES:
+            raise UserError(f"unknown model {self.name!r}; choose one of {', '.join(MODEL_NAMES)}")
+        if self.depth < 1 or self.base_filters < 1 or self.kernel_size < 1:
+            raise UserError("model depth, base_filters and kernel_size must be positive")
+
+    @property
+    def causal(self) -> bool:
+        """True when output frame t depends only on input frames <= t."""
+        return self.name == "unet_causal"
+
+
+@dataclasses.dataclass(frozen=True)
+class MixConfig:
+    """How speech and noise are mixed for every example drawn."""
+
+    crop_seconds: float = 2.0
+    snr_db_min: float = -5.0
+    snr_db_max: float = 20.0
+    gain_db_min: float = -25.0
+    gain_db_max: float = -5.0
+    speed_perturb: float = 0.0
+    reverb_probability: float = 0.0  # share of examples whose speech is reverberated (synthetic room)
+    channel_probability: float = 0.0  # share passed through a random EQ and band limit (4 kHz, 7 kHz or none)
+    second_noise_probability: float = 0.0  # share with a second noise added to the first
+
+    def __post_init__(self) -> None:
+        if self.snr_db_min > self.snr_db_max:
+            raise UserError(f"snr range is empty: {self.snr_db_min} > {self.snr_db_max}")
+        if self.gain_db_min > self.gain_db_max:
+            raise UserError(f"gain range is empty: {self.gain_db_min} > {self.gain_db_max}")
+        if self.crop_seconds <= 0:
+            raise UserError("crop_seconds must be positive")
+        if not 0.0 <= self.speed_perturb < 0.5:
+            raise UserError("speed_perturb must be in [0, 0.5)")
+        for name in ("reverb_probability", "channel_probability", "second_noise_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+
+
+SPEECH_UNITS = ("speaker", "file")
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """Which speakers and noise files are held out of training, and into which held-out set.
+
+    Each unit's key (corpus folder name + speaker folder, or + file for noise) is hashed with `seed`
+    into [0, 1): below `test_fraction` it is in `test` (the reported dev test set, never read by
+    training), below `test_fraction + validation_fraction` in `validation` (validation loss and the
+    selection set that picks checkpoints), otherwise in `train`. Speech is held out by speaker (the
+    folder that holds a file; a corpus in LJ Speech layout is one speaker) unless `speech_unit` is
+    `file`, for single-speaker corpora; noise is always held out file by file.
+    """
+
+    seed: int = 0
+    speech_unit: str = "speaker"
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.speech_unit not in SPEECH_UNITS:
+            raise UserError(f"unknown speech unit {self.speech_unit!r}; choose one of {', '.join(SPEECH_UNITS)}")
+        for name in ("validation_fraction", "test_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            raise UserError("validation_fraction + test_fraction must leave something to train on (sum < 1)")
+
+
+LOSSES = ("mask_mse", "weighted_mask_mse")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; saved as config.json in the model folder.
+
+    `loss`: `mask_mse` is the MSE between predicted mask and IRM over all bins; `weighted_mask_mse`
+    weights each bin's squared error by the compressed noisy magnitude |X|^0.6 (mean 1 per example),
+    so errors where there is sound count and errors in near-silent bins hardly do.
+    """
+
+    signal: SignalConfig = SignalConfig()
+    model: ModelConfig = ModelConfig()
+    mix: MixConfig = MixConfig()
+    batch_size: int = 16
+    epochs: int = 10
+    steps_per_epoch: int = 200
+    validation_steps: int = 20
+    learning_rate: float = 1e-3
+    seed: int = 0
+    split: SplitConfig = SplitConfig()
+    backup_every_steps: int = 50
+    loss: str = "mask_mse"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise UserError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+        for name in ("batch_size", "epochs", "steps_per_epoch", "validation_steps", "backup_every_steps"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise UserError(f"learning_rate must be positive, not {self.learning_rate}")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Nested plain dict of a config dataclass."""
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Build `cls` from a nested dict, rejecting unknown keys and values of the wrong type."""
+    if not isinstance(data, Mapping):
+        raise UserError(f"{cls.__name__} must be a JSON object, not {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise UserError(f"unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = fields[name].default
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = from_dict(type(default), value)
+        elif isinstance(default, float) and type(value) is int:
+            kwargs[name] = float(value)
+        elif type(value) is type(default):
+            kwargs[name] = value
+        else:
+            raise UserError(f"{cls.__name__}.{name} must be a {type(default).__name__}, not {value!r}")
+    return cls(**kwargs)
+
+
+def save_json(config: Any, path: Path) -> None:
+    """Write a config as indented JSON, atomically."""
+    write_bytes_atomic(path, (json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n").encode())
+
+
+def load_json(cls: type[T], path: Path) -> T:
+    """Read a config written by `save_json`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: cannot read config ({err})") from None
+    try:
+        return from_dict(cls, data)
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None

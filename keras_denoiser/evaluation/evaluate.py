@@ -1,0 +1,172 @@
+"""Score denoisers on clean/noisy pairs: PESQ-WB, STOI, SI-SDR and speed, per file and summarised.
+
+Every system is an `Enhancer`; the unprocessed input is scored too, as the system "noisy".
+The summary averages each score per system and SNR and overall (NaN scores are left out) and
+reports speed as the real-time factor: processing seconds per second of audio.
+
+    rows = score(systems, examples, rate=16000)
+    print(markdown_table(summarise(rows)))
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+from absl import logging
+
+from keras_denoiser.core import audio, metrics
+from keras_denoiser.core.atomic import write_bytes_atomic
+from keras_denoiser.evaluation.enhancer import Enhancer
+
+NOISY = "noisy"
+ALL_SNRS = "all"
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """A clean reference and its noisy version at the evaluation rate; `snr` is None when unknown."""
+
+    file: str
+    snr: float | None
+    clean: np.ndarray
+    noisy: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """The scores of one system on one file."""
+
+    file: str
+    snr: float | None
+    system: str
+    pesq: float
+    stoi: float
+    si_sdr: float
+    seconds: float  # processing time
+    audio_seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """Mean scores of one system over the files of one SNR (or all of them)."""
+
+    system: str
+    snr: str
+    files: int
+    pesq: float
+    stoi: float
+    si_sdr: float
+    rtf: float
+
+
+def pair_examples(clean_dir: Path, noisy_dir: Path, rate: int, snrs: dict[str, float]) -> Iterator[Example]:
+    """Noisy files matched to clean ones by relative path; a noisy file without a clean one is skipped."""
+    noisy_files = audio.find_audio_files(noisy_dir)
+    if not noisy_files:
+        logging.warning("%s: no audio files", noisy_dir)
+    for noisy_path in noisy_files:
+        relative = noisy_path.relative_to(noisy_dir).as_posix()
+        clean_path = Path(clean_dir) / relative
+        if not clean_path.is_file():
+            logging.warning("%s: no clean reference %s; skipped", noisy_path, clean_path)
+            continue
+        clean, noisy = audio.read_mono(clean_path, rate), audio.read_mono(noisy_path, rate)
+        length = min(len(clean), len(noisy))
+        yield Example(relative, snrs.get(relative), clean[:length], noisy[:length])
+
+
+def score(systems: Sequence[Enhancer], examples: Iterable[Example], rate: int,
+          progress: Callable[[Iterable[Example]], Iterable[Example]] = iter) -> list[Row]:
+    """Rows for the noisy input and every system on every example."""
+    for system in systems:  # warm up (graph tracing, lazy loading) outside the timed calls
+        system(np.zeros(system.sample_rate, np.float32))
+    rows: list[Row] = []
+    for example in progress(examples):
+        rows.append(_score_one(example, NOISY, example.noisy, 0.0, rate))
+        for system in systems:
+            enhanced, seconds = _run(system, example.noisy, rate)
+            rows.append(_score_one(example, system.name, enhanced, seconds, rate))
+    return rows
+
+
+def _run(system: Enhancer, noisy: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
+    """The system's output at `rate` and the seconds its call took (resampling excluded)."""
+    wave = audio.resample(noisy, rate, system.sample_rate)
+    start = time.perf_counter()
+    enhanced = np.asarray(system(wave), np.float32)
+    seconds = time.perf_counter() - start
+    enhanced = audio.resample(enhanced, system.sample_rate, rate)
+    enhanced = np.pad(enhanced, (0, max(0, len(noisy) - len(enhanced))))[: len(noisy)]
+    return enhanced, seconds
+
+
+def _score_one(example: Example, system: str, estimate: np.ndarray, seconds: float, rate: int) -> Row:
+    label = f"{example.file} ({system})"
+    return Row(
+        file=example.file,
+        snr=example.snr,
+        system=system,
+        pesq=metrics.pesq_wb(example.clean, estimate, rate, label),
+        stoi=metrics.stoi(example.clean, estimate, rate, label),
+        si_sdr=metrics.si_sdr(example.clean, estimate),
+        seconds=seconds,
+        audio_seconds=len(estimate) / rate,
+    )
+
+
+def summarise(rows: Sequence[Row]) -> list[Summary]:
+    """Per system: one line per SNR (ascending) when SNRs are known, then one over all files."""
+    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    systems: list[str] = []
+    for row in rows:
+        if row.system not in systems:
+            systems.append(row.system)
+        if row.snr is not None:
+            groups[(row.system, f"{row.snr:g}")].append(row)
+        groups[(row.system, ALL_SNRS)].append(row)
+    snrs = sorted({row.snr for row in rows if row.snr is not None})
+    order = [f"{snr:g}" for snr in snrs] + [ALL_SNRS]
+    return [_summary(system, snr, groups[(system, snr)]) for system in systems for snr in order if groups[(system, snr)]]
+
+
+def _summary(system: str, snr: str, rows: list[Row]) -> Summary:
+    audio_seconds = sum(r.audio_seconds for r in rows)
+    rtf = sum(r.seconds for r in rows) / audio_seconds if system != NOISY and audio_seconds else math.nan
+    return Summary(system, snr, len(rows), _mean([r.pesq for r in rows]), _mean([r.stoi for r in rows]),
+                   _mean([r.si_sdr for r in rows]), rtf)
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def markdown_table(summaries: Sequence[Summary]) -> str:
+    """The summary as a GitHub markdown table."""
+    lines = ["| system | SNR (dB) | files | PESQ-WB | STOI | SI-SDR (dB) | RTF |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for s in summaries:
+        lines.append(f"| {s.system} | {s.snr} | {s.files} | {_fmt(s.pesq, 2)} | {_fmt(s.stoi, 3)} | {_fmt(s.si_sdr, 2)} | {_fmt(s.rtf, 4)} |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def write_csv(rows: Sequence[Row], path: Path) -> None:
+    """Per-file scores as CSV (written atomically)."""
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["file", "snr", "system", "pesq_wb", "stoi", "si_sdr_db", "seconds", "audio_seconds"])
+    for r in rows:
+        writer.writerow([r.file, "" if r.snr is None else f"{r.snr:g}", r.system, f"{r.pesq:.4f}", f"{r.stoi:.4f}",
+                         f"{r.si_sdr:.3f}", f"{r.seconds:.4f}", f"{r.audio_seconds:.3f}"])
+    write_bytes_atomic(path, table.getvalue().encode())
