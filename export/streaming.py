@@ -4,10 +4,12 @@
     export_streaming("runs/causal/model.keras", "exported/streaming")
     # -> unet_causal_float32.tflite/.json, unet_causal_int8.tflite/.json
 
-The per-frame model reuses the trained layers: every causal convolution is applied 'valid' to
-the concatenation of its state (the last k-1 input frames it saw) and the new frame, and returns
-the updated state, so frame-by-frame processing equals the offline model on the whole
-spectrogram. Pooling is along frequency only, so nothing else needs memory.
+The per-frame model is `keras_denoiser.model.CausalStep`, defined beside the model from the same
+topology and the trained layers: every causal convolution is applied 'valid' to the concatenation
+of its state (the last k-1 input frames it saw) and the new frame, and returns the updated state,
+so frame-by-frame processing equals the model on the whole spectrogram. This module gives the step
+named tensors (`log_magnitude`, `state_<i>` -> `mask`, `next_state_<i>`), converts it and runs it
+frame by frame with one state loop (`stream`), in TF and on LiteRT alike.
 
 Each .tflite gets a JSON sidecar with the signal parameters and the state tensors, so an app
 (see `tflite_demo`) needs nothing of this package.
@@ -19,7 +21,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -32,6 +34,7 @@ from keras_denoiser.core.atomic import write_bytes_atomic
 from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model.model_io import load_model
+from keras_denoiser.model.unet import CausalStep
 
 QUANTIZATIONS = ("float32", "int8")
 FRAME_INPUT = "log_magnitude"
@@ -43,7 +46,7 @@ MAX_CALIBRATION_FRAMES = 2000
 
 @dataclasses.dataclass(frozen=True)
 class StateTensor:
-    """One causal convolution's memory: its last `shape[1]` input frames."""
+    """One causal convolution's memory (its last `shape[1]` input frames) as named TFLite tensors."""
 
     input_name: str
     output_name: str
@@ -51,78 +54,45 @@ class StateTensor:
     layer: str
 
 
+StepFn = Callable[..., Mapping[str, Any]]  # named inputs as keyword arguments -> named outputs
+
+
+def stream(
+    step: StepFn, states: Sequence[StateTensor], log_mag: np.ndarray
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """(the step's named inputs, its mask `[bins]`) for every frame of a log-magnitude `[frames, bins]`.
+
+    `step` maps keyword arguments `log_magnitude` and `state_<i>` to `mask` and `next_state_<i>`; states start
+    at zero and each step's next states are the following step's states. The one state loop behind the
+    TF step (`StreamingUNet`) and the LiteRT runner (`StreamingTFLiteMasker`); `tflite_demo.stream` has
+    the app's own, held equal to this one by the tests.
+    """
+    current = {s.input_name: np.zeros(s.shape, np.float32) for s in states}
+    for frame in np.asarray(log_mag, np.float32):
+        inputs = {FRAME_INPUT: frame[None, None], **current}
+        out = step(**inputs)
+        yield inputs, np.asarray(out[MASK_OUTPUT])[0, 0]
+        current = {s.input_name: np.asarray(out[s.output_name]) for s in states}
+
+
+def stream_masks(step: StepFn, states: Sequence[StateTensor], log_mag: np.ndarray) -> np.ndarray:
+    """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame (see `stream`)."""
+    masks = [mask for _, mask in stream(step, states, log_mag)]
+    return np.stack(masks) if masks else np.zeros((0, np.shape(log_mag)[1]), np.float32)
+
+
 class StreamingUNet:
-    """Per-frame form of a trained `unet_causal` Keras model with explicit state tensors."""
+    """The model's `CausalStep` as a TFLite-ready function: named inputs, named outputs, traced once."""
 
     def __init__(self, model: keras.Model, model_cfg: ModelConfig, signal_cfg: SignalConfig) -> None:
-        if not model_cfg.causal:
-            raise UserError(f"model {model_cfg.name!r} looks at future frames and cannot stream; train unet_causal")
+        self.step = CausalStep(model, model_cfg)
         self.model = model
         self.model_cfg = model_cfg
         self.signal_cfg = signal_cfg
-        self.states = self._state_tensors()
+        self.states = [
+            StateTensor(f"state_{i}", f"next_state_{i}", s.shape, s.conv) for i, s in enumerate(self.step.states)
+        ]
         self._traced_serve = tf.function(self.serve, input_signature=self.input_signature())
-
-    def _conv_names(self) -> list[str]:
-        """Causal conv prefixes (`enc0_a`, ...) in the order the network applies them."""
-        blocks = [f"enc{i}" for i in range(self.model_cfg.depth)] + ["bottleneck"]
-        blocks += [f"dec{i}" for i in reversed(range(self.model_cfg.depth))]
-        return [f"{block}_{half}" for block in blocks for half in ("a", "b")]
-
-    def _state_tensors(self) -> list[StateTensor]:
-        states = []
-        for name in self._conv_names():
-            pad = self.model.get_layer(f"{name}_pad")
-            past = pad.padding[0][0]
-            if pad.padding[0][1] != 0:
-                raise UserError(f"layer {pad.name} pads future frames; the model is not causal")
-            if past == 0:
-                continue
-            _, _, bins, channels = pad.input.shape
-            index = len(states)
-            states.append(StateTensor(f"state_{index}", f"next_state_{index}", (1, past, bins, channels), name))
-        return states
-
-    def initial_states(self) -> list[np.ndarray]:
-        """All-zero states: the same zeros the offline model pads the past with."""
-        return [np.zeros(s.shape, np.float32) for s in self.states]
-
-    def step(self, frame: tf.Tensor, states: Sequence[tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        """Mask `[1, 1, bins]` for one log-magnitude frame `[1, 1, bins]`, and the next states."""
-        layer = self.model.get_layer
-        by_layer = {s.layer: state for s, state in zip(self.states, states)}
-        next_states: dict[str, tf.Tensor] = {}
-
-        def conv(x: tf.Tensor, name: str) -> tf.Tensor:
-            pad = layer(f"{name}_pad")
-            past, _ = pad.padding[0]
-            if past:
-                x = tf.concat([by_layer[name], x], axis=1)
-                next_states[name] = x[:, 1:]
-            x = tf.pad(x, [[0, 0], [0, 0], list(pad.padding[1]), [0, 0]])
-            x = layer(f"{name}_conv")(x)
-            x = layer(f"{name}_bn")(x, training=False)
-            return layer(f"{name}_relu")(x)
-
-        def block(x: tf.Tensor, name: str) -> tf.Tensor:
-            return conv(conv(x, f"{name}_a"), f"{name}_b")
-
-        x = layer("input_norm")(frame, training=False)
-        x = layer("pad_to_multiple")(x)
-        x = layer("add_channel")(x)
-        skips = []
-        for level in range(self.model_cfg.depth):
-            x = block(x, f"enc{level}")
-            skips.append(x)
-            x = layer(f"enc{level}_pool")(x)
-        x = block(x, "bottleneck")
-        for level in reversed(range(self.model_cfg.depth)):
-            x = layer(f"dec{level}_up")(x)
-            x = layer(f"dec{level}_skip")([x, skips[level]])
-            x = block(x, f"dec{level}")
-        x = layer("drop_channel")(layer("mask_conv")(x))
-        mask = layer("mask")(x, frame)
-        return mask, [next_states[s.layer] for s in self.states]
 
     def input_signature(self) -> list[tf.TensorSpec]:
         """Named inputs of the step: the frame, then every state."""
@@ -134,25 +104,19 @@ class StreamingUNet:
         mask, next_states = self.step(frame, states)
         return {MASK_OUTPUT: mask, **{s.output_name: t for s, t in zip(self.states, next_states)}}
 
-    def _stream(self, log_mag: np.ndarray) -> Iterator[tuple[np.ndarray, list[np.ndarray], np.ndarray]]:
-        """(frame, states it met, mask) for every frame of a log-magnitude spectrogram `[frames, bins]`."""
-        states = self.initial_states()
-        for frame in np.asarray(log_mag, np.float32):
-            frame = frame[None, None]
-            out = self._traced_serve(tf.constant(frame), *states)
-            yield frame, states, out[MASK_OUTPUT].numpy()[0, 0]
-            states = [out[s.output_name].numpy() for s in self.states]
+    def _run_step(self, **inputs: np.ndarray) -> dict[str, tf.Tensor]:
+        return self._traced_serve(inputs[FRAME_INPUT], *(inputs[s.input_name] for s in self.states))
 
     def run(self, log_mag: np.ndarray) -> np.ndarray:
         """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame."""
-        return np.stack([mask for _, _, mask in self._stream(log_mag)])
+        return stream_masks(self._run_step, self.states, log_mag)
 
     def calibration_inputs(self, log_mags: Iterable[np.ndarray], limit: int) -> list[dict[str, np.ndarray]]:
         """Frames of real streams, each with the states the stream had when it arrived, by input name."""
         samples: list[dict[str, np.ndarray]] = []
         for log_mag in log_mags:
-            for frame, states, _ in self._stream(log_mag):
-                samples.append({FRAME_INPUT: frame, **{s.input_name: t for s, t in zip(self.states, states)}})
+            for inputs, _ in stream(self._run_step, self.states, log_mag):
+                samples.append(inputs)
                 if len(samples) >= limit:
                     return samples
         return samples
@@ -231,8 +195,9 @@ class StreamingTFLiteMasker:
     """Runs a streaming .tflite frame by frame with its states: log-magnitude `[frames, bins]` -> mask.
 
     The same callable shape as `tflite.TFLiteMasker`, so `tflite.enhance_with_tflite` drives either;
-    the exporter's parity check runs the written file with it. (`tflite_demo.stream` has the app's
-    own hop loop; export may not import the demo, which must stay free of this package.)
+    the exporter's parity check runs the written file with it, through the same state loop as the
+    TF step (`stream`). (`tflite_demo.stream` has the app's own loop; export may not import the
+    demo, which must stay free of this package.)
     """
 
     def __init__(self, path: str | os.PathLike[str], states: Sequence[StateTensor], num_threads: int = 1) -> None:
@@ -242,13 +207,7 @@ class StreamingTFLiteMasker:
         self._states = list(states)
 
     def __call__(self, log_magnitude: np.ndarray) -> np.ndarray:
-        states = {s.input_name: np.zeros(s.shape, np.float32) for s in self._states}
-        masks = []
-        for frame in np.asarray(log_magnitude, np.float32):
-            out = self._runner(**{FRAME_INPUT: frame[None, None]}, **states)
-            masks.append(out[MASK_OUTPUT][0, 0])
-            states = {s.input_name: out[s.output_name] for s in self._states}
-        return np.stack(masks) if masks else np.zeros((0, log_magnitude.shape[1]), np.float32)
+        return stream_masks(self._runner, self._states, log_magnitude)
 
 
 def write_streaming(

@@ -1,14 +1,16 @@
-"""U-Net shapes, save/load and causality."""
+"""U-Net shapes, save/load, causality and the per-frame causal step."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model.model_io import load_model, save_model
-from keras_denoiser.model.unet import build_unet
+from keras_denoiser.model.unet import CausalStep, build_unet
+from tests.enhance_helpers import tiny_unet
 
 SIGNAL = SignalConfig()
 TINY = dict(depth=2, base_filters=4)
@@ -45,6 +47,36 @@ def test_causal_output_never_depends_on_future_frames() -> None:
         out = np.asarray(model(changed))
         np.testing.assert_array_equal(out[:, :t], base[:, :t])
         assert np.abs(out[:, t:] - base[:, t:]).max() > 0
+
+
+def test_causal_step_frame_by_frame_equals_the_whole_sequence_model() -> None:
+    keras.utils.set_random_seed(1)  # fixed weights: the mask below varies by 0.09
+    model, train_cfg = tiny_unet("unet_causal", seed=1)  # random batch-norm statistics: every layer matters
+    step = CausalStep(model, train_cfg.model)
+    log_mag = np.random.default_rng(5).normal(-3.0, 2.0, size=(12, SIGNAL.num_bins)).astype(np.float32)
+    states, masks = step.initial_states(), []
+    for frame in log_mag:
+        mask, states = step(frame[None, None], states)
+        masks.append(np.asarray(mask)[0, 0])
+    whole = np.asarray(model(log_mag[None]))[0]
+    assert whole.std() > 0.05
+    np.testing.assert_allclose(np.stack(masks), whole, atol=1e-5)
+    convs = [f"{block}_{half}" for block in ("enc0", "enc1", "bottleneck", "dec1", "dec0") for half in "ab"]
+    assert [(s.conv, s.shape[:2]) for s in step.states] == [(conv, (1, 2)) for conv in convs]  # kernel 3: two past frames
+
+
+@pytest.mark.parametrize(
+    "name, changed, reason",
+    [
+        ("unet_causal", dict(depth=3), "has no layer 'enc2_a_pad'"),
+        ("unet_causal", dict(kernel_size=5), r"enc0_a_pad pads .*not the causal"),
+        ("unet", {}, "has no layer 'enc0_a_pad'"),
+    ],
+)
+def test_causal_step_refuses_a_model_of_another_topology(name: str, changed: dict, reason: str) -> None:
+    model = build_unet(ModelConfig(name=name, **TINY), SIGNAL)
+    with pytest.raises(UserError, match=reason):
+        CausalStep(model, ModelConfig(name="unet_causal", **{**TINY, **changed}))
 
 
 def test_offline_unet_uses_future_context() -> None:

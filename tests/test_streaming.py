@@ -12,7 +12,7 @@ import pytest
 
 from export import mixture, parity, tflite
 from export.exporter import ExportRequest
-from export.streaming import StreamingUNet, export_streaming
+from export.streaming import StreamingTFLiteMasker, StreamingUNet, export_streaming
 from keras_denoiser.core import features
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
@@ -164,3 +164,15 @@ def test_streaming_export_of_an_offline_model_is_refused(tmp_path) -> None:
 def test_streaming_export_needs_a_streaming_quantization(tmp_path) -> None:
     with pytest.raises(UserError, match="streaming_tflite needs one of the quantizations float32, int8"):
         ExportRequest(tmp_path / "out", "denoiser", formats=("streaming_tflite",), quantizations=("float16",))
+
+
+def test_export_runner_and_demo_app_carry_the_states_alike(causal, exported, noisy) -> None:
+    """Our one state loop (TF step and LiteRT runner) and the app's own loop give the same masks."""
+    model, cfg = causal
+    log_mag = features.log_magnitude(features.stft(noisy[:16000], cfg.signal)).numpy()
+    unet = StreamingUNet(model, cfg.model, cfg.signal)
+    for quantization, path in exported.items():
+        ours = StreamingTFLiteMasker(path, unet.states)(log_mag)
+        app = StreamingDenoiser(path)
+        np.testing.assert_array_equal(ours, np.stack([app.mask(frame) for frame in log_mag]), err_msg=quantization)
+    np.testing.assert_allclose(unet.run(log_mag), StreamingTFLiteMasker(exported["float32"], unet.states)(log_mag), atol=1e-5)

@@ -5,14 +5,24 @@
 frequency only, so output frame t depends on input frames <= t and the model can stream.
 Both accept any number of frames: the input is padded to a multiple of the pooling factor and the
 mask is cropped back to the input's shape.
+
+One function, `_unet`, describes the topology. `build_unet` walks it with new layers for the
+whole-sequence graph; `CausalStep` walks it with a trained causal model's layers for one frame,
+each causal convolution taking its past from an explicit state instead of zero padding. A change
+to the topology therefore changes both, and a model that does not match the walk is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, Protocol, Sequence
+
 import keras
+import numpy as np
 from keras import layers, ops
 
 from keras_denoiser.core.config import ModelConfig, SignalConfig
+from keras_denoiser.core.errors import UserError
 
 PACKAGE = "keras_denoiser"
 
@@ -54,43 +64,145 @@ class CropLike(layers.Layer):
         return (x_shape[0], reference_shape[1], reference_shape[2])
 
 
-def _conv(x, filters: int, cfg: ModelConfig, name: str):
+class _Layers(Protocol):
+    """Where `_unet` gets its layers, and how a causal convolution sees the past."""
+
+    def layer(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> layers.Layer:
+        """The layer `name` of class `cls` (`kwargs` configure a new one)."""
+
+    def past(self, x, conv: str, frames: int, freq_padding: tuple[int, int]):
+        """`x` `[batch, time, freq, channels]` preceded by `frames` past frames and padded in frequency."""
+
+
+class _NewLayers:
+    """The whole-sequence graph: new layers; causal convolutions see zeros before the first frame."""
+
+    def layer(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> layers.Layer:
+        return cls(name=name, **kwargs)
+
+    def past(self, x, conv: str, frames: int, freq_padding: tuple[int, int]):
+        return self.layer(layers.ZeroPadding2D, f"{conv}_pad", padding=((frames, 0), freq_padding))(x)
+
+
+def _conv(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers):
     """Conv + batch norm + ReLU; causal models pad only the past in time."""
     k = cfg.kernel_size
     if cfg.causal:
-        x = layers.ZeroPadding2D(((k - 1, 0), (k // 2, (k - 1) // 2)), name=f"{name}_pad")(x)
-        x = layers.Conv2D(filters, k, padding="valid", use_bias=False, name=f"{name}_conv")(x)
+        x = graph.past(x, name, k - 1, (k // 2, (k - 1) // 2))
+        x = graph.layer(layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=k, padding="valid", use_bias=False)(x)
     else:
-        x = layers.Conv2D(filters, k, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+        x = graph.layer(layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=k, padding="same", use_bias=False)(x)
+    x = graph.layer(layers.BatchNormalization, f"{name}_bn")(x)
+    return graph.layer(layers.ReLU, f"{name}_relu")(x)
 
 
-def _block(x, filters: int, cfg: ModelConfig, name: str):
-    x = _conv(x, filters, cfg, f"{name}_a")
-    return _conv(x, filters, cfg, f"{name}_b")
+def _block(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers):
+    x = _conv(x, filters, cfg, f"{name}_a", graph)
+    return _conv(x, filters, cfg, f"{name}_b", graph)
+
+
+def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
+    """The mask for `log_mag` `[batch, frames, bins]`: the one description of the U-Net topology."""
+    pool = (1, 2) if cfg.causal else (2, 2)
+    factor = 2**cfg.depth
+    x = graph.layer(layers.BatchNormalization, "input_norm")(log_mag)
+    x = graph.layer(PadToMultiple, "pad_to_multiple", time_multiple=1 if cfg.causal else factor, freq_multiple=factor)(x)
+    x = graph.layer(layers.Reshape, "add_channel", target_shape=(-1, x.shape[2], 1))(x)
+    skips = []
+    for level in range(cfg.depth):
+        x = _block(x, cfg.base_filters * 2**level, cfg, f"enc{level}", graph)
+        skips.append(x)
+        x = graph.layer(layers.MaxPooling2D, f"enc{level}_pool", pool_size=pool)(x)
+    x = _block(x, cfg.base_filters * 2**cfg.depth, cfg, "bottleneck", graph)
+    for level in reversed(range(cfg.depth)):
+        filters = cfg.base_filters * 2**level
+        x = graph.layer(layers.Conv2DTranspose, f"dec{level}_up", filters=filters, kernel_size=pool, strides=pool)(x)
+        x = graph.layer(layers.Concatenate, f"dec{level}_skip")([x, skips[level]])
+        x = _block(x, filters, cfg, f"dec{level}", graph)
+    x = graph.layer(layers.Conv2D, "mask_conv", filters=1, kernel_size=1, activation="sigmoid", dtype="float32")(x)
+    x = graph.layer(layers.Reshape, "drop_channel", target_shape=(-1, x.shape[2]))(x)
+    return graph.layer(CropLike, "mask", dtype="float32")(x, log_mag)
 
 
 def build_unet(model_cfg: ModelConfig, signal_cfg: SignalConfig) -> keras.Model:
     """The mask network for `model_cfg.name` with inputs `[batch, frames, signal_cfg.num_bins]`."""
-    pool = (1, 2) if model_cfg.causal else (2, 2)
-    factor = 2**model_cfg.depth
     log_mag = keras.Input(shape=(None, signal_cfg.num_bins), name="log_magnitude")
-    x = layers.BatchNormalization(name="input_norm")(log_mag)
-    x = PadToMultiple(factor if not model_cfg.causal else 1, factor, name="pad_to_multiple")(x)
-    x = layers.Reshape((-1, x.shape[2], 1), name="add_channel")(x)
-    skips = []
-    for level in range(model_cfg.depth):
-        x = _block(x, model_cfg.base_filters * 2**level, model_cfg, f"enc{level}")
-        skips.append(x)
-        x = layers.MaxPooling2D(pool, name=f"enc{level}_pool")(x)
-    x = _block(x, model_cfg.base_filters * 2**model_cfg.depth, model_cfg, "bottleneck")
-    for level in reversed(range(model_cfg.depth)):
-        filters = model_cfg.base_filters * 2**level
-        x = layers.Conv2DTranspose(filters, pool, strides=pool, name=f"dec{level}_up")(x)
-        x = layers.Concatenate(name=f"dec{level}_skip")([x, skips[level]])
-        x = _block(x, filters, model_cfg, f"dec{level}")
-    x = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="mask_conv")(x)
-    x = layers.Reshape((-1, x.shape[2]), name="drop_channel")(x)
-    mask = CropLike(name="mask", dtype="float32")(x, log_mag)
-    return keras.Model(log_mag, mask, name=model_cfg.name)
+    return keras.Model(log_mag, _unet(log_mag, model_cfg, _NewLayers()), name=model_cfg.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class CausalState:
+    """One causal convolution's memory: the last `shape[1]` frames of its input `[1, frames, bins, channels]`."""
+
+    conv: str  # the convolution it feeds, e.g. `enc0_a`
+    shape: tuple[int, ...]
+
+
+class _FrameLayers:
+    """One frame through a trained model's layers; causal convolutions take their past from states.
+
+    Without states (`states=None`) the past is zeros and the walk records each state's shape.
+    """
+
+    def __init__(self, model: keras.Model, states: Sequence | None) -> None:
+        self._model = model
+        self._states = None if states is None else iter(states)
+        self.visited: set[str] = set()
+        self.found: list[CausalState] = []
+        self.next_states: list = []
+
+    def layer(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> layers.Layer:
+        try:
+            layer = self._model.get_layer(name)
+        except ValueError:
+            raise UserError(f"model {self._model.name!r} has no layer {name!r}; it is not a {PACKAGE} U-Net") from None
+        if not isinstance(layer, cls):
+            raise UserError(f"layer {name!r} of model {self._model.name!r} is a {type(layer).__name__}, not a {cls.__name__}")
+        self.visited.add(name)
+        return layer
+
+    def past(self, x, conv: str, frames: int, freq_padding: tuple[int, int]):
+        pad = self.layer(layers.ZeroPadding2D, f"{conv}_pad")
+        if tuple(map(tuple, pad.padding)) != ((frames, 0), freq_padding):
+            raise UserError(f"layer {pad.name} pads {pad.padding}, not the causal (({frames}, 0), {freq_padding})")
+        if frames:
+            shape = (1, frames, *x.shape[2:])
+            if self._states is None:
+                self.found.append(CausalState(conv, shape))
+                state = ops.zeros(shape)
+            else:
+                state = next(self._states)
+            x = ops.concatenate([state, x], axis=1)
+            self.next_states.append(x[:, 1:])
+        return ops.pad(x, [[0, 0], [0, 0], list(freq_padding), [0, 0]])
+
+
+class CausalStep:
+    """The per-frame form of a trained `unet_causal`: a log-magnitude frame `[1, 1, bins]` and the states
+    in, its mask `[1, 1, bins]` and the next states out. Frame by frame it equals the whole-sequence model
+    (pooling is along frequency only, so only the causal convolutions need memory).
+    """
+
+    def __init__(self, model: keras.Model, model_cfg: ModelConfig) -> None:
+        if not model_cfg.causal:
+            raise UserError(f"model {model_cfg.name!r} looks at future frames and cannot stream; train unet_causal")
+        self.model = model
+        self.model_cfg = model_cfg
+        walk = _FrameLayers(model, None)
+        _unet(ops.zeros((1, 1, model.input_shape[-1])), model_cfg, walk)
+        unused = {layer.name for layer in model.layers if not isinstance(layer, layers.InputLayer)} - walk.visited
+        if unused:
+            raise UserError(f"model {model.name!r} has layers outside the {model_cfg.name} topology: {sorted(unused)}")
+        self.states: tuple[CausalState, ...] = tuple(walk.found)
+
+    def initial_states(self) -> list[np.ndarray]:
+        """All-zero states: the same zeros the whole-sequence model pads the past with."""
+        return [np.zeros(s.shape, np.float32) for s in self.states]
+
+    def __call__(self, frame, states: Sequence) -> tuple[Any, list]:
+        """(mask `[1, 1, bins]`, next states) for a frame `[1, 1, bins]` and the states in `self.states` order."""
+        if len(states) != len(self.states):
+            raise ValueError(f"expected {len(self.states)} states, got {len(states)}")
+        walk = _FrameLayers(self.model, states)
+        mask = _unet(frame, self.model_cfg, walk)
+        return mask, walk.next_states
