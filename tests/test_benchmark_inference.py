@@ -55,7 +55,7 @@ def test_command_writes_json_with_one_row_per_system(export_dir, tmp_path) -> No
 
 def test_dtln_is_timed_hop_by_hop_beside_ours_from_its_published_models(export_dir) -> None:
     require_peer("dtln")
-    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, include_dtln=True)
+    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, peers=("dtln",))
     assert notes == [] and [row.name for row in rows] == [f"{export_dir.name} float32", "DTLN (2 ONNX stages)"]
     ours, row = rows
     assert row.runtime == "onnxruntime" and row.hops == ours.hops  # same signal, same 128-sample hops, 3 hops of delay
@@ -71,9 +71,9 @@ def test_missing_dtln_is_a_note_not_a_row(export_dir, monkeypatch) -> None:
         raise UserError(f"peer 'dtln' needs its published models: {dtln.INSTALL_HINT}")
 
     monkeypatch.setattr(dtln, "model_paths", not_installed)
-    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, include_dtln=True)
+    rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, peers=("dtln",))
     assert [row.name for row in rows] == [f"{export_dir.name} float32"]
-    assert notes == [f"DTLN not timed: peer 'dtln' needs its published models: {dtln.INSTALL_HINT}"]
+    assert notes == [f"dtln not timed: peer 'dtln' needs its published models: {dtln.INSTALL_HINT}"]
 
 
 @pytest.mark.parametrize("text", ["3", "3x", "x16", "3by16", "0x16"])
