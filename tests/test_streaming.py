@@ -48,11 +48,10 @@ def noisy() -> np.ndarray:
     return mixture.generated_mixture(3.0, RATE, seed=5, snr_db=0.0)
 
 
-def offline(model, cfg: TrainConfig, wave: np.ndarray) -> np.ndarray:
-    """The causal Keras model on the whole spectrogram, then the training iSTFT."""
-    spec = features.stft(wave, cfg.signal)
-    mask = model(features.log_magnitude(spec)[None], training=False)[0]
-    return features.istft(features.apply_mask(spec, mask), len(wave), cfg.signal).numpy()
+def offline(model, cfg: TrainConfig, wave: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """The causal Keras model on the whole spectrogram (mask floored at `floor`), then the training iSTFT."""
+    mask_fn = lambda log_mag: model(log_mag[None], training=False)[0]  # noqa: E731
+    return features.enhance(wave, mask_fn, cfg.signal, floor).wave.numpy()
 
 
 def test_per_frame_step_equals_the_model_on_the_whole_spectrogram(causal, noisy) -> None:
@@ -76,8 +75,9 @@ def test_step_follows_any_depth_and_kernel_size(depth: int, kernel_size: int) ->
 
 def test_streamed_float32_tflite_file_equals_offline_processing(causal, exported, noisy) -> None:
     model, cfg = causal
-    streamed = denoise_signal(StreamingDenoiser(exported["float32"]), noisy).audio
-    reference = offline(model, cfg, noisy)
+    app = StreamingDenoiser(exported["float32"])  # applies the sidecar's attenuation limit
+    streamed = denoise_signal(app, noisy).audio
+    reference = offline(model, cfg, noisy, app.mask_floor)
     assert streamed.shape == noisy.shape
     assert si_sdr(reference, noisy) < LOWEST_PARITY_BOUND_DB  # not a rescaled copy of the input
     assert np.abs(streamed - reference).max() < 1e-4
@@ -150,8 +150,9 @@ def test_export_command_writes_streaming_models_of_a_causal_model_checked_frame_
         assert json.loads(path.with_suffix(".json").read_text())["quantization"] == quantization
     # The exported file is what the demo app runs: frame by frame it equals the causal Keras model.
     noisy = mixture.generated_mixture(2.0, RATE, seed=7, snr_db=0.0)
-    streamed = denoise_signal(StreamingDenoiser(out / "streaming" / "unet_causal_float32.tflite"), noisy).audio
-    np.testing.assert_allclose(streamed, offline(*model_io.load_model(model_path), noisy), atol=1e-4)
+    app = StreamingDenoiser(out / "streaming" / "unet_causal_float32.tflite")
+    streamed = denoise_signal(app, noisy).audio
+    np.testing.assert_allclose(streamed, offline(*model_io.load_model(model_path), noisy, app.mask_floor), atol=1e-4)
 
 
 def test_streaming_export_of_an_offline_model_is_refused(tmp_path) -> None:
