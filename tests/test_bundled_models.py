@@ -55,8 +55,9 @@ def test_bundled_streaming_tflite_streams_like_the_bundled_causal_keras_model(pa
         cfg.signal.sample_rate, cfg.signal.frame_length, cfg.signal.hop_length)
     wave = audio.read_mono(assets.NOISY_SAMPLE, cfg.signal.sample_rate)
 
-    reference = keras_enhance(model, wave, cfg)  # no attenuation limit: the demo app applies none
-    streamed = denoise_signal(StreamingDenoiser(path), wave).audio
+    app = StreamingDenoiser(path)  # applies the sidecar's attenuation limit, so the reference does too
+    reference = keras_enhance(model, wave, cfg, app.mask_floor)
+    streamed = denoise_signal(app, wave).audio
     assert streamed.shape == wave.shape
     assert si_sdr(reference, wave) < LOWEST_PARITY_BOUND_DB  # a constant-mask file could not pass
     figure, bound = parity.TOLERANCES[f"streaming_tflite_{sidecar['quantization']}"]
