@@ -44,7 +44,7 @@ class SignalConfig:
 
 # The default attenuation limit of every enhancer and export, chosen on the selection set (see the
 # model card): no time-frequency bin is turned down by more than this.
-DEFAULT_MAX_ATTENUATION_DB = 30.0
+DEFAULT_MAX_ATTENUATION_DB = 12.0
 
 MODEL_NAMES = ("unet", "unet_causal")
 
