@@ -73,8 +73,9 @@ def test_setup_cfg_requires_the_python_the_pins_need() -> None:
 
 def test_make_runs_the_check_before_creating_the_venv(tmp_path: Path) -> None:
     plan = subprocess.run(
-        ["make", "-n", "-B", "install", "PYTHON=python3.x", f"VENV={tmp_path / 'venv'}"],
+        ["make", "--no-print-directory", "-n", "-B", "install", "PYTHON=python3.x", f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")},
     ).stdout.splitlines()
     assert plan[0] == ".ci/check_system python3.x"
     assert plan[1] == f"python3.x -m venv {tmp_path / 'venv'}"
