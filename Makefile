@@ -15,7 +15,8 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	@# setuptools warns about every editable install of a flat layout ("Editable installation"); it is expected here
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 $(PEERS_STAMP): $(STAMP) requirements-peers.txt requirements-peers-no-deps.txt
