@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_denoiser.core import features
+from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from pipelines.augment import augment
@@ -39,10 +39,11 @@ _AUDIO_FEATURES = {"audio": tf.io.FixedLenFeature([], tf.string)}
 def build_datasets(
     speech_dirs: Sequence[PathLike], noise_dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """(train, validation) batches of (log_magnitude, irm), float32 `[batch, frames, bins]`, infinite.
+    """(train, validation) batches of (log_magnitude, *targets), float32 `[batch, frames, ...]`, infinite.
 
-    With `cfg.loss == "weighted_mask_mse"` each batch also carries its per-bin loss weights (Keras's
-    sample weights): (log_magnitude, irm, weights).
+    The targets are what `cfg.loss` needs (`core.losses.targets`): the IRM `[batch, frames, bins]`;
+    with `weighted_mask_mse` also its per-bin weights (Keras's sample weights); with
+    `compressed_spectral` instead the packed spectra `[batch, frames, 3 * bins]`.
     """
     train, validation = build_waveform_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
     return _to_features(train, cfg), _to_features(validation, cfg)
@@ -195,12 +196,8 @@ def _to_features(waves: tf.data.Dataset, cfg: TrainConfig) -> tf.data.Dataset:
         speech_spec = features.stft(speech, signal)
         noise_spec = features.stft(noise, signal)
         shape = [cfg.batch_size, frames, signal.num_bins]
-        noisy_spec = speech_spec + noise_spec
-        log_mag = tf.ensure_shape(features.log_magnitude(noisy_spec), shape)
-        irm = tf.ensure_shape(features.ideal_ratio_mask(speech_spec, noise_spec), shape)
-        if cfg.loss == "weighted_mask_mse":
-            return log_mag, irm, features.magnitude_weights(noisy_spec)
-        return log_mag, irm
+        log_mag = tf.ensure_shape(features.log_magnitude(speech_spec + noise_spec), shape)
+        return (log_mag, *losses.targets(speech_spec, noise_spec, cfg.loss))
 
     batches = waves.batch(cfg.batch_size, drop_remainder=True)
     return batches.map(to_features, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

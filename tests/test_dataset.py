@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from keras_denoiser.benchmarks.pipeline import _numpy_stft, python_batches
-from keras_denoiser.core import features
+from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import MixConfig, SignalConfig, SplitConfig, TrainConfig
 from pipelines.corpora import read_corpus
 from pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
@@ -167,11 +167,27 @@ def test_weighted_loss_batches_carry_magnitude_weights_of_mean_one(folders) -> N
     w = weights.numpy()
     np.testing.assert_allclose(w.mean(axis=(1, 2)), 1.0, rtol=1e-4)
     # The weight follows the noisy magnitude: |X|^0.6 = exp(0.6 * log|X|), up to each example's scale.
-    expected = np.exp(features.MAGNITUDE_WEIGHT_EXPONENT * log_mag.numpy())
+    expected = np.exp(losses.MAGNITUDE_WEIGHT_EXPONENT * log_mag.numpy())
     expected /= expected.mean(axis=(1, 2), keepdims=True)
     loud = log_mag.numpy() > -8.0  # away from the log floor, where log(|X| + 1e-6) and log|X| differ
     np.testing.assert_allclose(w[loud], expected[loud], rtol=1e-2)
     assert w.max() > 10 * np.median(w)  # speech harmonics weigh far more than quiet bins
+
+
+def test_spectral_loss_batches_carry_the_compressed_noisy_and_clean_spectra(folders) -> None:
+    speech, noise, cache = folders
+    cfg = dataclasses.replace(CFG, loss="compressed_spectral")
+    log_mag, target = next(iter(build_datasets([speech], [noise], cache, cfg)[1]))
+    assert target.shape == (*log_mag.shape[:2], 3 * log_mag.shape[2])
+    noisy, clean, cosine = np.split(target.numpy(), 3, axis=-1)
+    # |Y|^0.3 = exp(0.3 * log|Y|), divided by each example's mean.
+    expected = np.exp(losses.COMPRESSION * log_mag.numpy())
+    expected /= expected.mean(axis=(1, 2), keepdims=True)
+    loud = log_mag.numpy() > -8.0
+    np.testing.assert_allclose(noisy[loud], expected[loud], rtol=1e-2)
+    assert np.all(np.abs(cosine) <= 1.0 + 1e-6) and np.all(clean >= 0.0)
+    speech_led = loud & (clean > noisy)  # where speech is the louder source it sets the noisy phase
+    assert speech_led.any() and np.median(cosine[speech_led]) > 0.9
 
 
 AUGMENTED = dataclasses.replace(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_denoiser.core import features
+from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import MixConfig, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model import model_io
@@ -174,7 +174,7 @@ def test_mixed_precision_saves_float32_models_and_cannot_resume_in_float32(tmp_p
 
 def _weighted(ds: tf.data.Dataset) -> tf.data.Dataset:
     """(log_mag, irm) batches with the per-bin magnitude weights of weighted_mask_mse added."""
-    return ds.map(lambda log_mag, irm: (log_mag, irm, features.magnitude_weights(tf.exp(log_mag))))
+    return ds.map(lambda log_mag, irm: (log_mag, irm, losses.magnitude_weights(tf.exp(log_mag))))
 
 
 def test_weighted_loss_fine_tunes_a_trained_model_from_its_weights(tmp_path: Path) -> None:

@@ -128,16 +128,15 @@ class SplitConfig:
             raise UserError("validation_fraction + test_fraction must leave something to train on (sum < 1)")
 
 
-LOSSES = ("mask_mse", "weighted_mask_mse")
+LOSSES = ("mask_mse", "weighted_mask_mse", "compressed_spectral")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run; saved as config.json in the model folder.
 
-    `loss`: `mask_mse` is the MSE between predicted mask and IRM over all bins; `weighted_mask_mse`
-    weights each bin's squared error by the compressed noisy magnitude |X|^0.6 (mean 1 per example),
-    so errors where there is sound count and errors in near-silent bins hardly do.
+    `loss`: one of LOSSES, defined in `core.losses`: the mask's MSE to the IRM, the same weighted by
+    the compressed noisy magnitude, or a compressed spectral loss on the enhanced spectrum.
     """
 
     signal: SignalConfig = SignalConfig()

@@ -19,8 +19,6 @@ from keras_denoiser.core.config import SignalConfig
 from keras_denoiser.core.errors import UserError
 
 LOG_EPSILON = 1e-6
-# weighted_mask_mse: squared mask errors weighted by |X|^0.6, the 0.3 power-law compression squared.
-MAGNITUDE_WEIGHT_EXPONENT = 0.6
 
 
 def num_frames(num_samples: int, cfg: SignalConfig) -> int:
@@ -75,12 +73,6 @@ def ideal_ratio_mask(speech_spec: tf.Tensor, noise_spec: tf.Tensor) -> tf.Tensor
     speech_power = tf.math.square(tf.abs(speech_spec))
     noise_power = tf.math.square(tf.abs(noise_spec))
     return tf.math.sqrt(tf.math.divide_no_nan(speech_power, speech_power + noise_power))
-
-
-def magnitude_weights(spec: tf.Tensor, exponent: float = MAGNITUDE_WEIGHT_EXPONENT) -> tf.Tensor:
-    """Per-bin loss weights |X|^exponent of a batch `[batch, frames, bins]`, scaled to mean 1 per example."""
-    weights = tf.math.pow(tf.abs(spec), exponent)
-    return tf.math.divide_no_nan(weights, tf.reduce_mean(weights, axis=[-2, -1], keepdims=True))
 
 
 def apply_mask(spec: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

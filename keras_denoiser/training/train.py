@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_denoiser.core import config as config_lib
+from keras_denoiser.core import losses
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model import model_io
@@ -98,11 +99,6 @@ def prepare_model_dir(model_dir: Path, cfg: TrainConfig, role: WorkerRole) -> No
         config_lib.save_json(cfg, config_path)
 
 
-def squared_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
-    """Per-bin squared mask error `[batch, frames, bins]`, for the dataset's per-bin weights to scale."""
-    return keras.ops.square(y_pred - y_true)
-
-
 def build_model(
     cfg: TrainConfig, strategy: tf.distribute.Strategy, mixed_precision: bool, init_from: Path | None = None
 ) -> keras.Model:
@@ -116,8 +112,7 @@ def build_model(
         model = build_unet(cfg.model, cfg.signal)
         if init_from is not None:
             _load_initial_weights(model, cfg, init_from)
-        loss = "mse" if cfg.loss == "mask_mse" else squared_error
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=losses.keras_loss(cfg.loss))
         model.optimizer.build(model.trainable_variables)
     return model
 

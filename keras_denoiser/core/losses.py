@@ -1,0 +1,81 @@
+"""What the U-Net is trained to minimise: the targets each loss needs, and the Keras loss itself.
+
+The training graph calls `targets` for a batch's speech and noise spectrograms; `keras_loss` gives
+the matching function for `model.compile`. Keeping both here keeps the packing of a target and its
+unpacking in one place.
+
+- `mask_mse`: mean squared error between the predicted mask and the ideal ratio mask.
+- `weighted_mask_mse`: the same error per bin, weighted by |X|^0.6 (Keras sample weights), so errors
+  where there is sound count and errors in near-silent bins hardly do.
+- `compressed_spectral`: a loss on what is heard. The enhanced spectrum (mask x noisy, noisy phase)
+  is compared with the clean one after 0.3 power-law compression: a magnitude term and, weighted 0.3,
+  a complex term that also sees the phase error (Wilson et al. 2018; Braun and Tashev 2021). It asks
+  for a mask that makes the output sound like the speech, which the IRM only approximates.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from keras_denoiser.core import features
+
+# weighted_mask_mse: squared mask errors weighted by |X|^0.6, the 0.3 power-law compression squared.
+MAGNITUDE_WEIGHT_EXPONENT = 0.6
+COMPRESSION = 0.3  # compressed_spectral: magnitudes are compared as |X|^0.3
+COMPLEX_WEIGHT = 0.3  # compressed_spectral: share of the complex (phase-aware) term
+_MASK_EPSILON = 1e-7  # keeps the gradient of mask^0.3 finite where the mask is 0
+
+
+def magnitude_weights(spec: tf.Tensor, exponent: float = MAGNITUDE_WEIGHT_EXPONENT) -> tf.Tensor:
+    """Per-bin loss weights |X|^exponent of a batch `[batch, frames, bins]`, scaled to mean 1 per example."""
+    weights = tf.math.pow(tf.abs(spec), exponent)
+    return tf.math.divide_no_nan(weights, tf.reduce_mean(weights, axis=[-2, -1], keepdims=True))
+
+
+def spectral_target(speech_spec: tf.Tensor, noise_spec: tf.Tensor) -> tf.Tensor:
+    """compressed_spectral's target `[..., frames, 3 * bins]`: |Y|^0.3, |S|^0.3 and cos(angle S - angle Y).
+
+    Y is the noisy spectrum. Both magnitudes are divided by the example's mean |Y|^0.3, so quiet and
+    loud mixtures weigh the same. The three are concatenated along bins so the target has the
+    mask's rank (Keras compares ranks before calling the loss).
+    """
+    noisy_spec = speech_spec + noise_spec
+    noisy = tf.math.pow(tf.abs(noisy_spec), COMPRESSION)
+    speech = tf.math.pow(tf.abs(speech_spec), COMPRESSION)
+    scale = tf.reduce_mean(noisy, axis=[-2, -1], keepdims=True)
+    product = speech_spec * tf.math.conj(noisy_spec)
+    cosine = tf.math.divide_no_nan(tf.math.real(product), tf.abs(product))
+    return tf.concat([tf.math.divide_no_nan(noisy, scale), tf.math.divide_no_nan(speech, scale), cosine], axis=-1)
+
+
+def compressed_spectral_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Per-bin error `[batch, frames, bins]` of a mask `y_pred` against a `spectral_target` `y_true`.
+
+    With a = (mask |Y|)^0.3 and b = |S|^0.3: (1 - w)(a - b)^2 + w |a e^{i angle Y} - b e^{i angle S}|^2,
+    where the second term is a^2 + b^2 - 2ab cos(angle S - angle Y).
+    """
+    noisy, speech, cosine = tf.split(tf.cast(y_true, tf.float32), 3, axis=-1)
+    enhanced = tf.math.pow(tf.cast(y_pred, tf.float32) + _MASK_EPSILON, COMPRESSION) * noisy
+    magnitude_error = tf.math.square(enhanced - speech)
+    complex_error = tf.math.square(enhanced) + tf.math.square(speech) - 2.0 * enhanced * speech * cosine
+    return (1.0 - COMPLEX_WEIGHT) * magnitude_error + COMPLEX_WEIGHT * complex_error
+
+
+def squared_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Per-bin squared mask error `[batch, frames, bins]`, for the dataset's per-bin weights to scale."""
+    return tf.math.square(tf.cast(y_pred, tf.float32) - y_true)
+
+
+def targets(speech_spec: tf.Tensor, noise_spec: tf.Tensor, loss: str) -> tuple[tf.Tensor, ...]:
+    """What a batch carries besides its input for `loss`: (y_true,) or (y_true, sample_weight)."""
+    if loss == "compressed_spectral":
+        return (spectral_target(speech_spec, noise_spec),)
+    irm = features.ideal_ratio_mask(speech_spec, noise_spec)
+    if loss == "weighted_mask_mse":
+        return irm, magnitude_weights(speech_spec + noise_spec)
+    return (irm,)
+
+
+def keras_loss(loss: str):
+    """The function (or Keras name) `model.compile` takes for `loss`."""
+    return {"mask_mse": "mse", "weighted_mask_mse": squared_error, "compressed_spectral": compressed_spectral_error}[loss]
