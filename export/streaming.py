@@ -171,6 +171,7 @@ def sidecar(streaming: StreamingUNet, quantization: str, representative: str, ma
         "depth": streaming.model_cfg.depth,
         "base_filters": streaming.model_cfg.base_filters,
         "kernel_size": streaming.model_cfg.kernel_size,
+        "context_layers": streaming.model_cfg.context_layers,
         "quantization": quantization,
         "representative": representative if quantization == "int8" else None,
         "sample_rate": cfg.sample_rate,

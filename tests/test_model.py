@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model.model_io import load_model, save_model
 from keras_denoiser.model.unet import CausalStep, build_unet
-from tests.enhance_helpers import tiny_unet
+from keras_denoiser.training.train import build_model
+from tests.enhance_helpers import tiny_unet, wake_context_layers
 
 SIGNAL = SignalConfig()
 TINY = dict(depth=2, base_filters=4)
@@ -112,3 +116,29 @@ def test_malformed_model_config_is_a_one_line_error_naming_the_file(tmp_path, te
     (tmp_path / "m.json").write_text(text)
     with pytest.raises(UserError, match=f"m.json: .*{reason}"):
         load_model(tmp_path / "m.keras")
+
+
+@pytest.mark.parametrize("name", ["unet", "unet_causal"])
+def test_new_context_layers_start_as_identity_on_a_trained_unet(name: str, tmp_path) -> None:
+    model, cfg = tiny_unet(name, seed=2)
+    save_model(model, tmp_path / "plain.keras", cfg)
+    wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, context_layers=2))
+    started = build_model(wider, tf.distribute.get_strategy(), False, init_from=tmp_path / "plain.keras")
+    x = np.random.default_rng(6).normal(-3.0, 2.0, size=(1, 32, SIGNAL.num_bins)).astype(np.float32)
+    assert len(started.layers) > len(model.layers)
+    np.testing.assert_allclose(np.asarray(started(x)), np.asarray(model(x)), atol=1e-6)
+    save_model(started, tmp_path / "context.keras", wider)
+    with pytest.raises(UserError, match="at least its --context_layers"):  # context cannot be dropped
+        build_model(cfg, tf.distribute.get_strategy(), False, init_from=tmp_path / "context.keras")
+
+
+def test_context_layers_lengthen_the_causal_memory() -> None:
+    """Depth 2, kernel 3: ten causal convolutions see 20 past frames; three context layers add 4 + 8 + 16."""
+    x = np.random.default_rng(7).normal(-3.0, 2.0, size=(1, 60, SIGNAL.num_bins)).astype(np.float32)
+    changed = x.copy()
+    changed[:, 5] += 5.0
+    for context_layers, remembers in ((0, False), (3, True)):
+        model = build_unet(ModelConfig(name="unet_causal", context_layers=context_layers, **TINY), SIGNAL)
+        wake_context_layers(model)
+        late = np.abs(np.asarray(model(changed))[:, 5 + 40] - np.asarray(model(x))[:, 5 + 40]).max()
+        assert (late > 0) == remembers, (context_layers, late)

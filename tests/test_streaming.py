@@ -19,7 +19,7 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.core.metrics import si_sdr, snr_db
 from keras_denoiser.model import model_io
 from keras_denoiser.model.unet import build_unet
-from tests.enhance_helpers import tiny_unet
+from tests.enhance_helpers import tiny_unet, wake_context_layers
 from tests.export_support import LOWEST_PARITY_BOUND_DB, tiny_export, trained_tiny_model
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
@@ -63,14 +63,34 @@ def test_per_frame_step_equals_the_model_on_the_whole_spectrogram(causal, noisy)
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
 
 
-@pytest.mark.parametrize("depth, kernel_size", [(3, 3), (1, 5), (2, 4), (2, 1)])
-def test_step_follows_any_depth_and_kernel_size(depth: int, kernel_size: int) -> None:
-    cfg = ModelConfig(name="unet_causal", depth=depth, base_filters=4, kernel_size=kernel_size)
+@pytest.mark.parametrize(
+    "depth, kernel_size, context_layers", [(3, 3, 0), (1, 5, 0), (2, 4, 0), (2, 1, 0), (2, 3, 3), (1, 2, 2)]
+)
+def test_step_follows_any_depth_kernel_size_and_context(depth: int, kernel_size: int, context_layers: int) -> None:
+    cfg = ModelConfig(
+        name="unet_causal", depth=depth, base_filters=4, kernel_size=kernel_size, context_layers=context_layers
+    )
     model = build_unet(cfg, SIGNAL)
-    log_mag = np.random.default_rng(depth).normal(-3.0, 2.0, size=(24, SIGNAL.num_bins)).astype(np.float32)
+    wake_context_layers(model)
+    log_mag = np.random.default_rng(depth).normal(-3.0, 2.0, size=(40, SIGNAL.num_bins)).astype(np.float32)
     streaming = StreamingUNet(model, cfg, SIGNAL)
-    assert len(streaming.states) == (4 * depth + 2 if kernel_size > 1 else 0)
+    assert len(streaming.states) == (4 * depth + 2 + context_layers if kernel_size > 1 else 0)
     np.testing.assert_allclose(streaming.run(log_mag), np.asarray(model(log_mag[None]))[0], atol=1e-5)
+
+
+def test_context_layers_stream_through_tflite_as_through_keras(tmp_path, noisy) -> None:
+    model, cfg = trained_tiny_model("unet_causal")
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, context_layers=2))
+    with_context = build_unet(cfg.model, cfg.signal)
+    for layer in model.layers:
+        with_context.get_layer(layer.name).set_weights(layer.get_weights())
+    wake_context_layers(with_context)
+    paths = export_streaming(with_context, tmp_path, quantizations=("float32",), train_config=cfg)
+    app = StreamingDenoiser(paths["float32"])
+    assert json.loads(paths["float32"].with_suffix(".json").read_text())["context_layers"] == 2
+    streamed = denoise_signal(app, noisy).audio
+    np.testing.assert_allclose(streamed, offline(with_context, cfg, noisy, app.mask_floor), atol=1e-4)
+    assert np.abs(streamed - offline(model, cfg, noisy, app.mask_floor)).max() > 1e-3  # the context counts
 
 
 def test_streamed_float32_tflite_file_equals_offline_processing(causal, exported, noisy) -> None:

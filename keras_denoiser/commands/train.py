@@ -63,6 +63,11 @@ flags.DEFINE_enum("model", _MODEL.name, list(MODEL_NAMES), "unet (offline) or un
 flags.DEFINE_integer("depth", _MODEL.depth, f"U-Net levels (each halves the frequency resolution); default {_MODEL.depth}.")
 flags.DEFINE_integer("base_filters", _MODEL.base_filters, f"Filters of the first level, doubled per level; default {_MODEL.base_filters}.")
 flags.DEFINE_integer(
+    "context_layers", _MODEL.context_layers,
+    "Residual time convolutions at the bottleneck, dilated 2, 4, 8, ... (causal in unet_causal): a longer memory; "
+    f"a model without them can start such a run (--init_from); default {_MODEL.context_layers}.",
+)
+flags.DEFINE_integer(
     "backup_every_steps", _TRAIN.backup_every_steps,
     f"Write a resumable backup every this many steps (and at each epoch end); default {_TRAIN.backup_every_steps}.",
 )
@@ -95,7 +100,9 @@ HELD_OUT_FILE = "held_out.json"
 def _config() -> TrainConfig:
     return TrainConfig(
         signal=SignalConfig(),
-        model=ModelConfig(name=FLAGS.model, depth=FLAGS.depth, base_filters=FLAGS.base_filters),
+        model=ModelConfig(
+            name=FLAGS.model, depth=FLAGS.depth, base_filters=FLAGS.base_filters, context_layers=FLAGS.context_layers
+        ),
         mix=MixConfig(
             crop_seconds=FLAGS.crop_seconds,
             snr_db_min=FLAGS.snr_db_min,

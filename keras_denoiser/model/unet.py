@@ -101,6 +101,24 @@ def _block(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers):
     return _conv(x, filters, cfg, f"{name}_b", graph)
 
 
+def _context(x, index: int, cfg: ModelConfig, graph: _Layers):
+    """Residual convolution along time only, dilated 2^(index + 1): memory of past (and, offline, future) frames.
+
+    Its batch norm starts with gamma 0, so a new context layer adds nothing at first and a trained
+    U-Net without it can be fine-tuned into one without losing what it learned.
+    """
+    name, dilation, k = f"context{index}", 2 ** (index + 1), cfg.kernel_size
+    conv_args = dict(filters=x.shape[-1], kernel_size=(k, 1), dilation_rate=(dilation, 1), use_bias=False)
+    if cfg.causal:
+        y = graph.past(x, name, (k - 1) * dilation, (0, 0))
+        y = graph.layer(layers.Conv2D, f"{name}_conv", padding="valid", **conv_args)(y)
+    else:
+        y = graph.layer(layers.Conv2D, f"{name}_conv", padding="same", **conv_args)(x)
+    y = graph.layer(layers.ReLU, f"{name}_relu")(y)
+    y = graph.layer(layers.BatchNormalization, f"{name}_bn", gamma_initializer="zeros")(y)
+    return graph.layer(layers.Add, f"{name}_add")([x, y])
+
+
 def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
     """The mask for `log_mag` `[batch, frames, bins]`: the one description of the U-Net topology."""
     pool = (1, 2) if cfg.causal else (2, 2)
@@ -114,6 +132,8 @@ def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
         skips.append(x)
         x = graph.layer(layers.MaxPooling2D, f"enc{level}_pool", pool_size=pool)(x)
     x = _block(x, cfg.base_filters * 2**cfg.depth, cfg, "bottleneck", graph)
+    for index in range(cfg.context_layers):
+        x = _context(x, index, cfg, graph)
     for level in reversed(range(cfg.depth)):
         filters = cfg.base_filters * 2**level
         x = graph.layer(layers.Conv2DTranspose, f"dec{level}_up", filters=filters, kernel_size=pool, strides=pool)(x)

@@ -118,19 +118,28 @@ def build_model(
 
 
 def _load_initial_weights(model: keras.Model, cfg: TrainConfig, path: Path) -> None:
+    """Copy a trained model's weights layer by layer; the run may add context layers it lacks
+    (they start as identity, see `model.unet`), nothing else may differ."""
     trained, trained_cfg = model_io.load_model(path)
-    if (trained_cfg.model, trained_cfg.signal) != (cfg.model, cfg.signal):
+    same_but_context = dataclasses.replace(trained_cfg.model, context_layers=cfg.model.context_layers)
+    if (same_but_context, trained_cfg.signal) != (cfg.model, cfg.signal) or (
+        trained_cfg.model.context_layers > cfg.model.context_layers
+    ):
         raise UserError(
             f"{path}: a {_describe(trained_cfg)} model cannot start a {_describe(cfg)} run; "
-            "give the same --model, --depth and --base_filters"
+            "give the same --model, --depth and --base_filters, and at least its --context_layers"
         )
-    model.set_weights(trained.get_weights())
+    for layer in trained.layers:
+        model.get_layer(layer.name).set_weights(layer.get_weights())
 
 
 def _describe(cfg: TrainConfig) -> str:
-    """`unet_causal 3x12 (kernel 3) at 16000 Hz`: what must match for weights to carry over."""
+    """`unet_causal 3x12 (kernel 3, 2 context layers) at 16000 Hz`: what must match for weights to carry over."""
     model, signal = cfg.model, cfg.signal
-    return f"{model.name} {model.depth}x{model.base_filters} (kernel {model.kernel_size}) at {signal.sample_rate} Hz"
+    return (
+        f"{model.name} {model.depth}x{model.base_filters} (kernel {model.kernel_size}, "
+        f"{model.context_layers} context layers) at {signal.sample_rate} Hz"
+    )
 
 
 def float32_copy(model: keras.Model, cfg: TrainConfig) -> keras.Model:
