@@ -28,7 +28,9 @@ ALLOWED: dict[str, set[str]] = {
     f"{K}.training": {f"{K}.core", f"{K}.model"},
     f"{K}.inference": {f"{K}.core", f"{K}.model"},
     f"{K}.evaluation": {f"{K}.core", "pipelines", "tflite_demo"},
-    f"{K}.benchmarks": {f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.evaluation", "tflite_demo"},
+    f"{K}.benchmarks": {
+        f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.evaluation", "tflite_demo",
+    },
     f"{K}.commands": {
         f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.inference",
         f"{K}.evaluation", f"{K}.benchmarks",

@@ -3,7 +3,7 @@
 The Python baseline is what a tf.data graph replaces: per example it reads and resamples a speech
 file and a noise file (soundfile + soxr), crops, mixes and computes STFT, log-magnitude and IRM in
 numpy. The graph is timed twice: as configured, and with every augmentation of `pipelines.augment`
-applied to every example, which bounds what augmentation can cost. Training speed is `train_on_batch` steps of the default U-Net with MSE on batches held in
+applied to every example, which bounds what augmentation can cost. Training speed is `train_on_batch` steps of the default U-Net with its loss on batches held in
 memory, so it excludes input time; training is input-bound when the graph delivers fewer examples
 per second than the steps consume.
 """
@@ -16,10 +16,13 @@ import time
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+import tensorflow as tf
 
+from keras_denoiser.benchmarks.training import train_steps_per_second
 from keras_denoiser.core.audio import read_mono
 from keras_denoiser.core.config import MixConfig, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.features import LOG_EPSILON
+from keras_denoiser.training.train import build_model
 from pipelines.corpora import AudioItem, Kind, read_corpus, split_items
 from pipelines.dataset import build_datasets
 
@@ -72,8 +75,14 @@ def benchmark_pipeline(
         graph_examples_per_second=graph_rate,
         augmented_examples_per_second=augmented_rate,
         python_examples_per_second=python_rate,
-        train_steps_per_second=train_steps_per_second(batches, cfg, steps),
+        train_steps_per_second=_default_unet_steps_per_second(batches, cfg, steps),
     )
+
+
+def _default_unet_steps_per_second(batches: Sequence, cfg: TrainConfig, steps: int) -> float:
+    """Training steps/s of the default U-Net with `cfg`'s loss (`benchmark training` compares variants)."""
+    model = build_model(dataclasses.replace(cfg, model=ModelConfig()), tf.distribute.get_strategy(), mixed_precision=False)
+    return train_steps_per_second(model, batches, steps)
 
 
 def examples_per_second(batches: Iterator, steps: int, batch_size: int) -> float:
@@ -84,23 +93,6 @@ def examples_per_second(batches: Iterator, steps: int, batch_size: int) -> float
     for _ in range(steps):
         next(batches)
     return steps * batch_size / (time.perf_counter() - start)
-
-
-def train_steps_per_second(batches: Sequence, cfg: TrainConfig, steps: int) -> float:
-    """`train_on_batch` steps per second of the default U-Net with MSE, cycling over in-memory batches."""
-    import keras
-
-    from keras_denoiser.model.unet import build_unet
-
-    model = build_unet(ModelConfig(), cfg.signal)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
-    for features, target in batches[:WARMUP_BATCHES]:
-        model.train_on_batch(features, target)
-    start = time.perf_counter()
-    for step in range(steps):
-        features, target = batches[step % len(batches)]
-        model.train_on_batch(features, target)
-    return steps / (time.perf_counter() - start)
 
 
 def python_batches(

@@ -1,0 +1,58 @@
+"""Measure the training speed of U-Net variants side by side: steps/s and audio seconds/s.
+
+    keras_denoiser benchmark training --speech_dir=LJSpeech-1.1 --noise_dir=noise --steps=20
+    keras_denoiser benchmark training --variant=unet:3x16 --variant=unet:3x16:0:compressed_spectral
+    keras_denoiser benchmark training     # the four bundled-model recipes, on the bundled sample corpus
+
+A variant is MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[:LOSS]] (context 0 and weighted_mask_mse when left
+out). Each is compiled as `train` compiles it and timed on the same batches held in memory, so the
+figures compare the networks and losses, not the input graph; run it on a quiet machine and read
+the ratios.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+from absl import flags
+
+from keras_denoiser.benchmarks.training import DEFAULT_VARIANTS, benchmark_training, parse_variant, table_lines
+from keras_denoiser.commands import corpus_flags, json_out
+from keras_denoiser.core import assets
+from keras_denoiser.core.config import MixConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
+from pipelines.prepare import default_cache_dir
+
+FLAGS = flags.FLAGS
+corpus_flags.define_corpus_flags()
+flags.adopt_module_key_flags(corpus_flags)
+flags.adopt_module_key_flags(json_out)
+flags.DEFINE_multi_string(
+    "variant", list(DEFAULT_VARIANTS), "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[:LOSS]] to time (repeatable); "
+    "default: the bundled models' recipes without and with the compressed spectral loss and context layers."
+)
+flags.DEFINE_integer("batch_size", TrainConfig().batch_size, "Examples per batch; default 16.")
+flags.DEFINE_float("crop_seconds", 1.5, "Seconds of audio per example; default 1.5 (the bundled models' crop).")
+flags.DEFINE_integer("steps", 20, "Training steps timed per variant (after 2 warm-up steps); default 20.")
+
+
+def main(argv: Sequence[str]) -> int:
+    """Time every variant and print the table."""
+    json_out.check()
+    if bool(FLAGS.speech_dir) != bool(FLAGS.noise_dir):
+        raise UserError("give both --speech_dir and --noise_dir, or neither for the bundled sample corpus")
+    if FLAGS.batch_size < 1 or FLAGS.steps < 1:
+        raise UserError("--batch_size and --steps must be at least 1")
+    variants = [parse_variant(text) for text in FLAGS.variant]
+    cfg = TrainConfig(batch_size=FLAGS.batch_size, mix=MixConfig(crop_seconds=FLAGS.crop_seconds))
+    speech_dirs = FLAGS.speech_dir or [str(assets.SAMPLE_DIR)]
+    noise_dirs = FLAGS.noise_dir or [str(assets.SAMPLE_NOISE_DIR)]
+    cache_dir = FLAGS.cache_dir or default_cache_dir()
+    results = benchmark_training(speech_dirs, noise_dirs, cache_dir, cfg, variants, FLAGS.steps)
+    print("\n".join(table_lines(results, cfg, FLAGS.steps)))
+    json_out.write({
+        "batch_size": cfg.batch_size, "crop_seconds": cfg.mix.crop_seconds, "steps": FLAGS.steps,
+        "variants": [dataclasses.asdict(r) for r in results],
+    })
+    return 0

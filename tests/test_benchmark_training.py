@@ -1,0 +1,58 @@
+"""`keras_denoiser benchmark training` end to end on tiny folders: a row per variant, JSON figures, bad variants."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_denoiser.benchmarks.training import parse_variant
+from keras_denoiser.core.errors import UserError
+from tests.conftest import harmonic_speechlike
+
+
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "keras_denoiser", "benchmark", "training", *args]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_benchmark_training_times_each_variant_on_its_loss(tmp_path: Path, write_wav) -> None:
+    for i in range(3):
+        write_wav(f"speech/s{i}.wav", harmonic_speechlike(1.0, 16000, seed=i))
+    write_wav("noise/n.wav", (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32))
+    result = _run(
+        tmp_path, "--speech_dir=speech", "--noise_dir=noise", "--cache_dir=cache", "--steps=2", "--batch_size=2",
+        "--crop_seconds=0.5", "--variant=unet:1x4", "--variant=unet_causal:1x4:2:compressed_spectral",
+        "--json_out=figures.json",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "batch 2 x 0.5 s, 2 timed steps each"
+    assert lines[2].startswith("unet 1x4, 0 context, weighted_mask_mse") and lines[2].endswith("1.00x")
+    assert lines[3].startswith("unet_causal 1x4, 2 context, compressed_spectral")
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    plain, context = figures["variants"]
+    assert context["parameters"] > plain["parameters"]  # the context layers are in the timed model
+    for row in (plain, context):
+        assert row["steps_per_second"] > 0
+        assert row["audio_seconds_per_second"] == pytest.approx(row["steps_per_second"] * 2 * 0.5)
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [("unet", "is not MODEL:DEPTHxFILTERS"), ("unet:3x16:0:l1", "unknown loss 'l1'"), ("rnn:3x16", "unknown model")],
+)
+def test_a_bad_variant_is_a_one_line_error(text: str, reason: str) -> None:
+    with pytest.raises(UserError, match=reason):
+        parse_variant(text)
+    assert parse_variant("unet_causal:3x12").model.context_layers == 0
+
+
+def test_a_bad_variant_on_the_command_line_fails_before_any_work(tmp_path: Path) -> None:
+    result = _run(tmp_path, "--variant=unet:3")
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "is not MODEL:DEPTHxFILTERS" in result.stderr and not (tmp_path / "cache").exists()
