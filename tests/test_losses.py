@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import LOSSES, MixConfig, ModelConfig, SignalConfig, TrainConfig
-from keras_denoiser.core.metrics import si_sdr
+from keras_denoiser.core.metrics import si_sdr, snr_db
 from keras_denoiser.training.train import RunOptions, train
 from tests.conftest import harmonic_speechlike
 
@@ -85,6 +85,7 @@ def test_targets_have_the_shapes_the_loss_unpacks(loss: str) -> None:
     per_bin = keras.losses.get(losses.keras_loss(loss))(packed[0], mask)
     assert np.isfinite(per_bin.numpy()).all()
     assert len(packed) == (2 if loss == "weighted_mask_mse" else 1)
+    assert per_bin.shape[0] == 1
 
 
 def test_training_with_the_compressed_spectral_loss_lowers_it(tmp_path: Path) -> None:
@@ -103,3 +104,17 @@ def test_training_with_the_compressed_spectral_loss_lowers_it(tmp_path: Path) ->
     fresh = keras.Model.from_config(model.get_config())
     error = lambda m: float(tf.reduce_mean(losses.compressed_spectral_error(batch[1], m(batch[0], training=True))))  # noqa: E731
     assert error(model) < 0.7 * error(fresh)
+
+
+def test_snr_loss_is_the_enhanced_waveforms_snr() -> None:
+    """In the STFT domain by Parseval; the waveform's SNR differs only by STFT consistency (< 1 dB here)."""
+    speech, noise = _mixture(noise_scale=0.1)
+    speech_spec, noise_spec = features.stft(speech[None], CFG), features.stft(noise[None], CFG)
+    (target,) = losses.targets(speech_spec, noise_spec, "snr")
+    for mask, tolerance_db in ((tf.ones(speech_spec.shape), 0.1), (features.ideal_ratio_mask(speech_spec, noise_spec), 1.0)):
+        enhanced = features.istft(features.apply_mask(speech_spec + noise_spec, mask), speech.size, CFG).numpy()[0]
+        got = -float(losses.negative_snr(target, mask).numpy()[0])
+        assert got == pytest.approx(snr_db(speech, enhanced), abs=tolerance_db)
+    assert -float(losses.negative_snr(target, tf.ones(speech_spec.shape))[0]) < 5.0 < -float(
+        losses.negative_snr(target, features.ideal_ratio_mask(speech_spec, noise_spec))[0]
+    )  # the IRM raises the SNR well above the input's

@@ -74,7 +74,8 @@ flags.DEFINE_integer(
 flags.DEFINE_enum(
     "loss", _TRAIN.loss, list(LOSSES),
     "mask_mse (MSE to the IRM), weighted_mask_mse (each bin's error weighted by |noisy|^0.6) or "
-    "compressed_spectral (the enhanced spectrum against the clean one, 0.3-compressed, with phase); default mask_mse.",
+    "compressed_spectral (the enhanced spectrum against the clean one, 0.3-compressed, with phase) or "
+    "snr (minus the enhanced spectrum's SNR in dB per example); default mask_mse.",
 )
 flags.DEFINE_string(
     "init_from", None,

@@ -11,6 +11,9 @@ unpacking in one place.
   is compared with the clean one after 0.3 power-law compression: a magnitude term and, weighted 0.3,
   a complex term that also sees the phase error (Wilson et al. 2018; Braun and Tashev 2021). It asks
   for a mask that makes the output sound like the speech, which the IRM only approximates.
+- `snr`: minus the enhanced spectrum's signal-to-noise ratio against the clean one, in dB per
+  example. By Parseval (up to STFT consistency) this is the waveform's SNR, so it aims at SI-SDR;
+  in dB every example counts alike, quiet or loud, low SNR or high.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ MAGNITUDE_WEIGHT_EXPONENT = 0.6
 COMPRESSION = 0.3  # compressed_spectral: magnitudes are compared as |X|^0.3
 COMPLEX_WEIGHT = 0.3  # compressed_spectral: share of the complex (phase-aware) term
 _MASK_EPSILON = 1e-7  # keeps the gradient of mask^0.3 finite where the mask is 0
+_SNR_EPSILON = 1e-8  # snr: keeps a silent example's ratio finite (energies are scaled to mean |Y| = 1)
 
 
 def magnitude_weights(spec: tf.Tensor, exponent: float = MAGNITUDE_WEIGHT_EXPONENT) -> tf.Tensor:
@@ -32,16 +36,16 @@ def magnitude_weights(spec: tf.Tensor, exponent: float = MAGNITUDE_WEIGHT_EXPONE
     return tf.math.divide_no_nan(weights, tf.reduce_mean(weights, axis=[-2, -1], keepdims=True))
 
 
-def spectral_target(speech_spec: tf.Tensor, noise_spec: tf.Tensor) -> tf.Tensor:
-    """compressed_spectral's target `[..., frames, 3 * bins]`: |Y|^0.3, |S|^0.3 and cos(angle S - angle Y).
+def spectral_target(speech_spec: tf.Tensor, noise_spec: tf.Tensor, compression: float = COMPRESSION) -> tf.Tensor:
+    """The spectral losses' target `[..., frames, 3 * bins]`: |Y|^c, |S|^c and cos(angle S - angle Y).
 
-    Y is the noisy spectrum. Both magnitudes are divided by the example's mean |Y|^0.3, so quiet and
-    loud mixtures weigh the same. The three are concatenated along bins so the target has the
-    mask's rank (Keras compares ranks before calling the loss).
+    Y is the noisy spectrum, c the `compression`. Both magnitudes are divided by the example's mean
+    |Y|^c, so quiet and loud mixtures weigh the same. The three are concatenated along bins so the
+    target has the mask's rank (Keras compares ranks before calling the loss).
     """
     noisy_spec = speech_spec + noise_spec
-    noisy = tf.math.pow(tf.abs(noisy_spec), COMPRESSION)
-    speech = tf.math.pow(tf.abs(speech_spec), COMPRESSION)
+    noisy = tf.math.pow(tf.abs(noisy_spec), compression)
+    speech = tf.math.pow(tf.abs(speech_spec), compression)
     scale = tf.reduce_mean(noisy, axis=[-2, -1], keepdims=True)
     product = speech_spec * tf.math.conj(noisy_spec)
     cosine = tf.math.divide_no_nan(tf.math.real(product), tf.abs(product))
@@ -61,6 +65,20 @@ def compressed_spectral_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor
     return (1.0 - COMPLEX_WEIGHT) * magnitude_error + COMPLEX_WEIGHT * complex_error
 
 
+def negative_snr(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Per-example -SNR in dB `[batch]` of mask x noisy against clean, from an uncompressed `spectral_target`.
+
+    |mY - S|^2 = (m|Y|)^2 + |S|^2 - 2 m|Y||S| cos(angle S - angle Y), summed over frames and bins.
+    """
+    noisy, speech, cosine = tf.split(tf.cast(y_true, tf.float32), 3, axis=-1)
+    enhanced = tf.cast(y_pred, tf.float32) * noisy
+    error = tf.math.square(enhanced) + tf.math.square(speech) - 2.0 * enhanced * speech * cosine
+    speech_energy = tf.reduce_sum(tf.math.square(speech), axis=[-2, -1])
+    error_energy = tf.reduce_sum(tf.maximum(error, 0.0), axis=[-2, -1])
+    ratio = (speech_energy + _SNR_EPSILON) / (error_energy + _SNR_EPSILON)
+    return -10.0 * tf.math.log(ratio) / tf.math.log(10.0)
+
+
 def squared_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     """Per-bin squared mask error `[batch, frames, bins]`, for the dataset's per-bin weights to scale."""
     return tf.math.square(tf.cast(y_pred, tf.float32) - y_true)
@@ -70,6 +88,8 @@ def targets(speech_spec: tf.Tensor, noise_spec: tf.Tensor, loss: str) -> tuple[t
     """What a batch carries besides its input for `loss`: (y_true,) or (y_true, sample_weight)."""
     if loss == "compressed_spectral":
         return (spectral_target(speech_spec, noise_spec),)
+    if loss == "snr":
+        return (spectral_target(speech_spec, noise_spec, compression=1.0),)
     irm = features.ideal_ratio_mask(speech_spec, noise_spec)
     if loss == "weighted_mask_mse":
         return irm, magnitude_weights(speech_spec + noise_spec)
@@ -78,4 +98,9 @@ def targets(speech_spec: tf.Tensor, noise_spec: tf.Tensor, loss: str) -> tuple[t
 
 def keras_loss(loss: str):
     """The function (or Keras name) `model.compile` takes for `loss`."""
-    return {"mask_mse": "mse", "weighted_mask_mse": squared_error, "compressed_spectral": compressed_spectral_error}[loss]
+    return {
+        "mask_mse": "mse",
+        "weighted_mask_mse": squared_error,
+        "compressed_spectral": compressed_spectral_error,
+        "snr": negative_snr,
+    }[loss]
