@@ -14,12 +14,14 @@ from keras_denoiser.model.unet import build_unet
 TINY = ModelConfig(depth=2, base_filters=4)
 
 
-def tiny_unet(name: str = "unet", seed: int = 0, mask_bias: float | None = None):
-    """A depth-2, 4-filter U-Net with random BatchNorm statistics so every layer matters.
+def tiny_unet(name: str = "unet", seed: int = 0, mask_bias: float | None = None, context_layers: int = 0):
+    """A depth-2, 4-filter U-Net with random BatchNorm statistics so every layer (context ones too) matters.
 
     `mask_bias` (e.g. 30) makes the output mask 1 everywhere: the model is then transparent.
     """
-    cfg = TrainConfig(model=ModelConfig(name=name, depth=TINY.depth, base_filters=TINY.base_filters))
+    cfg = TrainConfig(
+        model=ModelConfig(name=name, depth=TINY.depth, base_filters=TINY.base_filters, context_layers=context_layers)
+    )
     model = build_unet(cfg.model, cfg.signal)
     rng = np.random.default_rng(seed)
     for layer in model.layers:

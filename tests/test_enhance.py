@@ -15,9 +15,10 @@ RATE = 16000
 WHOLE = 1_000_000  # frames per chunk: far more than any test signal, so one chunk is the whole signal
 
 
-@pytest.fixture(scope="module", params=["unet", "unet_causal"])
+@pytest.fixture(scope="module", params=[("unet", 0), ("unet_causal", 0), ("unet", 2), ("unet_causal", 3)])
 def model_and_config(request):
-    return tiny_unet(request.param)
+    name, context_layers = request.param
+    return tiny_unet(name, context_layers=context_layers)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,7 @@ def test_receptive_radius_grows_with_depth_and_kernel() -> None:
     shallow = dataclasses.replace(tiny_unet()[1].model, depth=1)
     assert receptive_radius(dataclasses.replace(shallow, depth=3)) > receptive_radius(shallow)
     assert receptive_radius(dataclasses.replace(shallow, kernel_size=5)) > receptive_radius(shallow)
+    assert receptive_radius(dataclasses.replace(shallow, context_layers=2)) > receptive_radius(shallow)
 
 
 def test_mask_of_ones_returns_the_input() -> None:

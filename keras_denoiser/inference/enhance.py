@@ -31,15 +31,16 @@ def receptive_radius(model_cfg: ModelConfig) -> int:
     """Frames on each side of an output frame that can influence it (a safe upper bound).
 
     Each convolution at a level with time stride s reaches (k - 1) * s frames; pooling and
-    upsampling each add one stride.
+    upsampling each add one stride; a context layer of dilation d at the bottleneck (k - 1) * d * s.
     """
     k = model_cfg.kernel_size
     radius = 0
     for level in range(model_cfg.depth):
         stride = 1 if model_cfg.causal else 2**level
         radius += stride * (4 * (k - 1) + 2)
-    radius += (1 if model_cfg.causal else 2**model_cfg.depth) * 2 * (k - 1)
-    return radius
+    bottleneck_stride = 1 if model_cfg.causal else 2**model_cfg.depth
+    dilations = sum(2 ** (index + 1) for index in range(model_cfg.context_layers))
+    return radius + bottleneck_stride * (k - 1) * (2 + dilations)
 
 
 def time_multiple(model_cfg: ModelConfig) -> int:
