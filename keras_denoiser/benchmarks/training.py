@@ -25,12 +25,12 @@ PathLike = str | os.PathLike[str]
 WARMUP_STEPS = 2
 HELD_BATCHES = 4
 _VARIANT = re.compile(r"^(?P<name>\w+):(?P<depth>\d+)x(?P<filters>\d+)(?::(?P<context>\d+))?(?::(?P<loss>\w+))?$")
-# The recipes of the bundled models before and after the compressed spectral loss and context layers.
+# The bundled models' recipes (unet v2, unet_causal v2 and v3), and what a spectral loss costs.
 DEFAULT_VARIANTS = (
     "unet:3x16:0:weighted_mask_mse",
     "unet:3x16:0:compressed_spectral",
     "unet_causal:3x12:0:weighted_mask_mse",
-    "unet_causal:3x12:4:compressed_spectral",
+    "unet_causal:3x12:4:weighted_mask_mse",
 )
 
 

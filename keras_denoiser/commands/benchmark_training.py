@@ -2,7 +2,7 @@
 
     keras_denoiser benchmark training --speech_dir=LJSpeech-1.1 --noise_dir=noise --steps=20
     keras_denoiser benchmark training --variant=unet:3x16 --variant=unet:3x16:0:compressed_spectral
-    keras_denoiser benchmark training     # the four bundled-model recipes, on the bundled sample corpus
+    keras_denoiser benchmark training     # the bundled models' recipes, on the bundled sample corpus
 
 A variant is MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[:LOSS]] (context 0 and weighted_mask_mse when left
 out). Each is compiled as `train` compiles it and timed on the same batches held in memory, so the
@@ -30,7 +30,8 @@ flags.adopt_module_key_flags(corpus_flags)
 flags.adopt_module_key_flags(json_out)
 flags.DEFINE_multi_string(
     "variant", list(DEFAULT_VARIANTS), "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[:LOSS]] to time (repeatable); "
-    "default: the bundled models' recipes without and with the compressed spectral loss and context layers."
+    "default: the bundled models' recipes (unet; unet_causal without and with 4 context layers) and unet "
+    "with the compressed spectral loss."
 )
 flags.DEFINE_integer("batch_size", TrainConfig().batch_size, "Examples per batch; default 16.")
 flags.DEFINE_float("crop_seconds", 1.5, "Seconds of audio per example; default 1.5 (the bundled models' crop).")
