@@ -3,9 +3,10 @@
 The Python baseline is what a tf.data graph replaces: per example it reads and resamples a speech
 file and a noise file (soundfile + soxr), crops, mixes and computes STFT, log-magnitude and IRM in
 numpy. The graph is timed twice: as configured, and with every augmentation of `pipelines.augment`
-applied to every example, which bounds what augmentation can cost. Training speed is `train_on_batch` steps of the default U-Net with its loss on batches held in
-memory, so it excludes input time; training is input-bound when the graph delivers fewer examples
-per second than the steps consume.
+applied to every example, which bounds what augmentation can cost. Training speed is
+`train_on_batch` steps of the default U-Net with its loss on batches held in memory, so it
+excludes input time; training is input-bound when the graph delivers fewer examples per second
+than the steps consume. `benchmark training` compares U-Net variants.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def benchmark_pipeline(
 
 
 def _default_unet_steps_per_second(batches: Sequence, cfg: TrainConfig, steps: int) -> float:
-    """Training steps/s of the default U-Net with `cfg`'s loss (`benchmark training` compares variants)."""
+    """Training steps/s of the default U-Net with `cfg`'s loss."""
     model = build_model(dataclasses.replace(cfg, model=ModelConfig()), tf.distribute.get_strategy(), mixed_precision=False)
     return train_steps_per_second(model, batches, steps)
 

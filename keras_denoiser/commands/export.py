@@ -134,6 +134,6 @@ def _calibration(
     from pipelines.prepare import default_cache_dir
 
     _, validation = build_datasets(speech_dirs, noise_dirs, cache_dir or default_cache_dir(), train_cfg)
-    log_mags = [batch[0].numpy() for batch in itertools.islice(validation, batches)]  # (log_mag, irm[, weights])
+    log_mags = [batch[0].numpy() for batch in itertools.islice(validation, batches)]  # (log_mag, *loss targets)
     corpora = f"{', '.join(map(str, speech_dirs))} + {', '.join(map(str, noise_dirs))}"
     return log_mags, f"{source}({corpora}), {batches} validation batches"
