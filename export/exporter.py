@@ -28,7 +28,7 @@ import tensorflow as tf
 from export import parity, report, saved_model, streaming, tflite
 from keras_denoiser.core import config as config_lib
 from keras_denoiser.core import features
-from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, TrainConfig
+from keras_denoiser.core.config import TrainConfig, check_attenuation_limit
 from keras_denoiser.core.errors import UserError
 
 FORMATS = ("saved_model", "tflite", "streaming_tflite")
@@ -46,10 +46,12 @@ class ExportRequest:
     version: int = 1
     formats: tuple[str, ...] = FORMATS
     quantizations: tuple[str, ...] = tflite.QUANTIZATIONS
-    max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB  # baked into serving_default, default of the TFLite apps
+    # Baked into serving_default, and the TFLite apps' default; None: the model's own limit (its config).
+    max_attenuation_db: float | None = None
 
     def __post_init__(self) -> None:
-        features.mask_floor(self.max_attenuation_db)  # checks the limit
+        if self.max_attenuation_db is not None:
+            check_attenuation_limit(self.max_attenuation_db)
         for fmt in self.formats:
             if fmt not in FORMATS:
                 raise UserError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -90,6 +92,8 @@ def export_model(
     Raises UserError before writing anything when the folder already holds an export, and
     ParityError (nothing published) when an artefact is beyond its tolerance.
     """
+    if request.max_attenuation_db is None:
+        request = dataclasses.replace(request, max_attenuation_db=train_cfg.max_attenuation_db)
     destination = Path(request.export_dir)
     _check_destination(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from export import mixture, tflite
 from export.tflite import attenuation_limit_entry
 from keras_denoiser.core import features
 from keras_denoiser.core.atomic import write_bytes_atomic
-from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model.model_io import load_model
 from keras_denoiser.model.unet import CausalStep
@@ -241,13 +241,14 @@ def export_streaming(
     quantizations: Sequence[str] = QUANTIZATIONS,
     representative: Iterable[np.ndarray] | None = None,
     train_config: TrainConfig | None = None,
-    max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB,
+    max_attenuation_db: float | None = None,
 ) -> dict[str, Path]:
     """Write `<model>_<quantization>.tflite` and its `.json` sidecar per quantization; return the paths.
 
     `model_path_or_model`: a `.keras` file or model folder (its config is read beside it), or a
     Keras model together with `train_config`. `representative`: mono waveforms at the model's
     sample rate used to calibrate int8 (default: generated speech-like mixtures, noted in the sidecar).
+    `max_attenuation_db`: the sidecar's default limit; None takes the model's own (its config).
     """
     if isinstance(model_path_or_model, keras.Model):
         if train_config is None:
@@ -262,4 +263,5 @@ def export_streaming(
     if representative is None:
         representative, source = calibration_waves(cfg.signal), "generated"
     log_mags = (log_magnitude_frames(w, cfg.signal) for w in representative)
-    return write_streaming(streaming, out_dir, quantizations, log_mags, source, max_attenuation_db)
+    limit = cfg.max_attenuation_db if max_attenuation_db is None else max_attenuation_db
+    return write_streaming(streaming, out_dir, quantizations, log_mags, source, limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -16,9 +17,12 @@ import tensorflow as tf
 from export import mixture, streaming, tflite
 from export.exporter import ExportRequest, ParitySignals, export_model
 from export.saved_model import ENHANCED_OUTPUT, SERVING_SIGNATURE, WAVEFORM_INPUT
+from keras_denoiser.core import config as config_lib
 from keras_denoiser.core import features
+from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.inference.enhance import KerasEnhancer
+from keras_denoiser.model import model_io
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
 
 RATE = 16000
@@ -62,6 +66,42 @@ def test_the_floor_only_raises_masks_below_it() -> None:
     np.testing.assert_allclose(floored, np.maximum(raw, floor), atol=1e-7)
 
 
+def _save_with_limit(path: Path, max_attenuation_db: float, **tiny_kwargs) -> Path:
+    """A tiny model whose own config names `max_attenuation_db`."""
+    model, cfg = tiny_unet(**tiny_kwargs)
+    model_io.save_model(model, path, dataclasses.replace(cfg, max_attenuation_db=max_attenuation_db))
+    return path
+
+
+def test_a_models_own_limit_is_its_default_and_a_given_limit_overrides_it(tmp_path: Path) -> None:
+    path = _save_with_limit(tmp_path / "gentle.keras", 0.0, seed=3)
+    noisy = _noisy()
+    np.testing.assert_allclose(KerasEnhancer.from_path(path)(noisy), noisy, atol=1e-5)
+    assert np.abs(KerasEnhancer.from_path(path, max_attenuation_db=math.inf)(noisy) - noisy).max() > 1e-2
+
+
+def test_a_config_without_a_limit_gets_the_global_default_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    data = config_lib.to_dict(TrainConfig())
+    del data["max_attenuation_db"]  # a config written before models had their own limit
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert config_lib.load_json(TrainConfig, tmp_path / "old.json").max_attenuation_db == DEFAULT_MAX_ATTENUATION_DB
+    (tmp_path / "bad.json").write_text(json.dumps({**data, "max_attenuation_db": -3.0}))
+    with pytest.raises(UserError, match=r"bad\.json: the attenuation limit must be 0 dB or more"):
+        config_lib.load_json(TrainConfig, tmp_path / "bad.json")
+
+
+def test_an_export_without_a_limit_takes_the_models_own(tmp_path: Path) -> None:
+    model, cfg = tiny_unet(name="unet_causal", mask_bias=-30.0)
+    cfg = dataclasses.replace(cfg, max_attenuation_db=20.0)
+    wave = _noisy(1.0, seed=1)
+    signals = ParitySignals(wave, "generated", [], "generated")
+    request = ExportRequest(tmp_path / "out", "denoiser", 1, ("streaming_tflite",), ("float32",))
+    export_model(model, cfg, request, signals)
+    (path,) = (request.export_dir / "streaming").glob("*.tflite")
+    assert json.loads(path.with_suffix(".json").read_text())["max_attenuation_db"] == 20.0
+    assert json.loads((request.export_dir / "export_report.json").read_text())["max_attenuation_db"] == 20.0
+
+
 @pytest.fixture(scope="module")
 def silencing_export(tmp_path_factory) -> tuple[Path, np.ndarray]:
     """A causal model whose mask is ~0, exported everywhere with a 20 dB limit."""
@@ -95,13 +135,17 @@ def test_the_limit_holds_in_every_export(silencing_export) -> None:
     assert report["max_attenuation_db"] == 20.0
 
 
-def test_denoise_with_a_zero_db_limit_writes_the_input_back(tmp_path: Path) -> None:
-    save_tiny_unet(tmp_path / "tiny.keras", seed=2)
+@pytest.mark.parametrize("where", ["flag", "model_config"])
+def test_denoise_with_a_zero_db_limit_writes_the_input_back(tmp_path: Path, where: str) -> None:
+    if where == "flag":
+        model, flag = save_tiny_unet(tmp_path / "tiny.keras", seed=2), ["--max_attenuation_db=0"]
+    else:
+        model, flag = _save_with_limit(tmp_path / "tiny.keras", 0.0, seed=2), []
     noisy = _noisy(2.0, seed=4)
     (tmp_path / "in").mkdir()
     sf.write(tmp_path / "in" / "a.wav", noisy, RATE, subtype="FLOAT")
-    command = [sys.executable, "-m", "keras_denoiser", "denoise", f"--model={tmp_path / 'tiny.keras'}",
-               "--max_attenuation_db=0", f"--output_dir={tmp_path / 'out'}", str(tmp_path / "in")]
+    command = [sys.executable, "-m", "keras_denoiser", "denoise", f"--model={model}",
+               *flag, f"--output_dir={tmp_path / 'out'}", str(tmp_path / "in")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     output, rate = sf.read(tmp_path / "out" / "a.wav", dtype="float32")

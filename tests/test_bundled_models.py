@@ -65,3 +65,15 @@ def test_bundled_streaming_tflite_streams_like_the_bundled_causal_keras_model(pa
         assert np.max(np.abs(streamed - reference)) < bound
     else:
         assert si_sdr(reference, streamed) >= bound and snr_db(reference, streamed) >= bound
+
+
+@pytest.mark.parametrize(
+    "sidecar_path",
+    sorted(assets.DEFAULT_MODEL_TFLITE_DIR.glob("*.json")) + [p.with_suffix(".json") for p in STREAMING_MODELS],
+    ids=lambda p: p.name,
+)
+def test_bundled_exports_default_to_their_models_own_attenuation_limit(sidecar_path: Path) -> None:
+    sidecar = json.loads(sidecar_path.read_text())
+    _, cfg = model_io.load_model(assets.ASSETS_DIR / "models" / f"{sidecar['model']}.keras")
+    limit = sidecar["max_attenuation_db"]
+    assert (float("inf") if limit is None else limit) == cfg.max_attenuation_db

@@ -10,7 +10,8 @@ from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB
 def define_attenuation_flag() -> None:
     """Define --max_attenuation_db in the calling command module."""
     flags.DEFINE_float(
-        "max_attenuation_db", DEFAULT_MAX_ATTENUATION_DB,
+        "max_attenuation_db", None,
         "Attenuation limit in dB: no time-frequency bin is turned down by more (a floor on the mask); 0 gives "
-        f"the input back, inf removes the limit. Default {DEFAULT_MAX_ATTENUATION_DB:g} (chosen on held-out speakers).",
+        "the input back, inf removes the limit. Default: the model's own limit (max_attenuation_db in its "
+        f".json, chosen on held-out speakers for the bundled models), {DEFAULT_MAX_ATTENUATION_DB:g} if it names none.",
     )

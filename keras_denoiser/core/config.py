@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
@@ -42,9 +43,16 @@ class SignalConfig:
         return self.frame_length - self.hop_length
 
 
-# The default attenuation limit of every enhancer and export, chosen on the selection set (see the
-# model card): no time-frequency bin is turned down by more than this.
+# The attenuation limit a model gets when its config names none: no time-frequency bin is turned down
+# by more than this. Each bundled model's own limit is chosen on the selection set (see the model card).
 DEFAULT_MAX_ATTENUATION_DB = 12.0
+
+
+def check_attenuation_limit(max_attenuation_db: float) -> float:
+    """`max_attenuation_db` itself if it is a limit (0 dB or more, `inf`: none); UserError otherwise."""
+    if math.isnan(max_attenuation_db) or max_attenuation_db < 0:
+        raise UserError(f"the attenuation limit must be 0 dB or more (inf: no limit), not {max_attenuation_db}")
+    return max_attenuation_db
 
 MODEL_NAMES = ("unet", "unet_causal")
 
@@ -156,8 +164,12 @@ class TrainConfig:
     split: SplitConfig = SplitConfig()
     backup_every_steps: int = 50
     loss: str = "mask_mse"
+    # The default attenuation limit of this model's enhancers and exports. Training leaves the
+    # global default; it is chosen on the selection set once a model is trained.
+    max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB
 
     def __post_init__(self) -> None:
+        check_attenuation_limit(self.max_attenuation_db)
         if self.loss not in LOSSES:
             raise UserError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         for name in ("batch_size", "epochs", "steps_per_epoch", "validation_steps", "backup_every_steps"):

@@ -10,13 +10,11 @@ every original sample; `istft` crops the padding off again.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
-from keras_denoiser.core.config import SignalConfig
-from keras_denoiser.core.errors import UserError
+from keras_denoiser.core.config import SignalConfig, check_attenuation_limit
 
 LOG_EPSILON = 1e-6
 
@@ -86,9 +84,7 @@ def mask_floor(max_attenuation_db: float) -> float:
     A floor keeps some of the input everywhere, so a mask that is wrong on an unheard voice can
     never remove it outright; 0 dB keeps everything and gives the input back.
     """
-    if math.isnan(max_attenuation_db) or max_attenuation_db < 0:
-        raise UserError(f"the attenuation limit must be 0 dB or more (inf: no limit), not {max_attenuation_db}")
-    return 10.0 ** (-max_attenuation_db / 20.0)
+    return 10.0 ** (-check_attenuation_limit(max_attenuation_db) / 20.0)
 
 
 class Enhanced(NamedTuple):

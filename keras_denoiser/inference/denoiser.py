@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 import soxr
 
-from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB
 from keras_denoiser.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -95,13 +94,14 @@ class Denoiser:
     def load(
         cls,
         path: str | os.PathLike[str] | None = None,
-        max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB,
+        max_attenuation_db: float | None = None,
         chunk_frames: int | None = None,
     ) -> Denoiser:
         """The model at `path` (a `.keras` file with its `.json`, or a model folder), or the bundled one.
 
         `max_attenuation_db` limits how far any time-frequency bin is turned down, as the `denoise`
-        command's flag (0 gives the input back, `math.inf` removes the limit); `chunk_frames` (STFT
+        command's flag (0 gives the input back, `math.inf` removes the limit, None takes the model's
+        own limit from its config); `chunk_frames` (STFT
         frames per chunk) bounds memory, not the result.
         """
         from keras_denoiser.core import assets

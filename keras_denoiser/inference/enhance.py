@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_denoiser.core import features
-from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.model import model_io
 
 DEFAULT_CHUNK_FRAMES = 1024
@@ -173,7 +173,8 @@ class ChunkedEnhancer:
 class KerasEnhancer:
     """A trained Keras mask model as an `Enhancer` (mono in, mono out, same length).
 
-    `max_attenuation_db` limits how much any time-frequency bin is turned down (`features.mask_floor`).
+    `max_attenuation_db` limits how much any time-frequency bin is turned down (`features.mask_floor`);
+    None takes the model's own limit from its config.
     """
 
     def __init__(
@@ -182,22 +183,22 @@ class KerasEnhancer:
         train_cfg: TrainConfig,
         name: str,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
-        max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB,
+        max_attenuation_db: float | None = None,
     ) -> None:
         self.name = name
         self.model = model
         self.train_config = train_cfg
         self.sample_rate = train_cfg.signal.sample_rate
-        self.max_attenuation_db = max_attenuation_db
+        self.max_attenuation_db = train_cfg.max_attenuation_db if max_attenuation_db is None else max_attenuation_db
         self.plan = make_plan(train_cfg, chunk_frames)
-        self._segment_fn = segment_function(model, train_cfg.signal, features.mask_floor(max_attenuation_db))
+        self._segment_fn = segment_function(model, train_cfg.signal, features.mask_floor(self.max_attenuation_db))
 
     @classmethod
     def from_path(
         cls,
         path: str | os.PathLike[str],
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
-        max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB,
+        max_attenuation_db: float | None = None,
     ) -> "KerasEnhancer":
         """Load a `.keras` model (or model folder) with its config; named after the file."""
         model, train_cfg = model_io.load_model(path)
