@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "denoise": "Denoise audio files or folders with a trained model.",
     "make_testset": "Write a deterministic noisy/clean test set from speech and noise folders.",
     "evaluate": "Score models with PESQ-WB, STOI and SI-SDR on a test set.",
+    "choose_limit": "Choose a model's attenuation limit on held-out speakers (best PESQ-WB, STOI kept).",
     "export": "Export a model as a TF Serving SavedModel and TFLite models, with a parity report.",
     "serve_client": "Send audio to a TF Serving REST endpoint and write the enhanced audio.",
     "benchmark": "Measure speed: `benchmark pipeline` (input graph), `benchmark training` (U-Net variants) or `benchmark inference`.",

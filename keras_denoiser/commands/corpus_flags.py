@@ -59,10 +59,10 @@ def split_config() -> SplitConfig:
     )
 
 
-def define_mixture_set_flags() -> None:
+def define_mixture_set_flags(default_split: str = "test") -> None:
     """Define --snrs, --num_files, --seed, --split and the split flags of a deterministic mixture set.
 
-    Shared by make_testset and evaluate, so the same flags build the same mixtures in both.
+    Shared by make_testset, evaluate and choose_limit, so the same flags build the same mixtures in all.
     """
     from keras_denoiser.evaluation import (
         testset,  # lazily: it loads TensorFlow, which prepare/train do not need for --help
@@ -74,9 +74,9 @@ def define_mixture_set_flags() -> None:
     flags.DEFINE_integer("num_files", 50, "Number of mixtures to build; default 50.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed of the mixture choices (speech, noise, noise offset); default 0.")
     flags.DEFINE_enum(
-        "split", "test", list(testset.SPLITS),
+        "split", default_split, list(testset.SPLITS),
         "Corpus items to mix: the held-out `test` speakers and noise files (report), the held-out `validation` "
-        "ones (select checkpoints), or `all`; default test.",
+        f"ones (select checkpoints), or `all`; default {default_split}.",
     )
     define_split_flags()
 

@@ -16,15 +16,13 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import attenuation_flag, corpus_flags
+from keras_denoiser.commands import attenuation_flag, corpus_flags, scoring_set
 from keras_denoiser.core.atomic import check_output_file, write_bytes_atomic
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.evaluation import evaluate, testset
+from keras_denoiser.evaluation import evaluate
 from keras_denoiser.evaluation.app_enhancer import StreamingAppEnhancer
 from keras_denoiser.evaluation.enhancer import Enhancer
 from keras_denoiser.inference.enhance import KerasEnhancer
-
-RATE = 16000
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()
@@ -35,11 +33,8 @@ flags.DEFINE_multi_string(
     "on-device app runs it; repeat the flag for several.",
 )
 flags.DEFINE_list("peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.evaluation.peers); default none.")
-flags.DEFINE_string("clean_dir", None, "Folder of clean references, matched to --noisy_dir files by relative path.")
-flags.DEFINE_string("noisy_dir", None, "Folder of noisy inputs, matched to --clean_dir files by relative path.")
-flags.DEFINE_multi_string("speech_dir", [], "Speech corpus (LJ layout or folder) to build mixtures from, instead of clean/noisy folders. Repeat the flag for several.")
-flags.DEFINE_multi_string("noise_dir", [], "Noise corpus folder to build mixtures from, with --speech_dir. Repeat the flag for several.")
-corpus_flags.define_mixture_set_flags()
+scoring_set.define_scoring_set_flags(default_split="test")
+flags.adopt_module_key_flags(scoring_set)
 flags.adopt_module_key_flags(corpus_flags)
 flags.DEFINE_integer("chunk_frames", 1024, "STFT frames our models enhance per chunk; bounds memory, not the result; default 1024.", lower_bound=1)
 flags.DEFINE_string("csv_out", None, "Write per-file scores of every system to this CSV file; default: not written.")
@@ -50,13 +45,8 @@ def main(argv: Sequence[str]) -> int:
     for path in (FLAGS.csv_out, FLAGS.markdown_out):
         if path:
             check_output_file(path)
-    examples = _examples()
-    systems = _systems()
-    from tqdm import tqdm
-
-    rows = evaluate.score(systems, examples, RATE, progress=lambda items: tqdm(items, desc="evaluate", unit="file", disable=None))
-    if not rows:
-        raise UserError("nothing to evaluate: no matched clean/noisy files")
+    examples = scoring_set.examples()
+    rows = scoring_set.score(_systems(), examples, "evaluate")
     table = evaluate.markdown_table(evaluate.summarise(rows))
     print(table)
     if FLAGS.csv_out:
@@ -66,27 +56,6 @@ def main(argv: Sequence[str]) -> int:
         write_bytes_atomic(FLAGS.markdown_out, (table + "\n").encode())
         print(f"summary: {FLAGS.markdown_out}")
     return 0
-
-
-def _examples():
-    pairs = FLAGS.clean_dir or FLAGS.noisy_dir
-    mixes = FLAGS.speech_dir or FLAGS.noise_dir
-    if bool(pairs) == bool(mixes):
-        raise UserError("give either --clean_dir and --noisy_dir, or --speech_dir and --noise_dir")
-    if pairs:
-        if not (FLAGS.clean_dir and FLAGS.noisy_dir):
-            raise UserError("--clean_dir and --noisy_dir go together")
-        clean_dir, noisy_dir = Path(FLAGS.clean_dir), Path(FLAGS.noisy_dir)
-        for folder in (clean_dir, noisy_dir):
-            if not folder.is_dir():
-                raise UserError(f"{folder}: no such folder")
-        snrs = testset.read_snrs(noisy_dir.parent / testset.CSV_NAME)
-        return list(evaluate.pair_examples(clean_dir, noisy_dir, RATE, snrs))
-    if not (FLAGS.speech_dir and FLAGS.noise_dir):
-        raise UserError("--speech_dir and --noise_dir go together")
-    speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, corpus_flags.split_config())
-    mixtures = testset.mixtures(speech, noise, corpus_flags.mixture_snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
-    return [evaluate.Example(m.file, m.snr, m.clean, m.noisy) for m in mixtures]
 
 
 def _model(path: str) -> Enhancer:

@@ -36,7 +36,8 @@ from keras_denoiser.training.callbacks import BestModelCheckpoint, ProgressLogge
 from keras_denoiser.training.distribute import WorkerRole, unsharded, work_around_keras_multi_worker
 from keras_denoiser.training.preview import PreviewCallback
 
-RESUMABLE_FIELDS = ("epochs", "backup_every_steps", "validation_steps")
+# max_attenuation_db: set by choose_limit after training; more training resets it to the default.
+RESUMABLE_FIELDS = ("epochs", "backup_every_steps", "validation_steps", "max_attenuation_db")
 BACKUP_DIR = "backup"
 LOG_DIR = "logs"
 CSV_FILE = "training.csv"

@@ -1,0 +1,55 @@
+"""Choose a model's own attenuation limit on held-out speakers, and with --write store it in its .json.
+
+    keras_denoiser choose_limit --model=runs/unet --speech_dir=LJSpeech-1.1 --noise_dir=noise --num_files=100
+    keras_denoiser choose_limit --model=runs/unet --clean_dir=selset/clean --noisy_dir=selset/noisy --write
+
+The model is scored at every limit of --limits on the selection set (by default the held-out
+`validation` speakers and noise files, never the test ones). The rule: the best PESQ-WB among the
+limits whose STOI is not below the noisy input's. `denoise`, `evaluate`, `export` and
+`Denoiser.load` then use that limit whenever no --max_attenuation_db is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+from absl import flags
+
+from keras_denoiser.commands import corpus_flags, scoring_set
+from keras_denoiser.core import config as config_lib
+from keras_denoiser.evaluation import evaluate, limit_choice
+from keras_denoiser.inference.enhance import KerasEnhancer
+from keras_denoiser.model import model_io
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "The model (.keras file or model folder) to choose a limit for.")
+flags.DEFINE_list(
+    "limits", [f"{limit:g}" for limit in limit_choice.LIMITS_TO_TRY],
+    "Comma-separated attenuation limits to try, in dB (inf: none); default "
+    f"{','.join(f'{limit:g}' for limit in limit_choice.LIMITS_TO_TRY)}.",
+)
+flags.DEFINE_bool("write", False, "Store the chosen limit as max_attenuation_db in the model's .json; default: only print it.")
+scoring_set.define_scoring_set_flags(default_split="validation")
+flags.adopt_module_key_flags(scoring_set)
+flags.adopt_module_key_flags(corpus_flags)
+flags.mark_flag_as_required("model")
+
+
+def main(argv: Sequence[str]) -> int:
+    limits = limit_choice.parse_limits(FLAGS.limits)
+    model_path = model_io.resolve_model_path(FLAGS.model)
+    model, train_cfg = model_io.load_model(model_path)
+    examples = scoring_set.examples()
+    systems = [KerasEnhancer(model, train_cfg, limit_choice.system_name(limit), max_attenuation_db=limit) for limit in limits]
+    summaries = evaluate.summarise(scoring_set.score(systems, examples, "choose_limit"))
+    print(evaluate.markdown_table(summaries))
+    choice = limit_choice.choose(summaries, limits)
+    print(f"chosen: {limit_choice.system_name(choice.max_attenuation_db)}: {choice.reason}")
+    config_path = model_io.config_path_for(model_path)
+    if FLAGS.write:
+        config_lib.save_json(dataclasses.replace(train_cfg, max_attenuation_db=choice.max_attenuation_db), config_path)
+        print(f"wrote max_attenuation_db={choice.max_attenuation_db:g} into {config_path}")
+    else:
+        print(f"{config_path} says {train_cfg.max_attenuation_db:g} dB; --write stores the choice")
+    return 0
