@@ -92,8 +92,7 @@ def export_model(
     Raises UserError before writing anything when the folder already holds an export, and
     ParityError (nothing published) when an artefact is beyond its tolerance.
     """
-    if request.max_attenuation_db is None:
-        request = dataclasses.replace(request, max_attenuation_db=train_cfg.max_attenuation_db)
+    request = dataclasses.replace(request, max_attenuation_db=train_cfg.attenuation_limit(request.max_attenuation_db))
     destination = Path(request.export_dir)
     _check_destination(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -263,5 +263,4 @@ def export_streaming(
     if representative is None:
         representative, source = calibration_waves(cfg.signal), "generated"
     log_mags = (log_magnitude_frames(w, cfg.signal) for w in representative)
-    limit = cfg.max_attenuation_db if max_attenuation_db is None else max_attenuation_db
-    return write_streaming(streaming, out_dir, quantizations, log_mags, source, limit)
+    return write_streaming(streaming, out_dir, quantizations, log_mags, source, cfg.attenuation_limit(max_attenuation_db))

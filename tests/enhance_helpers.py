@@ -22,7 +22,9 @@ def tiny_unet(name: str = "unet", seed: int = 0, mask_bias: float | None = None,
     cfg = TrainConfig(
         model=ModelConfig(name=name, depth=TINY.depth, base_filters=TINY.base_filters, context_layers=context_layers)
     )
-    keras.utils.set_random_seed(seed)  # the conv kernels too: an unlucky draw can pin every mask at its floor
+    # The conv kernels too: an unlucky draw can pin every mask at its floor. (This also seeds Python's,
+    # NumPy's and TF's global generators for whatever test runs next.)
+    keras.utils.set_random_seed(seed)
     model = build_unet(cfg.model, cfg.signal)
     rng = np.random.default_rng(seed)
     for layer in model.layers:

@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from keras_denoiser.core import config as config_lib
 from keras_denoiser.core import features
 from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, TrainConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.evaluation.app_enhancer import StreamingAppEnhancer
 from keras_denoiser.inference.enhance import KerasEnhancer
 from keras_denoiser.model import model_io
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
@@ -66,7 +68,7 @@ def test_the_floor_only_raises_masks_below_it() -> None:
     np.testing.assert_allclose(floored, np.maximum(raw, floor), atol=1e-7)
 
 
-def _save_with_limit(path: Path, max_attenuation_db: float, **tiny_kwargs) -> Path:
+def _save_with_limit(path: Path, max_attenuation_db: float, **tiny_kwargs: Any) -> Path:
     """A tiny model whose own config names `max_attenuation_db`."""
     model, cfg = tiny_unet(**tiny_kwargs)
     model_io.save_model(model, path, dataclasses.replace(cfg, max_attenuation_db=max_attenuation_db))
@@ -88,6 +90,13 @@ def test_a_config_without_a_limit_gets_the_global_default_and_a_bad_one_is_one_l
     (tmp_path / "bad.json").write_text(json.dumps({**data, "max_attenuation_db": -3.0}))
     with pytest.raises(UserError, match=r"bad\.json: the attenuation limit must be 0 dB or more"):
         config_lib.load_json(TrainConfig, tmp_path / "bad.json")
+
+
+def test_the_app_enhancer_takes_the_sidecars_limit_unless_given_one() -> None:
+    path = sorted((Path(__file__).resolve().parents[1] / "tflite_demo" / "models").glob("*int8.tflite"))[0]
+    sidecar_limit = json.loads(path.with_suffix(".json").read_text())["max_attenuation_db"]
+    assert StreamingAppEnhancer(path, None)._denoiser.max_attenuation_db == sidecar_limit
+    assert StreamingAppEnhancer(path, 0.0)._denoiser.max_attenuation_db == 0.0
 
 
 def test_an_export_without_a_limit_takes_the_models_own(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def test_choose_limit_scores_each_limit_and_writes_the_choice_only_when_asked(se
 
     written = _choose_limit(selection_set, path, "--limits=0,inf", "--write")
     assert written.returncode == 0, written.stderr[-2000:]
-    chosen = re.search(r"^chosen: (\S+) dB: ", written.stdout, re.M).group(1)
+    chosen = re.search(r"^chosen: (\S+) dB: (best PESQ-WB \(|no limit kept STOI)", written.stdout, re.M).group(1)
     assert chosen in ("0", "inf")
     assert model_io.load_model(path)[1].max_attenuation_db == float(chosen)
 
@@ -100,3 +100,18 @@ def test_choose_limit_refuses_bad_limits_in_one_line(selection_set: Path, tmp_pa
     result = _choose_limit(selection_set, tmp_path / "missing.keras", "--limits=-6")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: --limits must be attenuation limits in dB (0 or more, inf: none), got -6"]
+
+
+@pytest.mark.parametrize("flags, reason", [
+    (["--split=test"], "choose_limit picks on the validation split only, not --split=test"),
+    (["--split_seed=3"], "the split flags differ from the model's own split"),
+])
+def test_choose_limit_keeps_to_the_models_own_validation_speakers(tmp_path: Path, flags: list[str], reason: str) -> None:
+    model, cfg = trained_tiny_model()
+    model_io.save_model(model, tmp_path / "tiny.keras", cfg)
+    command = [sys.executable, "-m", "keras_denoiser", "choose_limit", f"--model={tmp_path / 'tiny.keras'}",
+               f"--speech_dir={tmp_path}", f"--noise_dir={tmp_path}", *flags]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {reason}")

@@ -14,7 +14,6 @@ import tensorflow as tf
 from export import parity, saved_model
 from export.exporter import ExportRequest
 from keras_denoiser.core import features
-from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model.model_io import save_model
 from tests.export_support import RATE, TINY_CONFIG, tiny_export, tiny_model, trained_tiny_model
@@ -51,7 +50,7 @@ def test_serving_default_returns_same_shape_as_keras(exported, signatures, num_s
     rng = np.random.default_rng(num_samples)
     wave = (0.1 * rng.standard_normal((batch, num_samples))).astype(np.float32)
     enhanced = signatures["serving_default"](waveform=tf.constant(wave))["enhanced"].numpy()
-    floor = features.mask_floor(DEFAULT_MAX_ATTENUATION_DB)  # serving_default bakes in the export's limit
+    floor = features.mask_floor(TINY_CONFIG.max_attenuation_db)  # serving_default bakes in the model's own limit
     expected = saved_model.enhance_waveform(model, tf.constant(wave), TINY_CONFIG.signal, floor).numpy()
     assert enhanced.shape == wave.shape
     np.testing.assert_allclose(enhanced, expected, atol=1e-5)

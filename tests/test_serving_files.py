@@ -11,7 +11,6 @@ from tensorflow.core.protobuf import saved_model_pb2
 from export import report
 from export.exporter import MODELS_CONFIG_FILE, STREAMING_DIR, TFLITE_DIR
 from export.saved_model import save_serving_model
-from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB
 from tests.enhance_helpers import tiny_unet
 
 SERVING = Path(__file__).resolve().parents[1] / "export" / "serving"
@@ -59,7 +58,7 @@ def test_dockerignore_leaves_out_exactly_what_the_exporter_writes_besides_the_sa
 
 def test_saved_model_uses_only_ops_the_serving_image_serves(tmp_path: Path) -> None:
     model, cfg = tiny_unet()
-    save_serving_model(model, cfg.signal, tmp_path / "1", DEFAULT_MAX_ATTENUATION_DB)
+    save_serving_model(model, cfg.signal, tmp_path / "1", cfg.max_attenuation_db)
     saved = saved_model_pb2.SavedModel.FromString((tmp_path / "1" / "saved_model.pb").read_bytes())
     graph = saved.meta_graphs[0].graph_def
     ops = {node.op for node in graph.node} | {node.op for f in graph.library.function for node in f.node_def}

@@ -13,5 +13,6 @@ def define_attenuation_flag() -> None:
         "max_attenuation_db", None,
         "Attenuation limit in dB: no time-frequency bin is turned down by more (a floor on the mask); 0 gives "
         "the input back, inf removes the limit. Default: the model's own limit (max_attenuation_db in its "
-        f".json, chosen on held-out speakers for the bundled models), {DEFAULT_MAX_ATTENUATION_DB:g} if it names none.",
+        f".json, chosen on held-out speakers for the bundled models; {DEFAULT_MAX_ATTENUATION_DB:g} if it names "
+        "none), or for a streaming .tflite its sidecar's.",
     )

@@ -3,8 +3,10 @@
     keras_denoiser choose_limit --model=runs/unet --speech_dir=LJSpeech-1.1 --noise_dir=noise --num_files=100
     keras_denoiser choose_limit --model=runs/unet --clean_dir=selset/clean --noisy_dir=selset/noisy --write
 
-The model is scored at every limit of --limits on the selection set (by default the held-out
-`validation` speakers and noise files, never the test ones). The rule: the best PESQ-WB among the
+The model is scored at every limit of --limits on the selection set. With --speech_dir that is
+the held-out `validation` speakers and noise files of the model's own split (its .json), never its
+training or test ones; the split flags may be left out. Each limit is one full run of the model on
+every file, so 9 limits cost 9 evaluations. The rule: the best PESQ-WB among the
 limits whose STOI is not below the noisy input's. `denoise`, `evaluate`, `export` and
 `Denoiser.load` then use that limit whenever no --max_attenuation_db is given.
 """
@@ -18,6 +20,8 @@ from absl import flags
 
 from keras_denoiser.commands import corpus_flags, scoring_set
 from keras_denoiser.core import config as config_lib
+from keras_denoiser.core.config import SplitConfig
+from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate, limit_choice
 from keras_denoiser.inference.enhance import KerasEnhancer
 from keras_denoiser.model import model_io
@@ -40,7 +44,7 @@ def main(argv: Sequence[str]) -> int:
     limits = limit_choice.parse_limits(FLAGS.limits)
     model_path = model_io.resolve_model_path(FLAGS.model)
     model, train_cfg = model_io.load_model(model_path)
-    examples = scoring_set.examples()
+    examples = scoring_set.examples(_selection_split(train_cfg.split))
     systems = [KerasEnhancer(model, train_cfg, limit_choice.system_name(limit), max_attenuation_db=limit) for limit in limits]
     summaries = evaluate.summarise(scoring_set.score(systems, examples, "choose_limit"))
     print(evaluate.markdown_table(summaries))
@@ -53,3 +57,14 @@ def main(argv: Sequence[str]) -> int:
     else:
         print(f"{config_path} says {train_cfg.max_attenuation_db:g} dB; --write stores the choice")
     return 0
+
+
+def _selection_split(model_split: SplitConfig) -> SplitConfig:
+    """The model's own split: other split flags would hash its training speakers into 'validation'."""
+    if not FLAGS.speech_dir:
+        return model_split  # clean/noisy folders: the user chose the files
+    if FLAGS.split != "validation":
+        raise UserError(f"choose_limit picks on the validation split only, not --split={FLAGS.split}")
+    if corpus_flags.split_flags_given() and corpus_flags.split_config() != model_split:
+        raise UserError(f"the split flags differ from the model's own split ({model_split}); leave them out")
+    return model_split

@@ -27,6 +27,9 @@ def define_corpus_flags() -> None:
     )
 
 
+SPLIT_FLAGS = ("split_seed", "speech_unit", "validation_fraction", "test_fraction")
+
+
 def define_split_flags() -> None:
     """Define --split_seed, --speech_unit, --validation_fraction and --test_fraction (SplitConfig)."""
     default = SplitConfig()
@@ -47,6 +50,11 @@ def define_split_flags() -> None:
         "test_fraction", default.test_fraction,
         f"Share of speakers and noise files held out for the reported test set; default {default.test_fraction:g}.",
     )
+
+
+def split_flags_given() -> bool:
+    """Whether any split flag was given on the command line (not just left at its default)."""
+    return any(FLAGS[name].present for name in SPLIT_FLAGS)
 
 
 def split_config() -> SplitConfig:

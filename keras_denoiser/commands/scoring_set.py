@@ -9,6 +9,7 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser.commands import corpus_flags
+from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate, testset
 from keras_denoiser.evaluation.enhancer import Enhancer
@@ -30,8 +31,11 @@ def define_scoring_set_flags(default_split: str) -> None:
     corpus_flags.define_mixture_set_flags(default_split)
 
 
-def examples() -> list[evaluate.Example]:
-    """The examples the flags name; UserError for a wrong combination or a missing folder."""
+def examples(split: SplitConfig | None = None) -> list[evaluate.Example]:
+    """The examples the flags name; UserError for a wrong combination or a missing folder.
+
+    Mixtures are drawn from the held-out speakers of `split` (default: the split flags).
+    """
     pairs = FLAGS.clean_dir or FLAGS.noisy_dir
     mixes = FLAGS.speech_dir or FLAGS.noise_dir
     if bool(pairs) == bool(mixes):
@@ -47,7 +51,8 @@ def examples() -> list[evaluate.Example]:
         return list(evaluate.pair_examples(clean_dir, noisy_dir, RATE, snrs))
     if not (FLAGS.speech_dir and FLAGS.noise_dir):
         raise UserError("--speech_dir and --noise_dir go together")
-    speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, corpus_flags.split_config())
+    split = split or corpus_flags.split_config()
+    speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, split)
     mixtures = testset.mixtures(speech, noise, corpus_flags.mixture_snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
     return [evaluate.Example(m.file, m.snr, m.clean, m.noisy) for m in mixtures]
 
@@ -59,5 +64,5 @@ def score(systems: Sequence[Enhancer], examples: Sequence[evaluate.Example], tas
     progress = lambda items: tqdm(items, desc=task, unit="file", total=len(examples), disable=None)  # noqa: E731
     rows = evaluate.score(systems, examples, RATE, progress=progress)
     if not rows:
-        raise UserError("nothing to evaluate: no matched clean/noisy files")
+        raise UserError(f"nothing to score: no matched clean/noisy files in {FLAGS.noisy_dir} and {FLAGS.clean_dir}")
     return rows

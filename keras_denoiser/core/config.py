@@ -54,6 +54,7 @@ def check_attenuation_limit(max_attenuation_db: float) -> float:
         raise UserError(f"the attenuation limit must be 0 dB or more (inf: no limit), not {max_attenuation_db}")
     return max_attenuation_db
 
+
 MODEL_NAMES = ("unet", "unet_causal")
 
 
@@ -177,6 +178,10 @@ class TrainConfig:
                 raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not self.learning_rate > 0:
             raise UserError(f"learning_rate must be positive, not {self.learning_rate}")
+
+    def attenuation_limit(self, override: float | None) -> float:
+        """The limit to apply: `override` when one is given, else the model's own."""
+        return self.max_attenuation_db if override is None else check_attenuation_limit(override)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

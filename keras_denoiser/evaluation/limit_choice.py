@@ -14,7 +14,7 @@ from keras_denoiser.core.config import check_attenuation_limit
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.evaluate import ALL_SNRS, NOISY, Summary
 
-LIMITS_TO_TRY = (12.0, 18.0, 24.0, 30.0, 40.0, 60.0, math.inf)
+LIMITS_TO_TRY = (6.0, 9.0, 12.0, 18.0, 24.0, 30.0, 40.0, 60.0, math.inf)
 # Scores are compared as reported (PESQ-WB to 3 decimals, STOI to 3): smaller differences are noise.
 PESQ_DIGITS = 3
 STOI_DIGITS = 3

@@ -189,7 +189,7 @@ class KerasEnhancer:
         self.model = model
         self.train_config = train_cfg
         self.sample_rate = train_cfg.signal.sample_rate
-        self.max_attenuation_db = train_cfg.max_attenuation_db if max_attenuation_db is None else max_attenuation_db
+        self.max_attenuation_db = train_cfg.attenuation_limit(max_attenuation_db)
         self.plan = make_plan(train_cfg, chunk_frames)
         self._segment_fn = segment_function(model, train_cfg.signal, features.mask_floor(self.max_attenuation_db))
 
