@@ -22,10 +22,11 @@ from tests.export_support import trained_tiny_model
 RATE = 16000
 
 
-def _sweep(noisy_stoi: float, scores: dict[float, tuple[float, float]]) -> list[Summary]:
-    """Overall summaries of a sweep: the noisy input and, per limit, (PESQ-WB, STOI)."""
+def _sweep(noisy_stoi: float, scores: dict[float, tuple[float, ...]]) -> list[Summary]:
+    """Overall summaries of a sweep: the noisy input and, per limit, (PESQ-WB, STOI[, SI-SDR])."""
     rows = [Summary(NOISY, ALL_SNRS, 10, 1.5, noisy_stoi, 5.0, math.nan)]
-    rows += [Summary(system_name(limit), ALL_SNRS, 10, pesq, stoi, 9.0, 0.01) for limit, (pesq, stoi) in scores.items()]
+    rows += [Summary(system_name(limit), ALL_SNRS, 10, score[0], score[1], score[2] if len(score) > 2 else 9.0, 0.01)
+             for limit, score in scores.items()]
     rows += [Summary(system_name(limit), "0", 5, 9.9, 0.99, 9.0, 0.01) for limit in scores]  # per-SNR rows are ignored
     return rows
 
@@ -34,12 +35,19 @@ def test_the_best_pesq_wins_among_limits_that_keep_stoi() -> None:
     scores = {12.0: (1.90, 0.760), 24.0: (1.95, 0.752), 60.0: (2.10, 0.749), math.inf: (2.20, 0.740)}
     choice = choose(_sweep(0.750, scores), list(scores))
     assert choice.max_attenuation_db == 24.0  # 60 dB and none score higher but lower STOI
-    assert "1.950" in choice.reason
+    assert "PESQ-WB 1.950" in choice.reason
 
 
-def test_a_tie_goes_to_the_gentler_limit_and_no_keeper_to_the_lowest() -> None:
-    tied = {60.0: (2.0121, 0.763), math.inf: (2.0124, 0.763)}
+def test_pesq_within_the_tie_goes_to_the_best_si_sdr_then_to_the_gentler_limit() -> None:
+    # Like the causal model's sweep: 9 dB is 0.008 ahead on PESQ-WB but 0.73 dB behind on SI-SDR.
+    causal = {6.0: (1.920, 0.747, 8.23), 9.0: (1.923, 0.747, 9.26), 12.0: (1.915, 0.746, 9.99), 15.0: (1.910, 0.745, 10.49)}
+    choice = choose(_sweep(0.744, causal), list(causal))
+    assert choice.max_attenuation_db == 12.0 and "SI-SDR (9.99 dB)" in choice.reason  # 15 dB is 0.013 behind: out
+    tied = {60.0: (2.0121, 0.763, 11.821), math.inf: (2.0124, 0.763, 11.823)}
     assert choose(_sweep(0.744, tied), list(tied)).max_attenuation_db == 60.0
+
+
+def test_no_limit_keeping_stoi_means_the_lowest() -> None:
     losing = {12.0: (2.0, 0.70), math.inf: (2.2, 0.69)}
     choice = choose(_sweep(0.744, losing), list(losing))
     assert choice.max_attenuation_db == 12.0 and "no limit kept STOI" in choice.reason
@@ -91,7 +99,7 @@ def test_choose_limit_scores_each_limit_and_writes_the_choice_only_when_asked(se
 
     written = _choose_limit(selection_set, path, "--limits=0,inf", "--write")
     assert written.returncode == 0, written.stderr[-2000:]
-    chosen = re.search(r"^chosen: (\S+) dB: (best PESQ-WB \(|no limit kept STOI)", written.stdout, re.M).group(1)
+    chosen = re.search(r"^chosen: (\S+) dB: (PESQ-WB [0-9.]+ \(best |no limit kept STOI)", written.stdout, re.M).group(1)
     assert chosen in ("0", "inf")
     assert model_io.load_model(path)[1].max_attenuation_db == float(chosen)
 
