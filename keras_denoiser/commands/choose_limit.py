@@ -20,6 +20,7 @@ from absl import flags
 
 from keras_denoiser.commands import corpus_flags, scoring_set
 from keras_denoiser.core import config as config_lib
+from keras_denoiser.core.atomic import check_output_file
 from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate, limit_choice
@@ -44,13 +45,15 @@ def main(argv: Sequence[str]) -> int:
     limits = limit_choice.parse_limits(FLAGS.limits)
     model_path = model_io.resolve_model_path(FLAGS.model)
     model, train_cfg = model_io.load_model(model_path)
+    config_path = model_io.config_path_for(model_path)
+    if FLAGS.write:
+        check_output_file(config_path)  # before the sweep, not after it
     examples = scoring_set.examples(_selection_split(train_cfg.split))
     systems = [KerasEnhancer(model, train_cfg, limit_choice.system_name(limit), max_attenuation_db=limit) for limit in limits]
     summaries = evaluate.summarise(scoring_set.score(systems, examples, "choose_limit"))
     print(evaluate.markdown_table(summaries))
     choice = limit_choice.choose(summaries, limits)
     print(f"chosen: {limit_choice.system_name(choice.max_attenuation_db)}: {choice.reason}")
-    config_path = model_io.config_path_for(model_path)
     if FLAGS.write:
         config_lib.save_json(dataclasses.replace(train_cfg, max_attenuation_db=choice.max_attenuation_db), config_path)
         print(f"wrote max_attenuation_db={choice.max_attenuation_db:g} into {config_path}")
