@@ -265,3 +265,15 @@ def test_evaluate_runs_a_streaming_tflite_as_the_app_does(tmp_path: Path) -> Non
     for file in files:  # a 0 dB limit hands the input back through the whole app loop
         assert scores["0"][("unet_causal_int8", file)] == pytest.approx(scores["0"][("noisy", file)], abs=0.05)
     assert any(abs(scores["inf"][("unet_causal_int8", f)] - scores["inf"][("noisy", f)]) > 0.5 for f in files)
+
+
+def test_evaluate_with_no_matched_files_is_one_line(tmp_path: Path) -> None:
+    save_tiny_unet(tmp_path / "tiny.keras")
+    for folder in ("clean", "noisy"):
+        (tmp_path / folder).mkdir()
+    command = [sys.executable, "-m", "keras_denoiser", "evaluate", f"--model={tmp_path / 'tiny.keras'}",
+               f"--clean_dir={tmp_path / 'clean'}", f"--noisy_dir={tmp_path / 'noisy'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: nothing to score: no clean/noisy pairs in {tmp_path / 'noisy'} and {tmp_path / 'clean'}")

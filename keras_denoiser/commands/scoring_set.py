@@ -62,7 +62,7 @@ def score(systems: Sequence[Enhancer], examples: Sequence[evaluate.Example], tas
     from tqdm import tqdm
 
     progress = lambda items: tqdm(items, desc=task, unit="file", total=len(examples), disable=None)  # noqa: E731
-    rows = evaluate.score(systems, examples, RATE, progress=progress)
-    if not rows:
-        raise UserError(f"nothing to score: no matched clean/noisy files in {FLAGS.noisy_dir} and {FLAGS.clean_dir}")
-    return rows
+    if not examples:
+        where = f"in {FLAGS.noisy_dir} and {FLAGS.clean_dir}" if FLAGS.noisy_dir else "from the corpora"
+        raise UserError(f"nothing to score: no clean/noisy pairs {where}")
+    return evaluate.score(systems, examples, RATE, progress=progress)
