@@ -21,31 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_denoiser.core import features
-from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.config import SignalConfig, TrainConfig
 from keras_denoiser.model import model_io
+from keras_denoiser.model.unet import receptive_radius, time_multiple
 
 DEFAULT_CHUNK_FRAMES = 1024
-
-
-def receptive_radius(model_cfg: ModelConfig) -> int:
-    """Frames on each side of an output frame that can influence it (a safe upper bound).
-
-    Each convolution at a level with time stride s reaches (k - 1) * s frames; pooling and
-    upsampling each add one stride; a context layer of dilation d at the bottleneck (k - 1) * d * s.
-    """
-    k = model_cfg.kernel_size
-    radius = 0
-    for level in range(model_cfg.depth):
-        stride = 1 if model_cfg.causal else 2**level
-        radius += stride * (4 * (k - 1) + 2)
-    bottleneck_stride = 1 if model_cfg.causal else 2**model_cfg.depth
-    dilations = sum(2 ** (index + 1) for index in range(model_cfg.context_layers))
-    return radius + bottleneck_stride * (k - 1) * (2 + dilations)
-
-
-def time_multiple(model_cfg: ModelConfig) -> int:
-    """Chunks must start on a multiple of this many frames so pooling windows line up."""
-    return 1 if model_cfg.causal else 2**model_cfg.depth
 
 
 @dataclasses.dataclass(frozen=True)

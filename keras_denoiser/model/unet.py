@@ -10,6 +10,8 @@ One function, `_unet`, describes the topology. `build_unet` walks it with new la
 whole-sequence graph; `CausalStep` walks it with a trained causal model's layers for one frame,
 each causal convolution taking its past from an explicit state instead of zero padding. A change
 to the topology therefore changes both, and a model that does not match the walk is refused.
+`receptive_radius` and `time_multiple`, beside it, bound what chunked inference must carry across
+chunk edges; they change with the topology too.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
     pool = (1, 2) if cfg.causal else (2, 2)
     factor = 2**cfg.depth
     x = graph.layer(layers.BatchNormalization, "input_norm")(log_mag)
-    x = graph.layer(PadToMultiple, "pad_to_multiple", time_multiple=1 if cfg.causal else factor, freq_multiple=factor)(x)
+    x = graph.layer(PadToMultiple, "pad_to_multiple", time_multiple=time_multiple(cfg), freq_multiple=factor)(x)
     x = graph.layer(layers.Reshape, "add_channel", target_shape=(-1, x.shape[2], 1))(x)
     skips = []
     for level in range(cfg.depth):
@@ -142,6 +144,27 @@ def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
     x = graph.layer(layers.Conv2D, "mask_conv", filters=1, kernel_size=1, activation="sigmoid", dtype="float32")(x)
     x = graph.layer(layers.Reshape, "drop_channel", target_shape=(-1, x.shape[2]))(x)
     return graph.layer(CropLike, "mask", dtype="float32")(x, log_mag)
+
+
+def receptive_radius(model_cfg: ModelConfig) -> int:
+    """Frames on each side of an output frame that can influence it (a safe upper bound).
+
+    Each convolution at a level with time stride s reaches (k - 1) * s frames; pooling and
+    upsampling each add one stride; a context layer of dilation d at the bottleneck (k - 1) * d * s.
+    """
+    k = model_cfg.kernel_size
+    radius = 0
+    for level in range(model_cfg.depth):
+        stride = 1 if model_cfg.causal else 2**level
+        radius += stride * (4 * (k - 1) + 2)
+    bottleneck_stride = 1 if model_cfg.causal else 2**model_cfg.depth
+    dilations = sum(2 ** (index + 1) for index in range(model_cfg.context_layers))
+    return radius + bottleneck_stride * (k - 1) * (2 + dilations)
+
+
+def time_multiple(model_cfg: ModelConfig) -> int:
+    """Chunks must start on a multiple of this many frames so pooling windows line up."""
+    return 1 if model_cfg.causal else 2**model_cfg.depth
 
 
 def build_unet(model_cfg: ModelConfig, signal_cfg: SignalConfig) -> keras.Model:
