@@ -30,7 +30,7 @@ DEFAULT_VARIANTS = (
     "unet:3x16:0:weighted_mask_mse",
     "unet:3x16:0:compressed_spectral",
     "unet_causal:3x12:0:weighted_mask_mse",
-    "unet_causal:3x12:4:weighted_mask_mse",
+    "unet_causal:3x12:6:weighted_mask_mse",
 )
 
 

@@ -30,7 +30,7 @@ flags.adopt_module_key_flags(corpus_flags)
 flags.adopt_module_key_flags(json_out)
 flags.DEFINE_multi_string(
     "variant", list(DEFAULT_VARIANTS), "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[:LOSS]] to time (repeatable); "
-    "default: the bundled models' recipes (unet; unet_causal without and with 4 context layers) and unet "
+    "default: the bundled models' recipes (unet; unet_causal without and with 6 context layers) and unet "
     "with the compressed spectral loss."
 )
 flags.DEFINE_integer("batch_size", TrainConfig().batch_size, "Examples per batch; default 16.")
