@@ -103,13 +103,18 @@ def _block(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers):
     return _conv(x, filters, cfg, f"{name}_b", graph)
 
 
+def _context_dilation(index: int) -> int:
+    """The time dilation of context layer `index` (0-based): 2, 4, 8, ..."""
+    return 2 ** (index + 1)
+
+
 def _context(x, index: int, cfg: ModelConfig, graph: _Layers):
     """Residual convolution along time only, dilated 2^(index + 1): memory of past (and, offline, future) frames.
 
     Its batch norm starts with gamma 0, so a new context layer adds nothing at first and a trained
     U-Net without it can be fine-tuned into one without losing what it learned.
     """
-    name, dilation, k = f"context{index}", 2 ** (index + 1), cfg.kernel_size
+    name, dilation, k = f"context{index}", _context_dilation(index), cfg.kernel_size
     conv_args = dict(filters=x.shape[-1], kernel_size=(k, 1), dilation_rate=(dilation, 1), use_bias=False)
     if cfg.causal:
         y = graph.past(x, name, (k - 1) * dilation, (0, 0))
@@ -158,7 +163,7 @@ def receptive_radius(model_cfg: ModelConfig) -> int:
         stride = 1 if model_cfg.causal else 2**level
         radius += stride * (4 * (k - 1) + 2)
     bottleneck_stride = 1 if model_cfg.causal else 2**model_cfg.depth
-    dilations = sum(2 ** (index + 1) for index in range(model_cfg.context_layers))
+    dilations = sum(_context_dilation(index) for index in range(model_cfg.context_layers))
     return radius + bottleneck_stride * (k - 1) * (2 + dilations)
 
 
