@@ -34,7 +34,7 @@ from keras_denoiser.core.atomic import write_bytes_atomic
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model.model_io import load_model
-from keras_denoiser.model.unet import CausalStep
+from keras_denoiser.model.unet import SILENCE_LOG_MAGNITUDE, CausalStep
 
 QUANTIZATIONS = ("float32", "int8")
 FRAME_INPUT = "log_magnitude"
@@ -75,10 +75,17 @@ def stream(
         current = {s.input_name: np.asarray(out[s.output_name]) for s in states}
 
 
-def stream_masks(step: StepFn, states: Sequence[StateTensor], log_mag: np.ndarray) -> np.ndarray:
-    """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame (see `stream`)."""
-    masks = [mask for _, mask in stream(step, states, log_mag)]
-    return np.stack(masks) if masks else np.zeros((0, np.shape(log_mag)[1]), np.float32)
+def stream_masks(
+    step: StepFn, states: Sequence[StateTensor], log_mag: np.ndarray, lookahead_frames: int
+) -> np.ndarray:
+    """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame (see `stream`).
+
+    A model with `lookahead_frames` L emits the mask of frame n - L with frame n, so the signal is
+    followed by L frames of silence (as a stream that ends is) and the first L masks are dropped.
+    """
+    silence = np.full((lookahead_frames, np.shape(log_mag)[1]), SILENCE_LOG_MAGNITUDE, np.float32)
+    masks = [mask for _, mask in stream(step, states, np.concatenate([np.asarray(log_mag, np.float32), silence]))]
+    return np.stack(masks[lookahead_frames:]) if log_mag.shape[0] else np.zeros((0, np.shape(log_mag)[1]), np.float32)
 
 
 class StreamingUNet:
@@ -109,7 +116,7 @@ class StreamingUNet:
 
     def run(self, log_mag: np.ndarray) -> np.ndarray:
         """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame."""
-        return stream_masks(self._run_step, self.states, log_mag)
+        return stream_masks(self._run_step, self.states, log_mag, self.model_cfg.lookahead_frames)
 
     def calibration_inputs(self, log_mags: Iterable[np.ndarray], limit: int) -> list[dict[str, np.ndarray]]:
         """Frames of real streams, each with the states the stream had when it arrived, by input name."""
@@ -164,7 +171,7 @@ def _signature_name(tensor_name: str) -> str:
 
 def sidecar(streaming: StreamingUNet, quantization: str, representative: str, max_attenuation_db: float) -> dict:
     """What an app needs to drive the model: signal parameters, tensor names and shapes."""
-    cfg = streaming.signal_cfg
+    cfg, lookahead = streaming.signal_cfg, streaming.model_cfg.lookahead_frames
     return {
         "format": SIDECAR_FORMAT,
         "model": streaming.model_cfg.name,
@@ -172,6 +179,8 @@ def sidecar(streaming: StreamingUNet, quantization: str, representative: str, ma
         "base_filters": streaming.model_cfg.base_filters,
         "kernel_size": streaming.model_cfg.kernel_size,
         "context_layers": streaming.model_cfg.context_layers,
+        # The mask out with frame n is frame n - lookahead_frames's: keep that many spectra back.
+        "lookahead_frames": lookahead,
         "quantization": quantization,
         "representative": representative if quantization == "int8" else None,
         "sample_rate": cfg.sample_rate,
@@ -180,8 +189,8 @@ def sidecar(streaming: StreamingUNet, quantization: str, representative: str, ma
         "window": "hann_periodic",
         "feature": "log(|rfft(window * frame)| + log_epsilon)",
         "log_epsilon": features.LOG_EPSILON,
-        "output_delay_samples": cfg.frame_length - cfg.hop_length,
-        "latency_ms": 1000.0 * cfg.frame_length / cfg.sample_rate,
+        "output_delay_samples": cfg.frame_length - cfg.hop_length + lookahead * cfg.hop_length,
+        "latency_ms": 1000.0 * (cfg.frame_length + lookahead * cfg.hop_length) / cfg.sample_rate,
         "max_attenuation_db": attenuation_limit_entry(max_attenuation_db),
         "input": {"name": FRAME_INPUT, "shape": [1, 1, cfg.num_bins]},
         "output": {"name": MASK_OUTPUT, "shape": [1, 1, cfg.num_bins]},
@@ -201,14 +210,17 @@ class StreamingTFLiteMasker:
     demo, which must stay free of this package.)
     """
 
-    def __init__(self, path: str | os.PathLike[str], states: Sequence[StateTensor], num_threads: int = 1) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], states: Sequence[StateTensor], lookahead_frames: int, num_threads: int = 1
+    ) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         self._runner = Interpreter(model_path=str(Path(path)), num_threads=num_threads).get_signature_runner()
         self._states = list(states)
+        self._lookahead_frames = lookahead_frames
 
     def __call__(self, log_magnitude: np.ndarray) -> np.ndarray:
-        return stream_masks(self._runner, self._states, log_magnitude)
+        return stream_masks(self._runner, self._states, log_magnitude, self._lookahead_frames)
 
 
 def write_streaming(

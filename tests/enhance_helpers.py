@@ -14,13 +14,21 @@ from keras_denoiser.model.unet import build_unet
 TINY = ModelConfig(depth=2, base_filters=4)
 
 
-def tiny_unet(name: str = "unet", seed: int = 0, mask_bias: float | None = None, context_layers: int = 0):
+def tiny_unet(
+    name: str = "unet", seed: int = 0, mask_bias: float | None = None, context_layers: int = 0, lookahead_frames: int = 0
+):
     """A depth-2, 4-filter U-Net with random BatchNorm statistics so every layer (context ones too) matters.
 
     `mask_bias` (e.g. 30) makes the output mask 1 everywhere: the model is then transparent.
     """
     cfg = TrainConfig(
-        model=ModelConfig(name=name, depth=TINY.depth, base_filters=TINY.base_filters, context_layers=context_layers)
+        model=ModelConfig(
+            name=name,
+            depth=TINY.depth,
+            base_filters=TINY.base_filters,
+            context_layers=context_layers,
+            lookahead_frames=lookahead_frames,
+        )
     )
     # The conv kernels too: an unlucky draw can pin every mask at its floor. (This also seeds Python's,
     # NumPy's and TF's global generators for whatever test runs next.)

@@ -136,7 +136,7 @@ def test_the_limit_holds_in_every_export(silencing_export) -> None:
         assert sidecar["max_attenuation_db"] == 20.0, path.name
         floor = features.mask_floor(sidecar["max_attenuation_db"])
         if path.parent.name == "streaming":
-            masker = streaming.StreamingTFLiteMasker(path, states)
+            masker = streaming.StreamingTFLiteMasker(path, states, 0)
         else:
             masker = tflite.TFLiteMasker(path)
         np.testing.assert_allclose(tflite.enhance_with_tflite(masker, wave, cfg.signal, floor), 0.1 * wave, atol=2e-3)

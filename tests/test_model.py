@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model.model_io import load_model, save_model
-from keras_denoiser.model.unet import CausalStep, build_unet
+from keras_denoiser.model.unet import FIRST_CONVOLUTION, SILENCE_LOG_MAGNITUDE, CausalStep, build_unet, receptive_radius
 from keras_denoiser.training.train import build_model
 from tests.enhance_helpers import tiny_unet, wake_context_layers
 
@@ -67,6 +67,42 @@ def test_causal_step_frame_by_frame_equals_the_whole_sequence_model() -> None:
     np.testing.assert_allclose(np.stack(masks), whole, atol=1e-5)
     convs = [f"{block}_{half}" for block in ("enc0", "enc1", "bottleneck", "dec1", "dec0") for half in "ab"]
     assert [(s.conv, s.shape[:2]) for s in step.states] == [(conv, (1, 2)) for conv in convs]  # kernel 3: two past frames
+
+
+@pytest.mark.parametrize("lookahead_frames", [1, 2])
+def test_a_lookahead_mask_sees_exactly_that_many_future_frames(lookahead_frames: int) -> None:
+    model = build_unet(ModelConfig(name="unet_causal", lookahead_frames=lookahead_frames, **TINY), SIGNAL)
+    x = np.random.default_rng(3).normal(size=(1, 40, SIGNAL.num_bins)).astype(np.float32)
+    base = np.asarray(model(x))
+    assert base.shape == x.shape
+    for t in (5, 20, 39):
+        changed = x.copy()
+        changed[:, t] += 5.0
+        out = np.asarray(model(changed))
+        np.testing.assert_array_equal(out[:, : t - lookahead_frames], base[:, : t - lookahead_frames])
+        assert np.abs(out[:, t - lookahead_frames] - base[:, t - lookahead_frames]).max() > 0
+
+
+def test_causal_step_of_a_lookahead_model_is_its_whole_sequence_model_late() -> None:
+    """Step n gives the mask of frame n - L; frames after the last are silence, as the whole-sequence model pads."""
+    model, train_cfg = tiny_unet("unet_causal", seed=1, lookahead_frames=2)
+    step = CausalStep(model, train_cfg.model)
+    log_mag = np.random.default_rng(5).normal(-3.0, 2.0, size=(12, SIGNAL.num_bins)).astype(np.float32)
+    silence = np.full((2, SIGNAL.num_bins), SILENCE_LOG_MAGNITUDE, np.float32)
+    states, masks = step.initial_states(), []
+    for frame in np.concatenate([log_mag, silence]):
+        mask, states = step(frame[None, None], states)
+        masks.append(np.asarray(mask)[0, 0])
+    whole = np.asarray(model(log_mag[None]))[0]
+    np.testing.assert_allclose(np.stack(masks[2:]), whole, atol=1e-5)
+    assert step.states[0].conv == "enc0_a" and step.states[0].shape[1] == 4  # kernel 3 + 2 lookahead: four past frames
+
+
+def test_lookahead_is_for_the_causal_model_only() -> None:
+    with pytest.raises(UserError, match="lookahead_frames is for unet_causal"):
+        ModelConfig(name="unet", lookahead_frames=1)
+    with pytest.raises(UserError, match="lookahead_frames must be in 0..4"):
+        ModelConfig(name="unet_causal", lookahead_frames=5)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +166,22 @@ def test_new_context_layers_start_as_identity_on_a_trained_unet(name: str, tmp_p
     save_model(started, tmp_path / "context.keras", wider)
     with pytest.raises(UserError, match="at least its --context_layers"):  # context cannot be dropped
         build_model(cfg, tf.distribute.get_strategy(), False, init_from=tmp_path / "context.keras")
+
+
+def test_a_causal_unet_given_lookahead_starts_as_itself_read_late(tmp_path) -> None:
+    """The widened first convolution's new taps are zero: past the start-up frames, the masks are the same."""
+    model, cfg = tiny_unet("unet_causal", seed=2)
+    save_model(model, tmp_path / "plain.keras", cfg)
+    ahead = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, lookahead_frames=2))
+    started = build_model(ahead, tf.distribute.get_strategy(), False, init_from=tmp_path / "plain.keras")
+    x = np.random.default_rng(6).normal(-3.0, 2.0, size=(1, 80, SIGNAL.num_bins)).astype(np.float32)
+    settled = receptive_radius(cfg.model)  # the first frames saw different start-up padding
+    np.testing.assert_allclose(np.asarray(started(x))[:, settled:], np.asarray(model(x))[:, settled:], atol=1e-6)
+    kernel = started.get_layer(FIRST_CONVOLUTION).kernel.numpy()
+    assert kernel.shape[0] == 5 and not kernel[3:].any()
+    save_model(started, tmp_path / "ahead.keras", ahead)
+    with pytest.raises(UserError, match="at least its --context_layers and --lookahead_frames"):
+        build_model(cfg, tf.distribute.get_strategy(), False, init_from=tmp_path / "ahead.keras")
 
 
 def test_context_layers_lengthen_the_causal_memory() -> None:

@@ -18,7 +18,7 @@ from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.core.metrics import si_sdr, snr_db
 from keras_denoiser.model import model_io
-from keras_denoiser.model.unet import build_unet
+from keras_denoiser.model.unet import FIRST_CONVOLUTION, build_unet
 from tests.enhance_helpers import tiny_unet, wake_context_layers
 from tests.export_support import LOWEST_PARITY_BOUND_DB, tiny_export, trained_tiny_model
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
@@ -91,6 +91,29 @@ def test_context_layers_stream_through_tflite_as_through_keras(tmp_path, noisy) 
     streamed = denoise_signal(app, noisy).audio
     np.testing.assert_allclose(streamed, offline(with_context, cfg, noisy, app.mask_floor), atol=1e-4)
     assert np.abs(streamed - offline(model, cfg, noisy, app.mask_floor)).max() > 1e-3  # the context counts
+
+
+@pytest.mark.parametrize("lookahead_frames", [1, 2])
+def test_a_lookahead_model_streams_late_and_equals_offline_processing(tmp_path, noisy, lookahead_frames: int) -> None:
+    """The app holds the spectra the model's late masks belong to; the stream's end is silence, as offline."""
+    model, cfg = trained_tiny_model("unet_causal")
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, lookahead_frames=lookahead_frames))
+    ahead = build_unet(cfg.model, cfg.signal)
+    for layer in model.layers:
+        ahead.get_layer(layer.name).set_weights(layer.get_weights() if layer.name != FIRST_CONVOLUTION else [
+            np.concatenate([layer.get_weights()[0], 0.3 * layer.get_weights()[0][-lookahead_frames:]])])
+    paths = export_streaming(ahead, tmp_path, quantizations=("float32",), train_config=cfg)
+    meta = json.loads(paths["float32"].with_suffix(".json").read_text())
+    assert meta["lookahead_frames"] == lookahead_frames
+    assert meta["output_delay_samples"] == 384 + 128 * lookahead_frames
+    assert meta["latency_ms"] == 32.0 + 8.0 * lookahead_frames
+    app = StreamingDenoiser(paths["float32"])
+    assert app.latency_ms == 32.0 + 8.0 * lookahead_frames
+    streamed = denoise_signal(app, noisy).audio
+    np.testing.assert_allclose(streamed, offline(ahead, cfg, noisy, app.mask_floor), atol=1e-4)
+    log_mag = features.log_magnitude(features.stft(noisy[:8000], cfg.signal)).numpy()
+    masker = StreamingTFLiteMasker(paths["float32"], StreamingUNet(ahead, cfg.model, cfg.signal).states, lookahead_frames)
+    np.testing.assert_allclose(masker(log_mag), np.asarray(ahead(log_mag[None]))[0], atol=1e-5)
 
 
 def test_streamed_float32_tflite_file_equals_offline_processing(causal, exported, noisy) -> None:
@@ -193,7 +216,7 @@ def test_export_runner_and_demo_app_carry_the_states_alike(causal, exported, noi
     log_mag = features.log_magnitude(features.stft(noisy[:16000], cfg.signal)).numpy()
     unet = StreamingUNet(model, cfg.model, cfg.signal)
     for quantization, path in exported.items():
-        ours = StreamingTFLiteMasker(path, unet.states)(log_mag)
+        ours = StreamingTFLiteMasker(path, unet.states, 0)(log_mag)
         app = StreamingDenoiser(path)
         np.testing.assert_array_equal(ours, np.stack([app.mask(frame) for frame in log_mag]), err_msg=quantization)
-    np.testing.assert_allclose(unet.run(log_mag), StreamingTFLiteMasker(exported["float32"], unet.states)(log_mag), atol=1e-5)
+    np.testing.assert_allclose(unet.run(log_mag), StreamingTFLiteMasker(exported["float32"], unet.states, 0)(log_mag), atol=1e-5)

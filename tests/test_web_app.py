@@ -307,6 +307,24 @@ def test_mismatched_model_says_so_and_the_previous_model_stays(page, tmp_path) -
     assert page.find_element("id", "model-info").text.startswith("unet_causal_float32.tflite (float32, 16 kHz, 32 ms latency)")
 
 
+def test_a_lookahead_model_from_disk_streams_as_the_python_app(page, tmp_path) -> None:
+    """The page holds back the spectra a lookahead model's late masks belong to, as the Python app does."""
+    from export.streaming import export_streaming
+    from tests.enhance_helpers import tiny_unet
+
+    model, cfg = tiny_unet("unet_causal", seed=3, lookahead_frames=2)
+    path = export_streaming(model, tmp_path, quantizations=("float32",), train_config=cfg)["float32"]
+    page.find_element("id", "model-files").send_keys(f"{path}\n{path.with_suffix('.json')}")
+    wait_for(page, "return window.denoiserApp.model.name === 'unet_causal_float32.tflite' && "
+                   "window.denoiserApp.model.latencyMs > 40")
+    assert "48 ms latency" in page.find_element("id", "model-info").text
+    result = denoise_on_page(page, NOISY)
+    expected = denoise_signal(StreamingDenoiser(path), sf.read(NOISY, dtype="float32")[0]).audio
+    assert np.abs(expected).max() > 0.01  # the tiny model's masks pass some of the input
+    assert snr_db(expected, result["audio"][:, 0]) >= SNR_FLOOR_DB["float32"]
+    choose_model(page, "unet_causal_int8.tflite")
+
+
 @pytest.mark.parametrize("override, expected", [
     ("WebAssembly.validate = () => false;", "This browser has no WebAssembly SIMD"),
     ("navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('denied', 'NotAllowedError'));",

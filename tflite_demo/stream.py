@@ -3,13 +3,15 @@
 The model file needs its JSON sidecar (written by keras_denoiser's streaming export) beside it:
 `unet_causal_int8.tflite` + `unet_causal_int8.json`. Per hop: numpy STFT of the newest frame,
 log-magnitude, one LiteRT call (frame + state tensors in, mask + next states out), the
-attenuation floor on the mask, mask the noisy spectrum, overlap-add. Output lags input by
-`output_delay_samples`. The web app's `tflite_demo/web/src/stream.js` runs the same loop; keep
+attenuation floor on the mask, mask the noisy spectrum, overlap-add. A model with a lookahead
+(`lookahead_frames` L in the sidecar) emits the mask of the spectrum L hops back, so the app holds
+the last L spectra. Output lags input by `output_delay_samples`. The web app's `tflite_demo/web/src/stream.js` runs the same loop; keep
 the two in step (tests/test_web_app.py compares their outputs).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -43,6 +45,7 @@ class StreamSpec:
     states: tuple[tuple[str, str, tuple[int, ...]], ...]  # (input name, output name, shape)
     quantization: str
     max_attenuation_db: float | None = None  # the default attenuation limit; None: plain mask
+    lookahead_frames: int = 0  # the mask out with frame n is frame n - lookahead_frames's
 
     @classmethod
     def load(cls, model_path: Path) -> "StreamSpec":
@@ -62,6 +65,7 @@ class StreamSpec:
                 states=tuple((s["input"], s["output"], tuple(s["shape"])) for s in meta["states"]),
                 quantization=meta["quantization"],
                 max_attenuation_db=attenuation_limit(meta.get("max_attenuation_db")),
+                lookahead_frames=frame_count(meta.get("lookahead_frames", 0)),
             )
         except FileNotFoundError:
             raise DemoError(f"{model_path}: missing its sidecar {path.name} (export it with the streaming exporter)") from None
@@ -76,6 +80,13 @@ def attenuation_limit(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(f"max_attenuation_db must be a number >= 0, not {value!r}")
     return None if value == float("inf") else float(value)
+
+
+def frame_count(value: object) -> int:
+    """A whole number of frames (0 or more)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"lookahead_frames must be an integer >= 0, not {value!r}")
+    return value
 
 
 def mask_floor(max_attenuation_db: float | None) -> float:
@@ -160,14 +171,17 @@ class StreamingDenoiser:
         return 1000.0 * (self.output_delay_samples + self.hop_length) / self.sample_rate
 
     def reset(self) -> None:
-        """Forget the past: zero STFT buffers and model states."""
+        """Forget the past: zero STFT buffers, held spectra and model states."""
         self._stft.reset()
         self._istft.reset()
+        bins = self.spec.frame_length // 2 + 1
+        self._held = collections.deque(np.zeros(bins, complex) for _ in range(self.spec.lookahead_frames))
         for state, _ in self._state_views:
             state().fill(0.0)
 
     def mask(self, log_magnitude: np.ndarray) -> np.ndarray:
-        """One model step: mask `[bins]` for a log-magnitude frame `[bins]`; advances the states."""
+        """One model step: mask `[bins]` for a log-magnitude frame `[bins]`, or with a lookahead for
+        the frame `lookahead_frames` before it; advances the states."""
         self._frame()[0, 0, :] = log_magnitude
         self._interpreter.invoke()
         mask = self._interpreter.get_tensor(self._mask_index).reshape(-1)
@@ -179,7 +193,8 @@ class StreamingDenoiser:
         """`hop_length` denoised samples for `hop_length` new input samples (delayed, see module doc)."""
         spectrum = self._stft(hop)
         mask = np.maximum(self.mask(np.log(np.abs(spectrum) + self.spec.log_epsilon)), self.mask_floor)
-        return self._istft(spectrum * mask).astype(np.float32)
+        self._held.append(spectrum)
+        return self._istft(self._held.popleft() * mask).astype(np.float32)
 
 
 class HopStream(Protocol):

@@ -68,6 +68,11 @@ flags.DEFINE_integer(
     f"a model without them can start such a run (--init_from); default {_MODEL.context_layers}.",
 )
 flags.DEFINE_integer(
+    "lookahead_frames", _MODEL.lookahead_frames,
+    "unet_causal only: future frames each mask may use, one hop of latency each; a model with fewer can "
+    f"start such a run (--init_from); default {_MODEL.lookahead_frames}.",
+)
+flags.DEFINE_integer(
     "backup_every_steps", _TRAIN.backup_every_steps,
     f"Write a resumable backup every this many steps (and at each epoch end); default {_TRAIN.backup_every_steps}.",
 )
@@ -102,7 +107,11 @@ def _config() -> TrainConfig:
     return TrainConfig(
         signal=SignalConfig(),
         model=ModelConfig(
-            name=FLAGS.model, depth=FLAGS.depth, base_filters=FLAGS.base_filters, context_layers=FLAGS.context_layers
+            name=FLAGS.model,
+            depth=FLAGS.depth,
+            base_filters=FLAGS.base_filters,
+            context_layers=FLAGS.context_layers,
+            lookahead_frames=FLAGS.lookahead_frames,
         ),
         mix=MixConfig(
             crop_seconds=FLAGS.crop_seconds,

@@ -56,6 +56,7 @@ def check_attenuation_limit(max_attenuation_db: float) -> float:
 
 
 MODEL_NAMES = ("unet", "unet_causal")
+MAX_LOOKAHEAD_FRAMES = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +70,9 @@ class ModelConfig:
     # Residual convolutions along time at the bottleneck, dilated 2, 4, 8, ...: a longer memory
     # (for noise estimates) at little cost, causal in `unet_causal`. 0 keeps the plain U-Net.
     context_layers: int = 0
+    # `unet_causal` only: frames after frame t that its mask may use (each adds a hop of latency).
+    # The causal network's output is read this many frames late; see `model.unet`.
+    lookahead_frames: int = 0
 
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:
@@ -77,6 +81,10 @@ class ModelConfig:
             raise UserError("model depth, base_filters and kernel_size must be positive")
         if not 0 <= self.context_layers <= 8:
             raise UserError(f"context_layers must be in 0..8, not {self.context_layers}")
+        if not 0 <= self.lookahead_frames <= MAX_LOOKAHEAD_FRAMES:
+            raise UserError(f"lookahead_frames must be in 0..{MAX_LOOKAHEAD_FRAMES}, not {self.lookahead_frames}")
+        if self.lookahead_frames and not self.causal:
+            raise UserError(f"lookahead_frames is for unet_causal; {self.name} already sees every frame")
 
     @property
     def causal(self) -> bool:

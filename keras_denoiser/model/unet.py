@@ -2,7 +2,11 @@
 
 `unet` is the offline model: 3x3 convolutions centred in time and frequency, pooling along both.
 `unet_causal` only looks at past frames (convolutions padded on the left in time) and pools along
-frequency only, so output frame t depends on input frames <= t and the model can stream.
+frequency only, so output frame t depends on input frames <= t and the model can stream. With
+`lookahead_frames` L it is read L frames late: the input gets L frames of silence appended, the
+first L output frames are dropped, and the first convolution reaches L frames further back, so the
+mask of frame t uses frames <= t + L while the network inside stays causal (a stream emits the
+mask of frame n - L at frame n).
 Both accept any number of frames: the input is padded to a multiple of the pooling factor and the
 mask is cropped back to the input's shape.
 
@@ -17,7 +21,7 @@ chunk edges; they change with the topology too.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import keras
 import numpy as np
@@ -25,6 +29,7 @@ from keras import layers, ops
 
 from keras_denoiser.core.config import ModelConfig, SignalConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.core.features import LOG_EPSILON
 
 PACKAGE = "keras_denoiser"
 
@@ -66,6 +71,49 @@ class CropLike(layers.Layer):
         return (x_shape[0], reference_shape[1], reference_shape[2])
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AppendFrames(layers.Layer):
+    """Appends `frames` frames of a constant `value` along time to `[batch, time, freq]`."""
+
+    def __init__(self, frames: int, value: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.frames = frames
+        self.value = value
+
+    def call(self, x):
+        return ops.pad(x, [[0, 0], [0, self.frames], [0, 0]], constant_values=self.value)
+
+    def compute_output_shape(self, input_shape):
+        batch, time, freq = input_shape
+        return (batch, None if time is None else time + self.frames, freq)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "frames": self.frames, "value": self.value}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DropFrames(layers.Layer):
+    """Drops the first `frames` frames along time of `[batch, time, freq]`."""
+
+    def __init__(self, frames: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.frames = frames
+
+    def call(self, x):
+        return x[:, self.frames :]
+
+    def compute_output_shape(self, input_shape):
+        batch, time, freq = input_shape
+        return (batch, None if time is None else time - self.frames, freq)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "frames": self.frames}
+
+
+# What the input looks like past the end of a signal: the log-magnitude of silence, as a stream sees it.
+SILENCE_LOG_MAGNITUDE = float(np.log(LOG_EPSILON))
+
+
 class _Layers(Protocol):
     """Where `_unet` gets its layers, and how a causal convolution sees the past."""
 
@@ -74,6 +122,9 @@ class _Layers(Protocol):
 
     def past(self, x, conv: str, frames: int, freq_padding: tuple[int, int]):
         """`x` `[batch, time, freq, channels]` preceded by `frames` past frames and padded in frequency."""
+
+    def whole_sequence_only(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> Callable:
+        """Like `layer`, but a frame-by-frame walk passes its input through (the lookahead's shift)."""
 
 
 class _NewLayers:
@@ -85,22 +136,35 @@ class _NewLayers:
     def past(self, x, conv: str, frames: int, freq_padding: tuple[int, int]):
         return self.layer(layers.ZeroPadding2D, f"{conv}_pad", padding=((frames, 0), freq_padding))(x)
 
+    def whole_sequence_only(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> Callable:
+        return self.layer(cls, name, **kwargs)
 
-def _conv(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers):
-    """Conv + batch norm + ReLU; causal models pad only the past in time."""
+
+def _conv(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers, lookahead: int = 0):
+    """Conv + batch norm + ReLU; causal models pad only the past in time.
+
+    `lookahead` (causal only) widens the kernel by that many frames in time: read that many frames
+    late, the convolution sees them ahead of the output frame.
+    """
     k = cfg.kernel_size
     if cfg.causal:
-        x = graph.past(x, name, k - 1, (k // 2, (k - 1) // 2))
-        x = graph.layer(layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=k, padding="valid", use_bias=False)(x)
+        x = graph.past(x, name, k - 1 + lookahead, (k // 2, (k - 1) // 2))
+        x = graph.layer(
+            layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=(k + lookahead, k), padding="valid", use_bias=False
+        )(x)
     else:
         x = graph.layer(layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=k, padding="same", use_bias=False)(x)
     x = graph.layer(layers.BatchNormalization, f"{name}_bn")(x)
     return graph.layer(layers.ReLU, f"{name}_relu")(x)
 
 
-def _block(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers):
-    x = _conv(x, filters, cfg, f"{name}_a", graph)
+def _block(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers, lookahead: int = 0):
+    x = _conv(x, filters, cfg, f"{name}_a", graph, lookahead)
     return _conv(x, filters, cfg, f"{name}_b", graph)
+
+
+# The convolution every other layer follows, the one that takes the lookahead (`_unet`, `_block`).
+FIRST_CONVOLUTION = "enc0_a_conv"
 
 
 def _context_dilation(index: int) -> int:
@@ -130,12 +194,18 @@ def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
     """The mask for `log_mag` `[batch, frames, bins]`: the one description of the U-Net topology."""
     pool = (1, 2) if cfg.causal else (2, 2)
     factor = 2**cfg.depth
-    x = graph.layer(layers.BatchNormalization, "input_norm")(log_mag)
+    x = log_mag
+    if cfg.lookahead_frames:
+        x = graph.whole_sequence_only(
+            AppendFrames, "lookahead_pad", frames=cfg.lookahead_frames, value=SILENCE_LOG_MAGNITUDE
+        )(x)
+    x = graph.layer(layers.BatchNormalization, "input_norm")(x)
     x = graph.layer(PadToMultiple, "pad_to_multiple", time_multiple=time_multiple(cfg), freq_multiple=factor)(x)
     x = graph.layer(layers.Reshape, "add_channel", target_shape=(-1, x.shape[2], 1))(x)
     skips = []
     for level in range(cfg.depth):
-        x = _block(x, cfg.base_filters * 2**level, cfg, f"enc{level}", graph)
+        lookahead = cfg.lookahead_frames if level == 0 else 0
+        x = _block(x, cfg.base_filters * 2**level, cfg, f"enc{level}", graph, lookahead)
         skips.append(x)
         x = graph.layer(layers.MaxPooling2D, f"enc{level}_pool", pool_size=pool)(x)
     x = _block(x, cfg.base_filters * 2**cfg.depth, cfg, "bottleneck", graph)
@@ -148,6 +218,8 @@ def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
         x = _block(x, filters, cfg, f"dec{level}", graph)
     x = graph.layer(layers.Conv2D, "mask_conv", filters=1, kernel_size=1, activation="sigmoid", dtype="float32")(x)
     x = graph.layer(layers.Reshape, "drop_channel", target_shape=(-1, x.shape[2]))(x)
+    if cfg.lookahead_frames:
+        x = graph.whole_sequence_only(DropFrames, "lookahead_crop", frames=cfg.lookahead_frames, dtype="float32")(x)
     return graph.layer(CropLike, "mask", dtype="float32")(x, log_mag)
 
 
@@ -155,7 +227,8 @@ def receptive_radius(model_cfg: ModelConfig) -> int:
     """Frames on each side of an output frame that can influence it (a safe upper bound).
 
     Each convolution at a level with time stride s reaches (k - 1) * s frames; pooling and
-    upsampling each add one stride; a context layer of dilation d at the bottleneck (k - 1) * d * s.
+    upsampling each add one stride; a context layer of dilation d at the bottleneck (k - 1) * d * s;
+    a lookahead its frames.
     """
     k = model_cfg.kernel_size
     radius = 0
@@ -164,7 +237,16 @@ def receptive_radius(model_cfg: ModelConfig) -> int:
         radius += stride * (4 * (k - 1) + 2)
     bottleneck_stride = 1 if model_cfg.causal else 2**model_cfg.depth
     dilations = sum(_context_dilation(index) for index in range(model_cfg.context_layers))
-    return radius + bottleneck_stride * (k - 1) * (2 + dilations)
+    return radius + bottleneck_stride * (k - 1) * (2 + dilations) + model_cfg.lookahead_frames
+
+
+def widen_first_convolution(kernel: np.ndarray, frames: int) -> np.ndarray:
+    """`FIRST_CONVOLUTION`'s trained kernel `[time, freq, in, out]` with `frames` more, newest, time taps, zero.
+
+    A model given `frames` more lookahead is read that many frames later; with the new taps at zero
+    it computes exactly what the trained model did, and training learns what the future adds.
+    """
+    return np.concatenate([kernel, np.zeros((frames, *kernel.shape[1:]), kernel.dtype)], axis=0)
 
 
 def time_multiple(model_cfg: ModelConfig) -> int:
@@ -224,11 +306,17 @@ class _FrameLayers:
             self.next_states.append(x[:, 1:])
         return ops.pad(x, [[0, 0], [0, 0], list(freq_padding), [0, 0]])
 
+    def whole_sequence_only(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> Callable:
+        self.layer(cls, name)
+        return lambda x: x
+
 
 class CausalStep:
     """The per-frame form of a trained `unet_causal`: a log-magnitude frame `[1, 1, bins]` and the states
-    in, its mask `[1, 1, bins]` and the next states out. Frame by frame it equals the whole-sequence model
-    (pooling is along frequency only, so only the causal convolutions need memory).
+    in, a mask `[1, 1, bins]` and the next states out. Frame by frame it equals the whole-sequence model
+    (pooling is along frequency only, so only the causal convolutions need memory), `lookahead_frames`
+    late: the mask out with frame n is frame n - `lookahead_frames`'s, and the frames after a signal's
+    last are `SILENCE_LOG_MAGNITUDE`.
     """
 
     def __init__(self, model: keras.Model, model_cfg: ModelConfig) -> None:
@@ -242,6 +330,7 @@ class CausalStep:
         if unused:
             raise UserError(f"model {model.name!r} has layers outside the {model_cfg.name} topology: {sorted(unused)}")
         self.states: tuple[CausalState, ...] = tuple(walk.found)
+        self.lookahead_frames = model_cfg.lookahead_frames
 
     def initial_states(self) -> list[np.ndarray]:
         """All-zero states: the same zeros the whole-sequence model pads the past with."""

@@ -30,7 +30,7 @@ from keras_denoiser.core import losses
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model import model_io
-from keras_denoiser.model.unet import build_unet
+from keras_denoiser.model.unet import FIRST_CONVOLUTION, build_unet, widen_first_convolution
 from keras_denoiser.training.backup import ResumableBackupAndRestore, ResumePoint, latest_backup
 from keras_denoiser.training.callbacks import BestModelCheckpoint, ProgressLogger, StopOnSignal, StopSignal
 from keras_denoiser.training.distribute import WorkerRole, unsharded, work_around_keras_multi_worker
@@ -120,18 +120,26 @@ def build_model(
 
 def _load_initial_weights(model: keras.Model, cfg: TrainConfig, path: Path) -> None:
     """Copy a trained model's weights layer by layer; the run may add context layers it lacks
-    (they start as identity, see `model.unet`), nothing else may differ."""
+    (they start as identity, see `model.unet`) or look further ahead (`widen_first_convolution`),
+    nothing else may differ."""
     trained, trained_cfg = model_io.load_model(path)
-    same_but_context = dataclasses.replace(trained_cfg.model, context_layers=cfg.model.context_layers)
-    if (same_but_context, trained_cfg.signal) != (cfg.model, cfg.signal) or (
+    grown = dataclasses.replace(
+        trained_cfg.model, context_layers=cfg.model.context_layers, lookahead_frames=cfg.model.lookahead_frames
+    )
+    if (grown, trained_cfg.signal) != (cfg.model, cfg.signal) or (
         trained_cfg.model.context_layers > cfg.model.context_layers
+        or trained_cfg.model.lookahead_frames > cfg.model.lookahead_frames
     ):
         raise UserError(
-            f"{path}: a {_describe(trained_cfg)} model cannot start a {_describe(cfg)} run; "
-            "give the same --model, --depth and --base_filters, and at least its --context_layers"
+            f"{path}: a {_describe(trained_cfg)} model cannot start a {_describe(cfg)} run; give the same "
+            "--model, --depth and --base_filters, and at least its --context_layers and --lookahead_frames"
         )
+    more_lookahead = cfg.model.lookahead_frames - trained_cfg.model.lookahead_frames
     for layer in trained.layers:
-        model.get_layer(layer.name).set_weights(layer.get_weights())
+        weights = layer.get_weights()
+        if layer.name == FIRST_CONVOLUTION:
+            weights = [widen_first_convolution(weights[0], more_lookahead)]
+        model.get_layer(layer.name).set_weights(weights)
 
 
 def _describe(cfg: TrainConfig) -> str:
@@ -139,7 +147,7 @@ def _describe(cfg: TrainConfig) -> str:
     model, signal = cfg.model, cfg.signal
     return (
         f"{model.name} {model.depth}x{model.base_filters} (kernel {model.kernel_size}, "
-        f"{model.context_layers} context layers) at {signal.sample_rate} Hz"
+        f"{model.context_layers} context layers, {model.lookahead_frames} lookahead frames) at {signal.sample_rate} Hz"
     )
 
 

@@ -1,6 +1,6 @@
 // The streaming loop of tflite_demo/stream.py, step for step: per hop, STFT of the newest frame,
 // log-magnitude, one model call (frame + states in, mask + next states out), the attenuation
-// floor on the mask, mask times the noisy spectrum, overlap-add. Keep the two in step:
+// floor on the mask, mask times the noisy spectrum (lookaheadFrames hops back), overlap-add. Keep the two in step:
 // tests/test_web_app.py checks that the page's output equals the Python app's.
 import { StreamingISTFT, StreamingSTFT } from "./stft.js";
 
@@ -30,6 +30,7 @@ export function parseSpec(meta, name) {
       hopLength: int("hop_length"),
       logEpsilon: Number(meta.log_epsilon),
       outputDelaySamples: int("output_delay_samples", 0),
+      lookaheadFrames: meta.lookahead_frames === undefined ? 0 : int("lookahead_frames", 0),
       inputName: meta.input.name,
       maskName: meta.output.name,
       states: meta.states.map((s) => ({ input: s.input, output: s.output, shape: s.shape.map(Number) })),
@@ -65,11 +66,14 @@ export class StreamingDenoiser {
     this.maskFloor = maskFloor(maxAttenuationDb);
   }
 
-  /** Forget the past: zero STFT buffers and model states. */
+  /** Forget the past: zero STFT buffers, held spectra and model states. */
   reset() {
     this.stft.reset();
     this.istft.reset();
     this.model.reset();
+    const bins = this.logMagnitude.length;
+    // The model emits the mask of the spectrum lookaheadFrames hops back: hold those spectra.
+    this.held = Array.from({ length: this.spec.lookaheadFrames }, () => ({ re: new Float64Array(bins), im: new Float64Array(bins) }));
   }
 
   /**
@@ -77,19 +81,21 @@ export class StreamingDenoiser {
    * late. `spectra`, when given, receives the noisy and the output magnitude for the spectrogram.
    */
   async call(hop, spectra) {
-    const spectrum = this.stft.call(hop);
-    const { re, im } = spectrum;
-    for (let k = 0; k < re.length; k++) this.logMagnitude[k] = Math.log(Math.hypot(re[k], im[k]) + this.spec.logEpsilon);
+    const newest = this.stft.call(hop);
+    for (let k = 0; k < newest.re.length; k++) {
+      this.logMagnitude[k] = Math.log(Math.hypot(newest.re[k], newest.im[k]) + this.spec.logEpsilon);
+    }
     const mask = await this.model.step(this.logMagnitude);
+    this.held.push(newest);
+    const spectrum = this.held.shift();
+    const { re, im } = spectrum;
+    if (spectra) for (let k = 0; k < re.length; k++) spectra.noisy[k] = Math.log(Math.hypot(re[k], im[k]) + this.spec.logEpsilon);
     for (let k = 0; k < re.length; k++) {
       const gain = this.bypass ? 1 : Math.max(mask[k], this.maskFloor);
       re[k] *= gain;
       im[k] *= gain;
     }
-    if (spectra) {
-      spectra.noisy.set(this.logMagnitude);
-      for (let k = 0; k < re.length; k++) spectra.output[k] = Math.log(Math.hypot(re[k], im[k]) + this.spec.logEpsilon);
-    }
+    if (spectra) for (let k = 0; k < re.length; k++) spectra.output[k] = Math.log(Math.hypot(re[k], im[k]) + this.spec.logEpsilon);
     return this.istft.call(spectrum);
   }
 }
