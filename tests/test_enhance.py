@@ -16,10 +16,12 @@ RATE = 16000
 WHOLE = 1_000_000  # frames per chunk: far more than any test signal, so one chunk is the whole signal
 
 
-@pytest.fixture(scope="module", params=[("unet", 0), ("unet_causal", 0), ("unet", 2), ("unet_causal", 3)])
+@pytest.fixture(
+    scope="module", params=[("unet", 0, 0), ("unet_causal", 0, 0), ("unet", 2, 0), ("unet_causal", 3, 0), ("unet_causal", 0, 2)]
+)
 def model_and_config(request):
-    name, context_layers = request.param
-    return tiny_unet(name, context_layers=context_layers)
+    name, context_layers, lookahead_frames = request.param
+    return tiny_unet(name, context_layers=context_layers, lookahead_frames=lookahead_frames)
 
 
 @pytest.fixture(scope="module")
