@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.evaluation.evaluate import ALL_SNRS, NOISY, Summary
+from keras_denoiser.evaluation.evaluate import ALL_FILES, NOISY, Summary
 from keras_denoiser.evaluation.limit_choice import choose, parse_limits, system_name
 from keras_denoiser.model import model_io
 from tests.conftest import harmonic_speechlike
@@ -24,8 +24,8 @@ RATE = 16000
 
 def _sweep(noisy_stoi: float, scores: dict[float, tuple[float, ...]]) -> list[Summary]:
     """Overall summaries of a sweep: the noisy input and, per limit, (PESQ-WB, STOI[, SI-SDR])."""
-    rows = [Summary(NOISY, ALL_SNRS, 10, 1.5, noisy_stoi, 5.0, math.nan)]
-    rows += [Summary(system_name(limit), ALL_SNRS, 10, score[0], score[1], score[2] if len(score) > 2 else 9.0, 0.01)
+    rows = [Summary(NOISY, ALL_FILES, 10, 1.5, noisy_stoi, 5.0, math.nan)]
+    rows += [Summary(system_name(limit), ALL_FILES, 10, score[0], score[1], score[2] if len(score) > 2 else 9.0, 0.01)
              for limit, score in scores.items()]
     rows += [Summary(system_name(limit), "0", 5, 9.9, 0.99, 9.0, 0.01) for limit in scores]  # per-SNR rows are ignored
     return rows

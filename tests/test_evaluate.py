@@ -6,7 +6,7 @@ import csv
 import math
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
@@ -103,12 +103,24 @@ def test_held_out_splits_keep_only_their_noise_files(tmp_path: Path) -> None:
 
 
 def test_summary_averages_per_snr_and_overall() -> None:
-    rows = [evaluate.Row(f"{n}.wav", snr, system, p, 0.5, s, 0.1, 1.0)
-            for n, (snr, system, p, s) in enumerate([(0, "m", 2.0, 4.0), (5, "m", 3.0, 8.0), (5, "m", math.nan, 10.0)])]
-    summary = {s.snr: s for s in evaluate.summarise(rows)}
-    assert list(summary) == ["0", "5", "all"]
+    rows = [evaluate.Row(f"{n}.wav", snr, None, None, system, p, 0.5, s, 0.1, 1.0)
+            for n, (snr, system, p, s) in enumerate([(10, "m", 2.0, 4.0), (5, "m", 3.0, 8.0), (5, "m", math.nan, 10.0)])]
+    summary = {s.group: s for s in evaluate.summarise(rows)}
+    assert list(summary) == ["5", "10", "all"]  # numeric order
     assert (summary["5"].files, summary["5"].pesq, summary["5"].si_sdr) == (2, 3.0, 9.0)  # NaN left out
     assert summary["all"].pesq == 2.5 and summary["all"].rtf == pytest.approx(0.1)
+
+
+def test_summary_groups_by_speech_and_noise_folder() -> None:
+    sources = [("kt/ga/a.flac", "events/door.wav", 1.0), ("kt/ga/b.flac", "music/x/1.flac", 2.0),
+               ("kt/ro/a.flac", "events/bell.wav", 4.0), ("lj.wav", None, 8.0)]
+    rows = [evaluate.Row(f"{n}.wav", 0.0, speech, noise, "m", p, 0.5, p, 0.1, 1.0)
+            for n, (speech, noise, p) in enumerate(sources)]
+    by_speech = {s.group: (s.files, s.pesq) for s in evaluate.summarise(rows, "speech_folder")}
+    assert by_speech == {".": (1, 8.0), "kt/ga": (2, 1.5), "kt/ro": (1, 4.0), "all": (4, 3.75)}
+    by_noise = {s.group: (s.files, s.pesq) for s in evaluate.summarise(rows, "noise_folder")}
+    assert by_noise == {"events": (2, 2.5), "music/x": (1, 2.0), "all": (4, 3.75)}  # no noise id: only in "all"
+    assert "| m | events | 2 | 2.50 |" in evaluate.markdown_table(evaluate.summarise(rows, "noise_folder"), "noise_folder")
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +150,13 @@ def test_evaluate_cli_scores_an_identity_model_like_noisy_and_a_trained_model_hi
     save_tiny_unet(testset_dir / "identity.keras", mask_bias=30.0)  # mask 1: output = input
     trained, cfg = trained_tiny_model()
     model_io.save_model(trained, testset_dir / "trained.keras", cfg)
-    rows = _evaluate(testset_dir, "--model=identity.keras", "--model=trained.keras")
+    rows = _evaluate(testset_dir, "--model=identity.keras", "--model=trained.keras", "--group_by=snr,noise_folder")
     table = (testset_dir / "scores.md").read_text()
+    kinds = {PurePosixPath(r["noise_id"]).parent.as_posix() for r in rows}
+    assert kinds and "| system | noise folder |" in table
     for system in ("noisy", "identity", "trained"):
-        for snr in ("-5", "0", "5", "all"):
-            assert f"| {system} | {snr} |" in table
+        for group in ("-5", "0", "5", "all", *kinds):
+            assert f"| {system} | {group} |" in table
     assert len(rows) == 15  # 5 files x (noisy + 2 models)
     noisy_sdr = _scores(rows, "noisy", "si_sdr_db")
     assert all(abs(noisy_sdr[r["file"]] - float(r["snr"])) < 0.5 for r in rows if r["system"] == "noisy")
@@ -211,18 +225,22 @@ def test_make_testset_cli_is_byte_identical_for_a_seed_and_refuses_a_used_folder
     assert all(second[name] == first[name] for name in second if name.endswith(".wav"))
 
 
-def test_read_snrs_names_the_file_and_line_of_a_bad_value(tmp_path: Path) -> None:
+def test_read_table_names_the_file_and_line_of_a_bad_value(tmp_path: Path) -> None:
     table = tmp_path / "testset.csv"
+    table.write_text("file,snr,speech_id,noise_id,offset\n0000.wav,5,s/a.wav,n/b.wav,0\n")
+    assert testset.read_table(table) == {"0000.wav": testset.TableEntry(5.0, "s/a.wav", "n/b.wav")}
+    table.write_text("file,snr\n0000.wav,5\n")  # the id columns are optional
+    assert testset.read_table(table) == {"0000.wav": testset.TableEntry(5.0, None, None)}
     table.write_text("file,snr,speech_id,noise_id,offset\n0000.wav,5,s,n,0\n0001.wav,loud,s,n,0\n")
     with pytest.raises(UserError, match=f"^{table}: line 3: snr 'loud' of 0001.wav is not a number$"):
-        testset.read_snrs(table)
+        testset.read_table(table)
     table.write_text("name,level\n0000.wav,5\n")
     with pytest.raises(UserError, match="needs the columns file and snr"):
-        testset.read_snrs(table)
+        testset.read_table(table)
 
 
 def test_write_csv_replaces_the_file_whole_and_leaves_no_temporary(tmp_path: Path) -> None:
-    rows = [evaluate.Row("0.wav", 5.0, "noisy", 1.5, 0.8, 5.1, 0.0, 1.0)]
+    rows = [evaluate.Row("0.wav", 5.0, "s/a.wav", "n/b.wav", "noisy", 1.5, 0.8, 5.1, 0.0, 1.0)]
     target = tmp_path / "new" / "scores.csv"
     evaluate.write_csv(rows, target)
     evaluate.write_csv(rows * 2, target)

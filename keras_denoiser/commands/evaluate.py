@@ -3,6 +3,7 @@
     keras_denoiser evaluate --model=runs/unet --model=runs/causal --clean_dir=test/clean --noisy_dir=test/noisy
     keras_denoiser evaluate --model=runs/unet --speech_dir=LJSpeech-1.1 --noise_dir=noise \
         --snrs=-5,0,5,10,15 --num_files=50 --peers=noisereduce --csv_out=scores.csv --markdown_out=scores.md
+    keras_denoiser evaluate ... --group_by=snr,speech_folder,noise_folder  # where each system wins and loses
 
 With --clean_dir/--noisy_dir, files are matched by relative path (SNRs are read from a testset.csv
 beside the two folders when there is one); with --speech_dir/--noise_dir a deterministic mixture
@@ -37,6 +38,15 @@ scoring_set.define_scoring_set_flags(default_split="test")
 flags.adopt_module_key_flags(scoring_set)
 flags.adopt_module_key_flags(corpus_flags)
 flags.DEFINE_integer("chunk_frames", 1024, "STFT frames our models enhance per chunk; bounds memory, not the result; default 1024.", lower_bound=1)
+flags.DEFINE_list(
+    "group_by", ["snr"],
+    "Summary tables to print, one per grouping: snr, speech_folder (the speaker, in our test sets), noise_folder "
+    "(the noise kind); the folders come from the test set table. Default snr.",
+)
+flags.register_validator(
+    "group_by", lambda names: bool(names) and set(names) <= set(evaluate.GROUPINGS),
+    f"--group_by takes one or more of {', '.join(evaluate.GROUPINGS)}",
+)
 flags.DEFINE_string("csv_out", None, "Write per-file scores of every system to this CSV file; default: not written.")
 flags.DEFINE_string("markdown_out", None, "Write the summary table to this markdown file; default: only printed.")
 
@@ -47,7 +57,7 @@ def main(argv: Sequence[str]) -> int:
             check_output_file(path)
     examples = scoring_set.examples()
     rows = scoring_set.score(_systems(), examples, "evaluate")
-    table = evaluate.markdown_table(evaluate.summarise(rows))
+    table = "\n\n".join(evaluate.markdown_table(evaluate.summarise(rows, by), by) for by in FLAGS.group_by)
     print(table)
     if FLAGS.csv_out:
         evaluate.write_csv(rows, Path(FLAGS.csv_out))

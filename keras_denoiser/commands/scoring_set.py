@@ -47,14 +47,14 @@ def examples(split: SplitConfig | None = None) -> list[evaluate.Example]:
         for folder in (clean_dir, noisy_dir):
             if not folder.is_dir():
                 raise UserError(f"{folder}: no such folder")
-        snrs = testset.read_snrs(noisy_dir.parent / testset.CSV_NAME)
-        return list(evaluate.pair_examples(clean_dir, noisy_dir, RATE, snrs))
+        table = testset.read_table(noisy_dir.parent / testset.CSV_NAME)
+        return list(evaluate.pair_examples(clean_dir, noisy_dir, RATE, table))
     if not (FLAGS.speech_dir and FLAGS.noise_dir):
         raise UserError("--speech_dir and --noise_dir go together")
     split = split or corpus_flags.split_config()
     speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, split)
     mixtures = testset.mixtures(speech, noise, corpus_flags.mixture_snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
-    return [evaluate.Example(m.file, m.snr, m.clean, m.noisy) for m in mixtures]
+    return [evaluate.Example(m.file, m.snr, m.clean, m.noisy, m.speech_id, m.noise_id) for m in mixtures]
 
 
 def score(systems: Sequence[Enhancer], examples: Sequence[evaluate.Example], task: str) -> list[evaluate.Row]:

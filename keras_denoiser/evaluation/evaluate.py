@@ -1,11 +1,12 @@
 """Score denoisers on clean/noisy pairs: PESQ-WB, STOI, SI-SDR and speed, per file and summarised.
 
 Every system is an `Enhancer`; the unprocessed input is scored too, as the system "noisy".
-The summary averages each score per system and SNR and overall (NaN scores are left out) and
-reports speed as the real-time factor: processing seconds per second of audio.
+The summary averages each score per system and group (SNR, speech folder or noise folder: where a
+system wins and loses) and overall (NaN scores are left out) and reports speed as the real-time
+factor: processing seconds per second of audio.
 
     rows = score(systems, examples, rate=16000)
-    print(markdown_table(summarise(rows)))
+    print(markdown_table(summarise(rows, by="noise_folder"), by="noise_folder"))
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import io
 import math
 import time
 from collections import defaultdict
-from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from absl import logging
@@ -25,19 +26,25 @@ from absl import logging
 from keras_denoiser.core import audio, metrics
 from keras_denoiser.core.atomic import write_bytes_atomic
 from keras_denoiser.evaluation.enhancer import Enhancer
+from keras_denoiser.evaluation.testset import TableEntry
 
 NOISY = "noisy"
-ALL_SNRS = "all"
+ALL_FILES = "all"
+# What a summary can group files by, and its column title. A folder is that of the file's speech or
+# noise id in the test set table (a test set's speakers and noise kinds are folders).
+GROUPINGS = {"snr": "SNR (dB)", "speech_folder": "speech folder", "noise_folder": "noise folder"}
 
 
 @dataclasses.dataclass(frozen=True)
 class Example:
-    """A clean reference and its noisy version at the evaluation rate; `snr` is None when unknown."""
+    """A clean reference and its noisy version at the evaluation rate; `snr` and the ids are None when unknown."""
 
     file: str
     snr: float | None
     clean: np.ndarray
     noisy: np.ndarray
+    speech_id: str | None = None
+    noise_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +53,8 @@ class Row:
 
     file: str
     snr: float | None
+    speech_id: str | None
+    noise_id: str | None
     system: str
     pesq: float
     stoi: float
@@ -56,10 +65,10 @@ class Row:
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
-    """Mean scores of one system over the files of one SNR (or all of them)."""
+    """Mean scores of one system over the files of one group (an SNR, a folder; or all of them)."""
 
     system: str
-    snr: str
+    group: str
     files: int
     pesq: float
     stoi: float
@@ -67,8 +76,11 @@ class Summary:
     rtf: float
 
 
-def pair_examples(clean_dir: Path, noisy_dir: Path, rate: int, snrs: dict[str, float]) -> Iterator[Example]:
-    """Noisy files matched to clean ones by relative path; a noisy file without a clean one is skipped."""
+def pair_examples(clean_dir: Path, noisy_dir: Path, rate: int, table: Mapping[str, TableEntry]) -> Iterator[Example]:
+    """Noisy files matched to clean ones by relative path; a noisy file without a clean one is skipped.
+
+    `table`: what the test set table says of each file (its SNR and sources), where it says anything.
+    """
     noisy_files = audio.find_audio_files(noisy_dir)
     if not noisy_files:
         logging.warning("%s: no audio files", noisy_dir)
@@ -80,7 +92,8 @@ def pair_examples(clean_dir: Path, noisy_dir: Path, rate: int, snrs: dict[str, f
             continue
         clean, noisy = audio.read_mono(clean_path, rate), audio.read_mono(noisy_path, rate)
         length = min(len(clean), len(noisy))
-        yield Example(relative, snrs.get(relative), clean[:length], noisy[:length])
+        entry = table.get(relative, TableEntry(None, None, None))
+        yield Example(relative, entry.snr, clean[:length], noisy[:length], entry.speech_id, entry.noise_id)
 
 
 def score(systems: Sequence[Enhancer], examples: Iterable[Example], rate: int,
@@ -113,6 +126,8 @@ def _score_one(example: Example, system: str, estimate: np.ndarray, seconds: flo
     return Row(
         file=example.file,
         snr=example.snr,
+        speech_id=example.speech_id,
+        noise_id=example.noise_id,
         system=system,
         pesq=metrics.pesq_wb(example.clean, estimate, rate, label),
         stoi=metrics.stoi(example.clean, estimate, rate, label),
@@ -122,25 +137,37 @@ def _score_one(example: Example, system: str, estimate: np.ndarray, seconds: flo
     )
 
 
-def summarise(rows: Sequence[Row]) -> list[Summary]:
-    """Per system: one line per SNR (ascending) when SNRs are known, then one over all files."""
+def summarise(rows: Sequence[Row], by: str = "snr") -> list[Summary]:
+    """Per system: one line per group `by` (SNRs ascending, folders by name) where it is known, then
+    one over all files."""
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {by!r}; choose one of {', '.join(GROUPINGS)}")
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     systems: list[str] = []
     for row in rows:
         if row.system not in systems:
             systems.append(row.system)
-        if row.snr is not None:
-            groups[(row.system, f"{row.snr:g}")].append(row)
-        groups[(row.system, ALL_SNRS)].append(row)
-    snrs = sorted({row.snr for row in rows if row.snr is not None})
-    order = [f"{snr:g}" for snr in snrs] + [ALL_SNRS]
-    return [_summary(system, snr, groups[(system, snr)]) for system in systems for snr in order if groups[(system, snr)]]
+        key = _group_of(row, by)
+        if key is not None:
+            groups[(row.system, key)].append(row)
+        groups[(row.system, ALL_FILES)].append(row)
+    keys = {key for _, key in groups} - {ALL_FILES}
+    order = sorted(keys, key=float if by == "snr" else str) + [ALL_FILES]
+    return [_summary(system, key, groups[(system, key)]) for system in systems for key in order if groups[(system, key)]]
 
 
-def _summary(system: str, snr: str, rows: list[Row]) -> Summary:
+def _group_of(row: Row, by: str) -> str | None:
+    """The group `by` of a row's file, or None when the test set does not say."""
+    if by == "snr":
+        return None if row.snr is None else f"{row.snr:g}"
+    source = row.speech_id if by == "speech_folder" else row.noise_id
+    return None if not source else PurePosixPath(source).parent.as_posix()
+
+
+def _summary(system: str, group: str, rows: list[Row]) -> Summary:
     audio_seconds = sum(r.audio_seconds for r in rows)
     rtf = sum(r.seconds for r in rows) / audio_seconds if system != NOISY and audio_seconds else math.nan
-    return Summary(system, snr, len(rows), _mean([r.pesq for r in rows]), _mean([r.stoi for r in rows]),
+    return Summary(system, group, len(rows), _mean([r.pesq for r in rows]), _mean([r.stoi for r in rows]),
                    _mean([r.si_sdr for r in rows]), rtf)
 
 
@@ -149,11 +176,12 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
-def markdown_table(summaries: Sequence[Summary]) -> str:
-    """The summary as a GitHub markdown table."""
-    lines = ["| system | SNR (dB) | files | PESQ-WB | STOI | SI-SDR (dB) | RTF |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+def markdown_table(summaries: Sequence[Summary], by: str = "snr") -> str:
+    """The summary (grouped `by`) as a GitHub markdown table."""
+    lines = [f"| system | {GROUPINGS[by]} | files | PESQ-WB | STOI | SI-SDR (dB) | RTF |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for s in summaries:
-        lines.append(f"| {s.system} | {s.snr} | {s.files} | {_fmt(s.pesq, 2)} | {_fmt(s.stoi, 3)} | {_fmt(s.si_sdr, 2)} | {_fmt(s.rtf, 4)} |")
+        lines.append(f"| {s.system} | {s.group} | {s.files} | {_fmt(s.pesq, 2)} | {_fmt(s.stoi, 3)} | {_fmt(s.si_sdr, 2)} | {_fmt(s.rtf, 4)} |")
     return "\n".join(lines)
 
 
@@ -165,8 +193,8 @@ def write_csv(rows: Sequence[Row], path: Path) -> None:
     """Per-file scores as CSV (written atomically)."""
     table = io.StringIO(newline="")
     writer = csv.writer(table)
-    writer.writerow(["file", "snr", "system", "pesq_wb", "stoi", "si_sdr_db", "seconds", "audio_seconds"])
+    writer.writerow(["file", "snr", "speech_id", "noise_id", "system", "pesq_wb", "stoi", "si_sdr_db", "seconds", "audio_seconds"])
     for r in rows:
-        writer.writerow([r.file, "" if r.snr is None else f"{r.snr:g}", r.system, f"{r.pesq:.4f}", f"{r.stoi:.4f}",
+        writer.writerow([r.file, "" if r.snr is None else f"{r.snr:g}", r.speech_id or "", r.noise_id or "", r.system, f"{r.pesq:.4f}", f"{r.stoi:.4f}",
                          f"{r.si_sdr:.3f}", f"{r.seconds:.4f}", f"{r.audio_seconds:.3f}"])
     write_bytes_atomic(path, table.getvalue().encode())

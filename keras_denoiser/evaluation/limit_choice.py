@@ -14,7 +14,7 @@ from typing import Sequence
 
 from keras_denoiser.core.config import check_attenuation_limit
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.evaluation.evaluate import ALL_SNRS, NOISY, Summary
+from keras_denoiser.evaluation.evaluate import ALL_FILES, NOISY, Summary
 
 LIMITS_TO_TRY = (6.0, 9.0, 12.0, 18.0, 24.0, 30.0, 40.0, 60.0, math.inf)
 # Scores are compared as reported (PESQ-WB and STOI to 3 decimals, SI-SDR to 2).
@@ -56,7 +56,7 @@ def choose(summaries: Sequence[Summary], limits: Sequence[float]) -> LimitChoice
     Remaining ties go to the lower, gentler limit. When no limit keeps STOI at the input's, the
     lowest one tried is chosen, since it changes the input least.
     """
-    overall = {s.system: s for s in summaries if s.snr == ALL_SNRS}
+    overall = {s.system: s for s in summaries if s.group == ALL_FILES}
     noisy_stoi = round(overall[NOISY].stoi, STOI_DIGITS)
     by_limit = {limit: overall[system_name(limit)] for limit in sorted(limits)}
     keeping = [limit for limit, s in by_limit.items() if round(s.stoi, STOI_DIGITS) >= noisy_stoi and math.isfinite(s.pesq)]

@@ -135,18 +135,29 @@ def write_testset(examples: Iterator[Mixture], output_dir: Path, rate: int) -> i
     return count
 
 
-def read_snrs(csv_path: Path) -> dict[str, float]:
-    """file -> SNR from a testset.csv (empty when there is none); UserError naming the row of a bad value."""
+@dataclasses.dataclass(frozen=True)
+class TableEntry:
+    """What a test set table says of one file: its SNR and the speech and noise it was mixed from."""
+
+    snr: float | None
+    speech_id: str | None
+    noise_id: str | None
+
+
+def read_table(csv_path: Path) -> dict[str, TableEntry]:
+    """file -> its entry in a testset.csv (empty when there is none; the id columns are optional);
+    UserError naming the row of a bad SNR."""
     if not Path(csv_path).is_file():
         return {}
-    snrs = {}
+    entries = {}
     with open(csv_path, newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or not {"file", "snr"} <= set(reader.fieldnames):
             raise UserError(f"{csv_path}: not a test set table (needs the columns file and snr)")
         for row in reader:
             try:
-                snrs[row["file"]] = float(row["snr"])
+                snr = float(row["snr"])
             except (TypeError, ValueError):
                 raise UserError(f"{csv_path}: line {reader.line_num}: snr {row['snr']!r} of {row['file']} is not a number") from None
-    return snrs
+            entries[row["file"]] = TableEntry(snr, row.get("speech_id") or None, row.get("noise_id") or None)
+    return entries
