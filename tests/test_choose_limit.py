@@ -24,10 +24,10 @@ RATE = 16000
 
 def _sweep(noisy_stoi: float, scores: dict[float, tuple[float, ...]]) -> list[Summary]:
     """Overall summaries of a sweep: the noisy input and, per limit, (PESQ-WB, STOI[, SI-SDR])."""
-    rows = [Summary(NOISY, ALL_FILES, 10, 1.5, noisy_stoi, 5.0, math.nan)]
-    rows += [Summary(system_name(limit), ALL_FILES, 10, score[0], score[1], score[2] if len(score) > 2 else 9.0, 0.01)
-             for limit, score in scores.items()]
-    rows += [Summary(system_name(limit), "0", 5, 9.9, 0.99, 9.0, 0.01) for limit in scores]  # per-SNR rows are ignored
+    rows = [Summary(NOISY, ALL_FILES, 10, 1.5, noisy_stoi, 5.0, 0.0, 0.0, math.nan)]
+    rows += [Summary(system_name(limit), ALL_FILES, 10, score[0], score[1], score[2] if len(score) > 2 else 9.0,
+                     -1.0, -10.0, 0.01) for limit, score in scores.items()]
+    rows += [Summary(system_name(limit), "0", 5, 9.9, 0.99, 9.0, -1.0, -10.0, 0.01) for limit in scores]  # per-SNR rows are ignored
     return rows
 
 

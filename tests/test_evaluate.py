@@ -35,6 +35,14 @@ def clean_and_noisy() -> tuple[np.ndarray, np.ndarray]:
     return clean, clean + noise
 
 
+def test_speech_and_noise_gains_tell_distortion_from_noise_removal(clean_and_noisy) -> None:
+    clean, noisy = clean_and_noisy
+    assert metrics.speech_and_noise_gains(clean, noisy, noisy, RATE) == pytest.approx((0.0, 0.0), abs=0.5)
+    assert metrics.speech_and_noise_gains(clean, noisy, 0.5 * noisy, RATE) == pytest.approx((-6.0, -6.0), abs=0.5)
+    speech_gain, noise_gain = metrics.speech_and_noise_gains(clean, noisy, clean, RATE)  # a perfect denoiser
+    assert abs(speech_gain) < 0.5 and noise_gain < -15.0
+
+
 def test_si_sdr_is_very_high_for_the_clean_signal_and_near_the_snr_for_noisy(clean_and_noisy) -> None:
     clean, noisy = clean_and_noisy
     assert metrics.si_sdr(clean, clean) > 50.0
@@ -103,7 +111,7 @@ def test_held_out_splits_keep_only_their_noise_files(tmp_path: Path) -> None:
 
 
 def test_summary_averages_per_snr_and_overall() -> None:
-    rows = [evaluate.Row(f"{n}.wav", snr, None, None, system, p, 0.5, s, 0.1, 1.0)
+    rows = [evaluate.Row(f"{n}.wav", snr, None, None, system, p, 0.5, s, -1.0, -10.0, 0.1, 1.0)
             for n, (snr, system, p, s) in enumerate([(10, "m", 2.0, 4.0), (5, "m", 3.0, 8.0), (5, "m", math.nan, 10.0)])]
     summary = {s.group: s for s in evaluate.summarise(rows)}
     assert list(summary) == ["5", "10", "all"]  # numeric order
@@ -114,13 +122,13 @@ def test_summary_averages_per_snr_and_overall() -> None:
 def test_summary_groups_by_speech_and_noise_folder() -> None:
     sources = [("kt/ga/a.flac", "events/door.wav", 1.0), ("kt/ga/b.flac", "music/x/1.flac", 2.0),
                ("kt/ro/a.flac", "events/bell.wav", 4.0), ("lj.wav", None, 8.0)]
-    rows = [evaluate.Row(f"{n}.wav", 0.0, speech, noise, "m", p, 0.5, p, 0.1, 1.0)
+    rows = [evaluate.Row(f"{n}.wav", 0.0, speech, noise, "m", p, 0.5, p, -1.0, -10.0, 0.1, 1.0)
             for n, (speech, noise, p) in enumerate(sources)]
     by_speech = {s.group: (s.files, s.pesq) for s in evaluate.summarise(rows, "speech_folder")}
     assert by_speech == {".": (1, 8.0), "kt/ga": (2, 1.5), "kt/ro": (1, 4.0), "all": (4, 3.75)}
     by_noise = {s.group: (s.files, s.pesq) for s in evaluate.summarise(rows, "noise_folder")}
     assert by_noise == {"events": (2, 2.5), "music/x": (1, 2.0), "all": (4, 3.75)}  # no noise id: only in "all"
-    assert "| m | events | 2 | 2.50 |" in evaluate.markdown_table(evaluate.summarise(rows, "noise_folder"), "noise_folder")
+    assert "| m | events | 2 | 2.50 | 0.500 | 2.50 | -1.0 | -10.0 |" in evaluate.markdown_table(evaluate.summarise(rows, "noise_folder"), "noise_folder")
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +248,7 @@ def test_read_table_names_the_file_and_line_of_a_bad_value(tmp_path: Path) -> No
 
 
 def test_write_csv_replaces_the_file_whole_and_leaves_no_temporary(tmp_path: Path) -> None:
-    rows = [evaluate.Row("0.wav", 5.0, "s/a.wav", "n/b.wav", "noisy", 1.5, 0.8, 5.1, 0.0, 1.0)]
+    rows = [evaluate.Row("0.wav", 5.0, "s/a.wav", "n/b.wav", "noisy", 1.5, 0.8, 5.1, 0.0, 0.0, 0.0, 1.0)]
     target = tmp_path / "new" / "scores.csv"
     evaluate.write_csv(rows, target)
     evaluate.write_csv(rows * 2, target)

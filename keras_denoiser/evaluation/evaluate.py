@@ -1,9 +1,11 @@
 """Score denoisers on clean/noisy pairs: PESQ-WB, STOI, SI-SDR and speed, per file and summarised.
 
 Every system is an `Enhancer`; the unprocessed input is scored too, as the system "noisy".
-The summary averages each score per system and group (SNR, speech folder or noise folder: where a
-system wins and loses) and overall (NaN scores are left out) and reports speed as the real-time
-factor: processing seconds per second of audio.
+Beside the scores, each file gets the system's speech gain and noise gain (dB in the speech- and
+noise-dominated bins: how much speech it distorts, how much noise it removes). The summary averages
+each per system and group (SNR, speech folder or noise folder: where a system wins and loses) and
+overall (NaN scores are left out) and reports speed as the real-time factor: processing seconds
+per second of audio.
 
     rows = score(systems, examples, rate=16000)
     print(markdown_table(summarise(rows, by="noise_folder"), by="noise_folder"))
@@ -59,6 +61,8 @@ class Row:
     pesq: float
     stoi: float
     si_sdr: float
+    speech_gain: float  # dB, in the speech-dominated bins (metrics.speech_and_noise_gains)
+    noise_gain: float  # dB, in the noise-dominated bins
     seconds: float  # processing time
     audio_seconds: float
 
@@ -73,6 +77,8 @@ class Summary:
     pesq: float
     stoi: float
     si_sdr: float
+    speech_gain: float
+    noise_gain: float
     rtf: float
 
 
@@ -123,6 +129,7 @@ def _run(system: Enhancer, noisy: np.ndarray, rate: int) -> tuple[np.ndarray, fl
 
 def _score_one(example: Example, system: str, estimate: np.ndarray, seconds: float, rate: int) -> Row:
     label = f"{example.file} ({system})"
+    gains = metrics.speech_and_noise_gains(example.clean, example.noisy, estimate, rate)
     return Row(
         file=example.file,
         snr=example.snr,
@@ -132,6 +139,8 @@ def _score_one(example: Example, system: str, estimate: np.ndarray, seconds: flo
         pesq=metrics.pesq_wb(example.clean, estimate, rate, label),
         stoi=metrics.stoi(example.clean, estimate, rate, label),
         si_sdr=metrics.si_sdr(example.clean, estimate),
+        speech_gain=gains[0],
+        noise_gain=gains[1],
         seconds=seconds,
         audio_seconds=len(estimate) / rate,
     )
@@ -168,7 +177,8 @@ def _summary(system: str, group: str, rows: list[Row]) -> Summary:
     audio_seconds = sum(r.audio_seconds for r in rows)
     rtf = sum(r.seconds for r in rows) / audio_seconds if system != NOISY and audio_seconds else math.nan
     return Summary(system, group, len(rows), _mean([r.pesq for r in rows]), _mean([r.stoi for r in rows]),
-                   _mean([r.si_sdr for r in rows]), rtf)
+                   _mean([r.si_sdr for r in rows]), _mean([r.speech_gain for r in rows]),
+                   _mean([r.noise_gain for r in rows]), rtf)
 
 
 def _mean(values: list[float]) -> float:
@@ -178,10 +188,11 @@ def _mean(values: list[float]) -> float:
 
 def markdown_table(summaries: Sequence[Summary], by: str = "snr") -> str:
     """The summary (grouped `by`) as a GitHub markdown table."""
-    lines = [f"| system | {GROUPINGS[by]} | files | PESQ-WB | STOI | SI-SDR (dB) | RTF |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [f"| system | {GROUPINGS[by]} | files | PESQ-WB | STOI | SI-SDR (dB) | speech (dB) | noise (dB) | RTF |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for s in summaries:
-        lines.append(f"| {s.system} | {s.group} | {s.files} | {_fmt(s.pesq, 2)} | {_fmt(s.stoi, 3)} | {_fmt(s.si_sdr, 2)} | {_fmt(s.rtf, 4)} |")
+        lines.append(f"| {s.system} | {s.group} | {s.files} | {_fmt(s.pesq, 2)} | {_fmt(s.stoi, 3)} | {_fmt(s.si_sdr, 2)} "
+                     f"| {_fmt(s.speech_gain, 1)} | {_fmt(s.noise_gain, 1)} | {_fmt(s.rtf, 4)} |")
     return "\n".join(lines)
 
 
@@ -193,8 +204,10 @@ def write_csv(rows: Sequence[Row], path: Path) -> None:
     """Per-file scores as CSV (written atomically)."""
     table = io.StringIO(newline="")
     writer = csv.writer(table)
-    writer.writerow(["file", "snr", "speech_id", "noise_id", "system", "pesq_wb", "stoi", "si_sdr_db", "seconds", "audio_seconds"])
+    writer.writerow(["file", "snr", "speech_id", "noise_id", "system", "pesq_wb", "stoi", "si_sdr_db",
+                     "speech_gain_db", "noise_gain_db", "seconds", "audio_seconds"])
     for r in rows:
-        writer.writerow([r.file, "" if r.snr is None else f"{r.snr:g}", r.speech_id or "", r.noise_id or "", r.system, f"{r.pesq:.4f}", f"{r.stoi:.4f}",
-                         f"{r.si_sdr:.3f}", f"{r.seconds:.4f}", f"{r.audio_seconds:.3f}"])
+        writer.writerow([r.file, "" if r.snr is None else f"{r.snr:g}", r.speech_id or "", r.noise_id or "", r.system,
+                         f"{r.pesq:.4f}", f"{r.stoi:.4f}", f"{r.si_sdr:.3f}", f"{r.speech_gain:.2f}",
+                         f"{r.noise_gain:.2f}", f"{r.seconds:.4f}", f"{r.audio_seconds:.3f}"])
     write_bytes_atomic(path, table.getvalue().encode())
