@@ -304,7 +304,8 @@ def test_mismatched_model_says_so_and_the_previous_model_stays(page, tmp_path) -
     good = MODELS / "unet_causal_float32.tflite"
     page.find_element("id", "model-files").send_keys(f"{good}\n{good.with_suffix('.json')}")
     wait_for(page, "return window.denoiserApp.model.quantization === 'float32'")
-    assert page.find_element("id", "model-info").text.startswith("unet_causal_float32.tflite (float32, 16 kHz, 32 ms latency)")
+    latency_ms = StreamingDenoiser(good).latency_ms  # the sidecar's delay (and lookahead) plus a hop
+    assert page.find_element("id", "model-info").text.startswith(f"unet_causal_float32.tflite (float32, 16 kHz, {latency_ms:.0f} ms latency)")
 
 
 def test_a_lookahead_model_from_disk_streams_as_the_python_app(page, tmp_path) -> None:
@@ -322,7 +323,9 @@ def test_a_lookahead_model_from_disk_streams_as_the_python_app(page, tmp_path) -
     expected = denoise_signal(StreamingDenoiser(path), sf.read(NOISY, dtype="float32")[0]).audio
     assert np.abs(expected).max() > 0.01  # the tiny model's masks pass some of the input
     assert snr_db(expected, result["audio"][:, 0]) >= SNR_FLOOR_DB["float32"]
-    choose_model(page, "unet_causal_int8.tflite")
+    shown = page.execute_script("const s = document.getElementById('model-select'); return s.options[s.selectedIndex].text")
+    assert shown == "unet_causal_float32.tflite (from disk)"
+    choose_model(page, "unet_causal_int8.tflite")  # the bundled model it replaced can be chosen again
 
 
 @pytest.mark.parametrize("override, expected", [

@@ -79,6 +79,7 @@ window.denoiserApp = app;
 let worker;
 const spectrograms = { input: new Spectrogram($("spec-in")), output: new Spectrogram($("spec-out")) };
 
+/** Load a model into the worker; true when it is now the model in use. */
 async function loadModel(name, bytes, sidecar, sidecarName) {
   $("model-info").textContent = `loading ${name}…`;
   try {
@@ -87,10 +88,22 @@ async function loadModel(name, bytes, sidecar, sidecarName) {
     $("model-info").textContent = `${m.name} (${m.quantization}, ${m.sampleRate / 1000} kHz, ${m.latencyMs.toFixed(0)} ms latency)`;
     setAttenuation(m.maxAttenuationDb);
     showMessage("");
+    return true;
   } catch (err) {
     $("model-info").textContent = app.model ? `${app.model.name} (still loaded)` : "no model";
     showMessage(err.message);
+    return false;
   }
+}
+
+/** The list shows a model loaded from disk as its own (unselectable) entry, so any listed model can be chosen again. */
+function showDiskModel(name) {
+  const select = $("model-select");
+  select.querySelector("option[data-disk]")?.remove();
+  const option = new Option(`${name} (from disk)`, "", true, true);
+  option.dataset.disk = "true";
+  option.disabled = true;
+  select.add(option);
 }
 
 async function loadServerModel(entry) {
@@ -114,7 +127,7 @@ async function loadModelFiles(files) {
   } catch {
     return showMessage(`${json.name}: not JSON`);
   }
-  await loadModel(tflite.name, await tflite.arrayBuffer(), sidecar, json.name);
+  if (await loadModel(tflite.name, await tflite.arrayBuffer(), sidecar, json.name)) showDiskModel(tflite.name);
 }
 
 function drawFileSpectra({ input, output }) {
@@ -249,7 +262,10 @@ app.recordLive = (seconds) => new Promise((resolve) => {
 });
 
 function wireControls() {
-  $("model-select").onchange = () => loadServerModel(app.models[Number($("model-select").value)]);
+  $("model-select").onchange = () => {
+    $("model-select").querySelector("option[data-disk]")?.remove();
+    loadServerModel(app.models[Number($("model-select").value)]);
+  };
   $("model-files").onchange = (e) => {
     const files = [...e.target.files];
     e.target.value = "";
