@@ -158,23 +158,17 @@ def test_attenuation_limit_defaults_to_the_sidecar_and_the_flag_overrides_it(sil
         np.testing.assert_allclose(sf.read(str(output), dtype="float32")[0], gain * wave, atol=2 / 32768)
 
 
-@pytest.mark.parametrize("value", ["2", -1, 1.5, True])
-def test_bad_sidecar_lookahead_is_a_clear_error(float_model, tmp_path, value) -> None:
-    model = tmp_path / "bad_lookahead.tflite"
+@pytest.mark.parametrize(
+    "key, value, reason",
+    [("max_attenuation_db", value, "max_attenuation_db must be a number >= 0") for value in ("loud", -3, True)]
+    + [("lookahead_frames", value, "lookahead_frames must be an integer >= 0") for value in ("2", -1, 1.5, True)],
+)
+def test_bad_sidecar_value_is_a_clear_error(float_model, tmp_path, key: str, value, reason: str) -> None:
+    model = tmp_path / "bad.tflite"
     model.write_bytes(float_model.read_bytes())
     sidecar = json.loads(float_model.with_suffix(".json").read_text())
-    model.with_suffix(".json").write_text(json.dumps({**sidecar, "lookahead_frames": value}))
-    with pytest.raises(DemoError, match="bad_lookahead.json: not a streaming-model sidecar .lookahead_frames must be an integer >= 0"):
-        StreamingDenoiser(model)
-
-
-@pytest.mark.parametrize("value", ["loud", -3, True])
-def test_bad_sidecar_attenuation_limit_is_a_clear_error(float_model, tmp_path, value) -> None:
-    model = tmp_path / "bad_limit.tflite"
-    model.write_bytes(float_model.read_bytes())
-    sidecar = json.loads(float_model.with_suffix(".json").read_text())
-    model.with_suffix(".json").write_text(json.dumps({**sidecar, "max_attenuation_db": value}))
-    with pytest.raises(DemoError, match="not a streaming-model sidecar .max_attenuation_db must be a number >= 0"):
+    model.with_suffix(".json").write_text(json.dumps({**sidecar, key: value}))
+    with pytest.raises(DemoError, match=f"bad.json: not a streaming-model sidecar .{reason}"):
         StreamingDenoiser(model)
 
 
