@@ -84,8 +84,9 @@ def stream_masks(
     followed by L frames of silence (as a stream that ends is) and the first L masks are dropped.
     """
     silence = np.full((lookahead_frames, np.shape(log_mag)[1]), SILENCE_LOG_MAGNITUDE, np.float32)
-    masks = [mask for _, mask in stream(step, states, np.concatenate([np.asarray(log_mag, np.float32), silence]))]
-    return np.stack(masks[lookahead_frames:]) if log_mag.shape[0] else np.zeros((0, np.shape(log_mag)[1]), np.float32)
+    frames = np.concatenate([np.asarray(log_mag, np.float32), silence])
+    masks = [mask for _, mask in stream(step, states, frames)][lookahead_frames:]
+    return np.stack(masks) if masks else np.zeros((0, np.shape(log_mag)[1]), np.float32)
 
 
 class StreamingUNet:

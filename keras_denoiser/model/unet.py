@@ -4,8 +4,8 @@
 `unet_causal` only looks at past frames (convolutions padded on the left in time) and pools along
 frequency only, so output frame t depends on input frames <= t and the model can stream. With
 `lookahead_frames` L it is read L frames late: the input gets L frames of silence appended, the
-first L output frames are dropped, and the first convolution reaches L frames further back, so the
-mask of frame t uses frames <= t + L while the network inside stays causal (a stream emits the
+first L output frames are dropped, and the first convolution's kernel is L frames wider in time, so
+the mask of frame t uses frames <= t + L while the network inside stays causal (a stream emits the
 mask of frame n - L at frame n).
 Both accept any number of frames: the input is padded to a multiple of the pooling factor and the
 mask is cropped back to the input's shape.
