@@ -34,6 +34,7 @@ SHUFFLE_BUFFER = 256
 INTERLEAVE_CYCLE = 8
 PREVIEW_SECONDS = 3.0
 _AUDIO_FEATURES = {"audio": tf.io.FixedLenFeature([], tf.string)}
+_ID_FEATURES = {"id": tf.io.FixedLenFeature([], tf.string)}
 
 
 def build_datasets(
@@ -112,8 +113,18 @@ def _parse(record: tf.Tensor) -> tf.Tensor:
     return tf.io.decode_raw(audio, tf.float32, little_endian=True)
 
 
-def _waveforms(shards: list[str], shuffle_seed: int | None) -> tf.data.Dataset:
-    """Waveforms of all shards; with a seed, shard order reshuffled every pass and repeated forever."""
+def _top_folder(record: tf.Tensor) -> tf.Tensor:
+    """The first folder of a record's id (its path below the corpus root); "" for a file at the root."""
+    record_id = tf.io.parse_single_example(record, _ID_FEATURES)["id"]
+    nested = tf.strings.regex_full_match(record_id, ".*/.*")
+    return tf.where(nested, tf.strings.regex_replace(record_id, "/.*", ""), "")
+
+
+def _waveforms(shards: list[str], shuffle_seed: int | None, folder: str | None = None) -> tf.data.Dataset:
+    """Waveforms of all shards, or of one top `folder`'s records.
+
+    With a seed, the shard order is reshuffled every pass and repeated forever.
+    """
     files = tf.data.Dataset.from_tensor_slices(shards)
     if shuffle_seed is not None:
         files = files.shuffle(len(shards), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
@@ -123,7 +134,23 @@ def _waveforms(shards: list[str], shuffle_seed: int | None) -> tf.data.Dataset:
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+    if folder is not None:
+        records = records.filter(lambda record: tf.equal(_top_folder(record), folder))
     return records.map(_parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _training_noise(shards: list[str], seed: int, balance: str) -> tf.data.Dataset:
+    """Training noise waveforms: each file equally often, or (`balance == "folder"`) each top folder.
+
+    Balancing by folder keeps a noise kind with few files (babble, music) from being rare beside one
+    with many short clips (events). Folders of the same name in two noise corpora count as one.
+    """
+    if balance == "file":
+        return _waveforms(shards, seed)
+    top_folders = tf.data.TFRecordDataset(shards).map(_top_folder).as_numpy_iterator()
+    folders = sorted({name.decode("utf-8") for name in top_folders})
+    streams = [_waveforms(shards, seed + 1000 * (k + 1), folder) for k, folder in enumerate(folders)]
+    return tf.data.Dataset.sample_from_datasets(streams, seed=seed)
 
 
 def _train_mixtures(speech: list[str], noise: list[str], length: int, cfg: TrainConfig) -> tf.data.Dataset:
@@ -140,8 +167,8 @@ def _train_mixtures(speech: list[str], noise: list[str], length: int, cfg: Train
         return tf.ensure_shape(loop_to_length(wave, length, seeds_for(example_seed, 1)[0]), [length])
 
     speech_crops = _cropped(_waveforms(speech, cfg.seed), speech_crop, cfg.seed)
-    noise_crops = _cropped(_waveforms(noise, cfg.seed + 1), noise_crop, cfg.seed + 2)
-    other_noise_crops = _cropped(_waveforms(noise, cfg.seed + 4), noise_crop, cfg.seed + 5)
+    noise_crops = _cropped(_training_noise(noise, cfg.seed + 1, mix.noise_balance), noise_crop, cfg.seed + 2)
+    other_noise_crops = _cropped(_training_noise(noise, cfg.seed + 4, mix.noise_balance), noise_crop, cfg.seed + 5)
     examples = tf.data.Dataset.zip(speech_crops, noise_crops, other_noise_crops, tf.data.Dataset.random(seed=cfg.seed + 3))
     return examples.map(lambda s, n, o, seed: _mix(s, n, o, seed, cfg), num_parallel_calls=tf.data.AUTOTUNE)
 

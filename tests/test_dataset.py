@@ -12,6 +12,7 @@ import tensorflow as tf
 from keras_denoiser.benchmarks.pipeline import _numpy_stft, python_batches
 from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import MixConfig, SignalConfig, SplitConfig, TrainConfig
+from keras_denoiser.core.errors import UserError
 from pipelines.corpora import read_corpus
 from pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
 from pipelines.mixing import change_speed, loop_to_length, random_crop
@@ -212,3 +213,34 @@ def test_augmented_batches_keep_shapes_finite_values_and_the_drawn_snr(folders) 
     features_batch = next(iter(build_datasets([speech], [noise], cache, AUGMENTED)[0]))
     assert features_batch[0].shape == (CFG.batch_size, features.num_frames(8000, SignalConfig()), 257)
     assert np.isfinite(features_batch[0].numpy()).all() and np.isfinite(features_batch[1].numpy()).all()
+
+
+def _hum_share(noises: list[np.ndarray]) -> float:
+    """The share of noise crops that are the 1 kHz hum rather than white noise (by their spectral peak)."""
+    hums = 0
+    for noise in noises:
+        spectrum = np.abs(np.fft.rfft(noise))
+        hums += spectrum.max() > 20 * np.median(spectrum)
+    return hums / len(noises)
+
+
+def test_folder_balance_draws_each_noise_folder_equally_often(tmp_path: Path, write_wav) -> None:
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        write_wav(f"speech/s{i}.wav", harmonic_speechlike(1.0, 16000, seed=i))
+    for i in range(5):  # a kind with many files beside one with a single file
+        write_wav(f"noise/events/e{i}.wav", (0.1 * rng.standard_normal(16000)).astype(np.float32))
+    write_wav("noise/music/hum.wav", 0.2 * np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000).astype(np.float32))
+    split = SplitConfig(speech_unit="file", validation_fraction=0.0, test_fraction=0.0)
+    shares = {}
+    for balance in ("file", "folder"):
+        cfg = dataclasses.replace(CFG, split=split, mix=MixConfig(crop_seconds=0.5, noise_balance=balance))
+        train, _ = build_waveform_datasets([tmp_path / "speech"], [tmp_path / "noise"], tmp_path / "cache", cfg)
+        shares[balance] = _hum_share([noise.numpy() for _, _, noise in train.take(96)])
+    assert shares["file"] < 0.3  # one file in six
+    assert 0.35 < shares["folder"] < 0.65  # one folder in two
+
+
+def test_unknown_noise_balance_is_refused() -> None:
+    with pytest.raises(UserError, match="noise balance"):
+        MixConfig(noise_balance="kind")

@@ -22,7 +22,7 @@ from absl import flags
 
 from keras_denoiser.commands import corpus_flags
 from keras_denoiser.core.atomic import write_bytes_atomic
-from keras_denoiser.core.config import LOSSES, MODEL_NAMES, MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.config import LOSSES, MODEL_NAMES, NOISE_BALANCES, MixConfig, ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.training import distribute
 from keras_denoiser.training.backup import latest_backup, read_metadata
@@ -58,6 +58,11 @@ flags.DEFINE_float(
 flags.DEFINE_float(
     "second_noise_probability", _MIX.second_noise_probability,
     f"Share of examples with a second noise 0-10 dB below the first; default {_MIX.second_noise_probability}.",
+)
+flags.DEFINE_enum(
+    "noise_balance", _MIX.noise_balance, list(NOISE_BALANCES),
+    "How training draws noise: 'file' (every file equally often) or 'folder' (every top-level folder of the noise "
+    f"corpora equally often, so a kind with few files is not rare); default {_MIX.noise_balance}.",
 )
 flags.DEFINE_enum("model", _MODEL.name, list(MODEL_NAMES), "unet (offline) or unet_causal (streaming); default unet.")
 flags.DEFINE_integer("depth", _MODEL.depth, f"U-Net levels (each halves the frequency resolution); default {_MODEL.depth}.")
@@ -121,6 +126,7 @@ def _config() -> TrainConfig:
             reverb_probability=FLAGS.reverb_probability,
             channel_probability=FLAGS.channel_probability,
             second_noise_probability=FLAGS.second_noise_probability,
+            noise_balance=FLAGS.noise_balance,
         ),
         batch_size=FLAGS.batch_size,
         epochs=FLAGS.epochs,

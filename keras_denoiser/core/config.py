@@ -92,6 +92,9 @@ class ModelConfig:
         return self.name == "unet_causal"
 
 
+NOISE_BALANCES = ("file", "folder")
+
+
 @dataclasses.dataclass(frozen=True)
 class MixConfig:
     """How speech and noise are mixed for every example drawn."""
@@ -105,6 +108,9 @@ class MixConfig:
     reverb_probability: float = 0.0  # share of examples whose speech is reverberated (synthetic room)
     channel_probability: float = 0.0  # share passed through a random EQ and band limit (4 kHz, 7 kHz or none)
     second_noise_probability: float = 0.0  # share with a second noise added to the first
+    # How noise files are drawn: "file" (each training file equally often) or "folder" (each top-level
+    # folder of the noise corpora equally often, then its files), so a kind with few files is not rare.
+    noise_balance: str = "file"
 
     def __post_init__(self) -> None:
         if self.snr_db_min > self.snr_db_max:
@@ -118,6 +124,8 @@ class MixConfig:
         for name in ("reverb_probability", "channel_probability", "second_noise_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if self.noise_balance not in NOISE_BALANCES:
+            raise UserError(f"unknown noise balance {self.noise_balance!r}; choose one of {', '.join(NOISE_BALANCES)}")
 
 
 SPEECH_UNITS = ("speaker", "file")
