@@ -22,7 +22,15 @@ from absl import flags
 
 from keras_denoiser.commands import corpus_flags
 from keras_denoiser.core.atomic import write_bytes_atomic
-from keras_denoiser.core.config import LOSSES, MODEL_NAMES, NOISE_BALANCES, MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.config import (
+    LOSSES,
+    MODEL_NAMES,
+    NOISE_BALANCES,
+    MixConfig,
+    ModelConfig,
+    SignalConfig,
+    TrainConfig,
+)
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.training import distribute
 from keras_denoiser.training.backup import latest_backup, read_metadata
