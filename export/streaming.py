@@ -18,7 +18,9 @@ Each .tflite gets a JSON sidecar with the signal parameters and the state tensor
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -75,6 +77,12 @@ def stream(
         current = {s.input_name: np.asarray(out[s.output_name]) for s in states}
 
 
+def with_closing_silence(log_mag: np.ndarray, lookahead_frames: int) -> np.ndarray:
+    """`log_mag` `[frames, bins]` followed by `lookahead_frames` frames of silence, as a stream that ends is."""
+    silence = np.full((lookahead_frames, np.shape(log_mag)[1]), SILENCE_LOG_MAGNITUDE, np.float32)
+    return np.concatenate([np.asarray(log_mag, np.float32), silence])
+
+
 def stream_masks(
     step: StepFn, states: Sequence[StateTensor], log_mag: np.ndarray, lookahead_frames: int
 ) -> np.ndarray:
@@ -83,8 +91,7 @@ def stream_masks(
     A model with `lookahead_frames` L emits the mask of frame n - L with frame n, so the signal is
     followed by L frames of silence (as a stream that ends is) and the first L masks are dropped.
     """
-    silence = np.full((lookahead_frames, np.shape(log_mag)[1]), SILENCE_LOG_MAGNITUDE, np.float32)
-    frames = np.concatenate([np.asarray(log_mag, np.float32), silence])
+    frames = with_closing_silence(log_mag, lookahead_frames)
     masks = [mask for _, mask in stream(step, states, frames)][lookahead_frames:]
     return np.stack(masks) if masks else np.zeros((0, np.shape(log_mag)[1]), np.float32)
 
@@ -120,14 +127,16 @@ class StreamingUNet:
         return stream_masks(self._run_step, self.states, log_mag, self.model_cfg.lookahead_frames)
 
     def calibration_inputs(self, log_mags: Iterable[np.ndarray], limit: int) -> list[dict[str, np.ndarray]]:
-        """Frames of real streams, each with the states the stream had when it arrived, by input name."""
-        samples: list[dict[str, np.ndarray]] = []
-        for log_mag in log_mags:
-            for inputs, _ in stream(self._run_step, self.states, log_mag):
-                samples.append(inputs)
-                if len(samples) >= limit:
-                    return samples
-        return samples
+        """Up to `limit` frames of real streams, each with the states its stream had then, by input name.
+
+        Every stream runs to its end (and its closing silence) and every k-th frame is kept, so the
+        converter sees all the mixtures and their states late in a stream, not just the first few.
+        """
+        lookahead = self.model_cfg.lookahead_frames
+        spectra = [with_closing_silence(log_mag, lookahead) for log_mag in log_mags]
+        stride = max(1, math.ceil(sum(len(frames) for frames in spectra) / limit))
+        streamed = (inputs for frames in spectra for inputs, _ in stream(self._run_step, self.states, frames))
+        return list(itertools.islice(streamed, 0, None, stride))
 
 
 def log_magnitude_frames(wave: np.ndarray, signal_cfg: SignalConfig) -> np.ndarray:

@@ -116,6 +116,20 @@ def test_a_lookahead_model_streams_late_and_equals_offline_processing(tmp_path, 
     np.testing.assert_allclose(masker(log_mag), np.asarray(ahead(log_mag[None]))[0], atol=1e-5)
 
 
+def test_calibration_spreads_its_frames_over_every_stream_to_its_closing_silence(causal) -> None:
+    """Three streams of 40 frames, a budget of 30: every 5th frame of all three (and their silence), states and all."""
+    model, cfg = causal
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, lookahead_frames=2))
+    streaming = StreamingUNet(build_unet(cfg.model, cfg.signal), cfg.model, cfg.signal)
+    streams = [np.full((40, SIGNAL.num_bins), level, np.float32) for level in (-3.0, -2.0, -1.0)]
+    samples = streaming.calibration_inputs(streams, limit=30)
+    levels = [float(sample["log_magnitude"][0, 0, 0]) for sample in samples]
+    assert len(samples) == 26  # ceil(3 * 42 / 30) = 5: frames 0, 5, ... of the 126
+    assert {-3.0, -2.0, -1.0} <= set(levels) and min(levels) < -13  # the last stream and a closing silence
+    later = samples[1]  # frame 5 of the first stream carries the states of frames 0..4
+    assert any(np.abs(later[state.input_name]).max() > 0 for state in streaming.states)
+
+
 def test_streamed_float32_tflite_file_equals_offline_processing(causal, exported, noisy) -> None:
     model, cfg = causal
     app = StreamingDenoiser(exported["float32"])  # applies the sidecar's attenuation limit
