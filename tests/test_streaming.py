@@ -118,7 +118,7 @@ def test_a_lookahead_model_streams_late_and_equals_offline_processing(tmp_path, 
 
 def test_calibration_spreads_its_frames_over_every_stream_to_its_closing_silence(causal) -> None:
     """Three streams of 40 frames, a budget of 30: every 5th frame of all three (and their silence), states and all."""
-    model, cfg = causal
+    _, cfg = causal
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, lookahead_frames=2))
     streaming = StreamingUNet(build_unet(cfg.model, cfg.signal), cfg.model, cfg.signal)
     streams = [np.full((40, SIGNAL.num_bins), level, np.float32) for level in (-3.0, -2.0, -1.0)]
