@@ -77,6 +77,21 @@ def _quiet(**kwargs) -> RunOptions:
     return RunOptions(log_every_steps=1, print_fn=lambda line: None, **kwargs)
 
 
+def test_keep_epoch_models_saves_the_model_of_every_epoch(tmp_path: Path) -> None:
+    train_ds, val_ds = _datasets(TINY)
+    batch = next(iter(train_ds))
+    model = train(train_ds, val_ds, TINY, tmp_path / "run", _quiet(keep_epoch_models=True))
+    first, _ = model_io.load_model(tmp_path / "run" / "epochs" / "epoch_001.keras")
+    last, last_cfg = model_io.load_model(tmp_path / "run" / "epochs" / "epoch_002.keras")
+    assert sorted(p.name for p in (tmp_path / "run" / "epochs").iterdir()) == [
+        "epoch_001.json", "epoch_001.keras", "epoch_002.json", "epoch_002.keras"]
+    assert last_cfg == TINY
+    np.testing.assert_allclose(last(batch[0]), model(batch[0], training=False), atol=1e-5)
+    assert not np.allclose(first(batch[0]), last(batch[0]), atol=1e-4)  # epoch 1's own weights
+    train(train_ds, val_ds, dataclasses.replace(TINY, epochs=1), tmp_path / "plain", _quiet())
+    assert (tmp_path / "plain" / "best.keras").is_file() and not (tmp_path / "plain" / "epochs").exists()
+
+
 def test_a_few_steps_lower_the_loss_and_write_loadable_models(tmp_path: Path) -> None:
     cfg = dataclasses.replace(TINY, epochs=1, steps_per_epoch=20)
     train_ds, val_ds = _datasets(cfg)

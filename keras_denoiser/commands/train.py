@@ -111,6 +111,11 @@ flags.DEFINE_bool(
     "mixed_precision", False,
     "Compute in float16 with float32 weights (mixed_float16; for GPUs). Saved models are float32. Default false.",
 )
+flags.DEFINE_bool(
+    "keep_epoch_models", False,
+    "Also save every epoch's model as epochs/epoch_<n>.keras (+ .json), to score each with choose_limit or "
+    "evaluate: validation loss need not rank checkpoints as the scores do. Default false.",
+)
 
 DATA_SEED_STRIDE_PER_WORKER = 1_000_003
 HELD_OUT_FILE = "held_out.json"
@@ -193,6 +198,7 @@ def main(argv: Sequence[str]) -> int:
             preview=preview,
             stop_signal=stop,
             init_from=Path(FLAGS.init_from) if FLAGS.init_from else None,
+            keep_epoch_models=FLAGS.keep_epoch_models,
             print_fn=lambda line: print(line, flush=True),
         )
         try:

@@ -126,6 +126,17 @@ class ProgressLogger(keras.callbacks.Callback):
         self.print_fn(f"epoch {epoch + 1}/{self.epochs} done: {values}")
 
 
+class EpochEndCall(keras.callbacks.Callback):
+    """Calls `action(epoch)` with the 1-based number of every epoch that ends."""
+
+    def __init__(self, action: Callable[[int], None]) -> None:
+        super().__init__()
+        self.action = action
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.action(epoch + 1)
+
+
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Calls `save()` whenever `monitor` improves; the best value survives restarts in `score_path`."""
 

@@ -5,7 +5,8 @@
 `train` takes infinite datasets and a TrainConfig and writes into the model folder:
 `config.json` (the run's config), `backup/ckpt-<global step>/` (weights, optimizer state, epoch
 and step, every `backup_every_steps` steps and at each epoch end), `best.keras` (+ `.json`, best
-validation loss, with `best_score.json`), `training.csv` (one row per epoch, appended on resume),
+validation loss, with `best_score.json`), with `keep_epoch_models` also `epochs/epoch_<n>.keras`
+(+ `.json`, every epoch's model, to score each on a selection set), `training.csv` (one row per epoch, appended on resume),
 `logs/` (TensorBoard) and, at the end, `model.keras` (+ `.json`).
 
 Running it again on the same folder resumes at the saved epoch and step: the rest of the
@@ -32,7 +33,13 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.model import model_io
 from keras_denoiser.model.unet import FIRST_CONVOLUTION, build_unet, widen_first_convolution
 from keras_denoiser.training.backup import ResumableBackupAndRestore, ResumePoint, latest_backup
-from keras_denoiser.training.callbacks import BestModelCheckpoint, ProgressLogger, StopOnSignal, StopSignal
+from keras_denoiser.training.callbacks import (
+    BestModelCheckpoint,
+    EpochEndCall,
+    ProgressLogger,
+    StopOnSignal,
+    StopSignal,
+)
 from keras_denoiser.training.distribute import WorkerRole, unsharded, work_around_keras_multi_worker
 from keras_denoiser.training.preview import PreviewCallback
 
@@ -43,6 +50,7 @@ LOG_DIR = "logs"
 CSV_FILE = "training.csv"
 BEST_MODEL_FILE = "best.keras"
 BEST_SCORE_FILE = "best_score.json"
+EPOCH_MODELS_DIR = "epochs"
 PLATEAU_PATIENCE = 2
 PLATEAU_FACTOR = 0.5
 MIN_LR_FRACTION = 1 / 32
@@ -60,6 +68,8 @@ class RunOptions:
     stop_signal: StopSignal | None = None
     init_from: Path | None = None  # trained weights to start from (ignored when resuming from a backup)
     callbacks: tuple[keras.callbacks.Callback, ...] = ()  # extra callbacks, run first at every event
+    # Also save every epoch's model: validation loss need not rank checkpoints as the scores do.
+    keep_epoch_models: bool = False
     print_fn: Callable[[str], None] = print
 
 
@@ -172,6 +182,14 @@ def save_trained_model(model: keras.Model, path: Path, cfg: TrainConfig, role: W
         model_io.save_model(float32_copy(model, cfg), Path(scratch) / path.name, cfg)
 
 
+def _save_epoch_model(model: keras.Model, model_dir: Path, epoch: int, cfg: TrainConfig, role: WorkerRole) -> None:
+    """`epochs/epoch_<n>.keras` (+ `.json`): the model as it is at the end of epoch `epoch`."""
+    folder = model_dir / EPOCH_MODELS_DIR
+    if role.is_chief:
+        folder.mkdir(exist_ok=True)
+    save_trained_model(model, folder / f"epoch_{epoch:03d}.keras", cfg, role)
+
+
 def _callbacks(
     model: keras.Model, cfg: TrainConfig, model_dir: Path, options: RunOptions, backup: ResumableBackupAndRestore
 ) -> list[keras.callbacks.Callback]:
@@ -185,6 +203,8 @@ def _callbacks(
     ]
     best_path = model_dir / BEST_MODEL_FILE
     save_best = lambda: save_trained_model(model, best_path, cfg, options.role)  # noqa: E731
+    if options.keep_epoch_models:
+        callbacks.append(EpochEndCall(lambda epoch: _save_epoch_model(model, model_dir, epoch, cfg, options.role)))
     if options.role.is_chief:
         callbacks.append(BestModelCheckpoint(save_best, model_dir / BEST_SCORE_FILE))
         callbacks.append(keras.callbacks.CSVLogger(str(model_dir / CSV_FILE), append=True))
