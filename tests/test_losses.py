@@ -84,8 +84,30 @@ def test_targets_have_the_shapes_the_loss_unpacks(loss: str) -> None:
     assert packed[0].shape[:-1] == mask.shape[:-1]
     per_bin = keras.losses.get(losses.keras_loss(loss))(packed[0], mask)
     assert np.isfinite(per_bin.numpy()).all()
-    assert len(packed) == (2 if loss == "weighted_mask_mse" else 1)
+    assert len(packed) == (2 if loss in losses.WEIGHTED_LOSSES else 1)
     assert per_bin.shape[0] == 1
+
+
+def test_asymmetric_loss_settles_below_the_mean_of_uncertain_targets() -> None:
+    """Two noise draws on the same speech give two IRMs per bin; a mask fitted to both by the plain
+    error sits at their mean, by the asymmetric one at (2 low + high) / 3: it leaves less noise in."""
+    speech, noise = _mixture(0.5, noise_scale=0.2)
+    other_noise = np.random.default_rng(11).normal(scale=0.2, size=speech.shape).astype(np.float32)
+    speech_spec = features.stft(speech, CFG)
+    irms = [features.ideal_ratio_mask(speech_spec, features.stft(n, CFG)) for n in (noise, other_noise)]
+    low, high = tf.minimum(*irms), tf.maximum(*irms)
+    assert float(tf.reduce_mean(high - low)) > 0.02  # the two answers differ by (high - low) / 6, far above atol
+
+    def fitted(error_fn) -> tf.Tensor:
+        mask = tf.Variable(tf.fill(low.shape, 0.5))
+        for _ in range(300):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(error_fn(irms[0], mask) + error_fn(irms[1], mask))
+            mask.assign_sub(0.1 * tape.gradient(loss, mask))
+        return mask
+
+    np.testing.assert_allclose(fitted(losses.squared_error), (low + high) / 2, atol=1e-4)
+    np.testing.assert_allclose(fitted(losses.asymmetric_squared_error), (2 * low + high) / 3, atol=1e-4)
 
 
 def test_training_with_the_compressed_spectral_loss_lowers_it(tmp_path: Path) -> None:

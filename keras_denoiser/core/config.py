@@ -158,7 +158,7 @@ class SplitConfig:
             raise UserError("validation_fraction + test_fraction must leave something to train on (sum < 1)")
 
 
-LOSSES = ("mask_mse", "weighted_mask_mse", "compressed_spectral", "snr")
+LOSSES = ("mask_mse", "weighted_mask_mse", "asymmetric_mask_mse", "compressed_spectral", "snr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +166,8 @@ class TrainConfig:
     """Everything that defines a training run; saved as config.json in the model folder.
 
     `loss`: one of LOSSES, defined in `core.losses`: the mask's MSE to the IRM, the same weighted by
-    the compressed noisy magnitude, a compressed spectral loss on the enhanced spectrum, or its SNR.
+    the compressed noisy magnitude (plain, or costing more where the mask leaves noise in), a
+    compressed spectral loss on the enhanced spectrum, or its SNR.
     """
 
     signal: SignalConfig = SignalConfig()

@@ -7,6 +7,10 @@ unpacking in one place.
 - `mask_mse`: mean squared error between the predicted mask and the ideal ratio mask.
 - `weighted_mask_mse`: the same error per bin, weighted by |X|^0.6 (Keras sample weights), so errors
   where there is sound count and errors in near-silent bins hardly do.
+- `asymmetric_mask_mse`: `weighted_mask_mse` where a mask above the IRM, which leaves noise in, costs
+  (1 + OVER_MASK_PENALTY) times as much as one below it, which takes speech out. PESQ punishes
+  what is added to the speech more than what is missing from it, and the peers that score higher
+  on it cut noise deeper at some cost in speech.
 - `compressed_spectral`: a loss on what is heard. The enhanced spectrum (mask x noisy, noisy phase)
   is compared with the clean one after 0.3 power-law compression: a magnitude term and, weighted 0.3,
   a complex term that also sees the phase error (Wilson et al. 2018; Braun and Tashev 2021). It asks
@@ -24,6 +28,7 @@ from keras_denoiser.core import features
 
 # weighted_mask_mse: squared mask errors weighted by |X|^0.6, the 0.3 power-law compression squared.
 MAGNITUDE_WEIGHT_EXPONENT = 0.6
+OVER_MASK_PENALTY = 1.0  # asymmetric_mask_mse: an over-estimate's squared error counts twice
 COMPRESSION = 0.3  # compressed_spectral: magnitudes are compared as |X|^0.3
 COMPLEX_WEIGHT = 0.3  # compressed_spectral: share of the complex (phase-aware) term
 _MASK_EPSILON = 1e-7  # keeps the gradient of mask^0.3 finite where the mask is 0
@@ -84,6 +89,15 @@ def squared_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     return tf.math.square(tf.cast(y_pred, tf.float32) - y_true)
 
 
+def asymmetric_squared_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Per-bin squared mask error `[batch, frames, bins]`, (1 + OVER_MASK_PENALTY) times where the mask is above the IRM."""
+    error = tf.cast(y_pred, tf.float32) - y_true
+    return tf.math.square(error) * (1.0 + OVER_MASK_PENALTY * tf.cast(error > 0.0, tf.float32))
+
+
+WEIGHTED_LOSSES = ("weighted_mask_mse", "asymmetric_mask_mse")  # losses whose batches carry per-bin weights
+
+
 def targets(speech_spec: tf.Tensor, noise_spec: tf.Tensor, loss: str) -> tuple[tf.Tensor, ...]:
     """What a batch carries besides its input for `loss`: (y_true,) or (y_true, sample_weight)."""
     if loss == "compressed_spectral":
@@ -91,7 +105,7 @@ def targets(speech_spec: tf.Tensor, noise_spec: tf.Tensor, loss: str) -> tuple[t
     if loss == "snr":
         return (spectral_target(speech_spec, noise_spec, compression=1.0),)
     irm = features.ideal_ratio_mask(speech_spec, noise_spec)
-    if loss == "weighted_mask_mse":
+    if loss in WEIGHTED_LOSSES:
         return irm, magnitude_weights(speech_spec + noise_spec)
     return (irm,)
 
@@ -101,6 +115,7 @@ def keras_loss(loss: str):
     return {
         "mask_mse": "mse",
         "weighted_mask_mse": squared_error,
+        "asymmetric_mask_mse": asymmetric_squared_error,
         "compressed_spectral": compressed_spectral_error,
         "snr": negative_snr,
     }[loss]
