@@ -147,6 +147,33 @@ def test_crash_mid_epoch_resumes_at_the_saved_step(tmp_path: Path) -> None:
     assert epochs_in_csv == ["0", "1"]
 
 
+class _LearningRates(keras.callbacks.Callback):
+    """Records the learning rate each step ran with (by then every callback has set it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[float] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rates.append(float(self.model.optimizer.learning_rate))
+
+
+def test_warmup_ramps_the_learning_rate_and_a_resumed_run_continues_the_ramp(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(TINY, warmup_steps=8)
+    train_ds, val_ds = _datasets(cfg)
+    run = tmp_path / "run"
+    first, resumed = _LearningRates(), _LearningRates()
+    with pytest.raises(RuntimeError, match="simulated crash"):  # after global step 4; the backup holds step 2
+        train(train_ds, val_ds, cfg, run, _quiet(callbacks=(first, _CrashAt(3))))
+    train(train_ds, val_ds, cfg, run, _quiet(callbacks=(resumed,)))
+
+    ramp = [cfg.learning_rate * min(1.0, step / cfg.warmup_steps) for step in range(1, 13)]
+    np.testing.assert_allclose(first.rates, ramp[:4], rtol=1e-6)
+    np.testing.assert_allclose(resumed.rates, ramp[2:], rtol=1e-6)  # steps 3..12, the ramp where it was
+    with pytest.raises(UserError, match="warmup_steps"):
+        dataclasses.replace(TINY, warmup_steps=-1)
+
+
 def test_sigterm_writes_a_backup_at_the_current_step_and_resume_finishes(tmp_path: Path) -> None:
     train_ds, val_ds = _datasets(TINY)
     run = tmp_path / "run"

@@ -46,6 +46,12 @@ flags.DEFINE_integer("steps_per_epoch", _TRAIN.steps_per_epoch, f"Training steps
 flags.DEFINE_integer("validation_steps", _TRAIN.validation_steps, f"Validation batches after each epoch; default {_TRAIN.validation_steps}.")
 flags.DEFINE_integer("batch_size", _TRAIN.batch_size, f"Examples per step, over all replicas and workers; default {_TRAIN.batch_size}.")
 flags.DEFINE_float("learning_rate", _TRAIN.learning_rate, f"Initial Adam learning rate, halved when validation loss plateaus; default {_TRAIN.learning_rate}.")
+flags.DEFINE_integer(
+    "warmup_steps", _TRAIN.warmup_steps,
+    "Ramp the learning rate up linearly over this many first steps; for fine-tuning (--init_from), "
+    f"where a fresh Adam's first full-size steps undo part of what the model learned. Default {_TRAIN.warmup_steps}.",
+    lower_bound=0,
+)
 flags.DEFINE_integer("seed", _TRAIN.seed, f"Random seed for weights and data; default {_TRAIN.seed}.")
 flags.DEFINE_float("crop_seconds", _MIX.crop_seconds, f"Length of each training example in seconds; default {_MIX.crop_seconds}.")
 flags.DEFINE_float("snr_db_min", _MIX.snr_db_min, f"Lowest speech-to-noise ratio of a mixture in dB; default {_MIX.snr_db_min}.")
@@ -146,6 +152,7 @@ def _config() -> TrainConfig:
         steps_per_epoch=FLAGS.steps_per_epoch,
         validation_steps=FLAGS.validation_steps,
         learning_rate=FLAGS.learning_rate,
+        warmup_steps=FLAGS.warmup_steps,
         seed=FLAGS.seed,
         split=corpus_flags.split_config(),
         backup_every_steps=FLAGS.backup_every_steps,

@@ -178,6 +178,8 @@ class TrainConfig:
     steps_per_epoch: int = 200
     validation_steps: int = 20
     learning_rate: float = 1e-3
+    # Steps over which the learning rate ramps up from near 0 (`training.callbacks.LearningRateWarmup`).
+    warmup_steps: int = 0
     seed: int = 0
     split: SplitConfig = SplitConfig()
     backup_every_steps: int = 50
@@ -193,6 +195,8 @@ class TrainConfig:
         for name in ("batch_size", "epochs", "steps_per_epoch", "validation_steps", "backup_every_steps"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.warmup_steps < 0:
+            raise UserError(f"warmup_steps must be at least 0, not {self.warmup_steps}")
         if not self.learning_rate > 0:
             raise UserError(f"learning_rate must be positive, not {self.learning_rate}")
 

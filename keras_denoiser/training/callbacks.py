@@ -126,6 +126,27 @@ class ProgressLogger(keras.callbacks.Callback):
         self.print_fn(f"epoch {epoch + 1}/{self.epochs} done: {values}")
 
 
+class LearningRateWarmup(keras.callbacks.Callback):
+    """Ramps the learning rate linearly from `peak / steps` to `peak` over the first `steps` optimizer steps.
+
+    A run that starts from trained weights starts Adam afresh: its first updates are about the full
+    learning rate in every weight whatever the gradient (the moment estimates hold one sample), which
+    moved a fine-tuned model away from its starting point before it learned anything. The ramp keeps
+    those first steps small. It reads the optimizer's step count, so a resumed run continues the ramp,
+    and it leaves the rate alone after the ramp (plateau halving takes over).
+    """
+
+    def __init__(self, peak: float, steps: int) -> None:
+        super().__init__()
+        self.peak = peak
+        self.steps = steps
+
+    def on_train_batch_begin(self, batch: int, logs=None) -> None:
+        step = int(self.model.optimizer.iterations)
+        if step < self.steps:
+            self.model.optimizer.learning_rate.assign(self.peak * (step + 1) / self.steps)
+
+
 class EpochEndCall(keras.callbacks.Callback):
     """Calls `action(epoch)` with the 1-based number of every epoch that ends."""
 

@@ -36,6 +36,7 @@ from keras_denoiser.training.backup import ResumableBackupAndRestore, ResumePoin
 from keras_denoiser.training.callbacks import (
     BestModelCheckpoint,
     EpochEndCall,
+    LearningRateWarmup,
     ProgressLogger,
     StopOnSignal,
     StopSignal,
@@ -197,6 +198,7 @@ def _callbacks(
     done; progress lines and the signal check come after the backup has counted the step."""
     callbacks: list[keras.callbacks.Callback] = [
         *options.callbacks,
+        *([LearningRateWarmup(cfg.learning_rate, cfg.warmup_steps)] if cfg.warmup_steps else []),
         keras.callbacks.ReduceLROnPlateau(
             factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, min_lr=cfg.learning_rate * MIN_LR_FRACTION, verbose=0
         ),
