@@ -30,7 +30,7 @@ def export_dir(tmp_path_factory) -> Path:
 
 def test_exported_folder_is_timed_hop_by_hop(export_dir) -> None:
     rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, peers=())
-    assert [row.name for row in rows] == [f"{export_dir.name} float32"]
+    assert [row.name for row in rows] == ["unet_causal float32"]
     row = rows[0]
     assert row.hops == 16000 // 128 + 3  # the input plus the 384-sample delay, in 128-sample hops
     assert 0 < row.hop_ms_median <= row.hop_ms_p99 and row.real_time_factor > 0
@@ -56,7 +56,7 @@ def test_command_writes_json_with_one_row_per_system(export_dir, tmp_path) -> No
 def test_dtln_is_timed_hop_by_hop_beside_ours_from_its_published_models(export_dir) -> None:
     require_peer("dtln")
     rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, peers=("dtln",))
-    assert notes == [] and [row.name for row in rows] == [f"{export_dir.name} float32", "DTLN (2 ONNX stages)"]
+    assert notes == [] and [row.name for row in rows] == ["unet_causal float32", "DTLN (2 ONNX stages)"]
     ours, row = rows
     assert row.runtime == "onnxruntime" and row.hops == ours.hops  # same signal, same 128-sample hops, 3 hops of delay
     assert row.latency_ms == 32.0  # 384 samples of delay + one 128-sample hop at 16 kHz
@@ -72,7 +72,7 @@ def test_missing_dtln_is_a_note_not_a_row(export_dir, monkeypatch) -> None:
 
     monkeypatch.setattr(dtln, "model_paths", not_installed)
     rows, notes = benchmark_inference(str(export_dir), [], seconds=1.0, peers=("dtln",))
-    assert [row.name for row in rows] == [f"{export_dir.name} float32"]
+    assert [row.name for row in rows] == ["unet_causal float32"]
     assert notes == [f"dtln not timed: peer 'dtln' needs its published models: {dtln.INSTALL_HINT}"]
 
 

@@ -61,7 +61,8 @@ def streaming_exports(model: str | None, sizes: Sequence[ModelConfig], work_dir:
     if model and Path(model).is_dir() and sorted(Path(model).glob("*_float32.tflite")):
         folder = Path(model)
         found = {q: sorted(folder.glob(f"*_{q}.tflite")) for q in ("float32", "int8")}
-        return {folder.name: {q: paths[0] for q, paths in found.items() if paths}}
+        label = found["float32"][0].name.removesuffix("_float32.tflite")  # the model's name, not its folder's
+        return {label: {q: paths[0] for q, paths in found.items() if paths}}
     calibration = [mixture.generated_mixture(2.0, SignalConfig().sample_rate, seed=0)]
     if model:
         return {Path(model).name: export_streaming(model, work_dir / "model", representative=calibration)}
