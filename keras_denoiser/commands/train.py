@@ -48,8 +48,8 @@ flags.DEFINE_integer("batch_size", _TRAIN.batch_size, f"Examples per step, over 
 flags.DEFINE_float("learning_rate", _TRAIN.learning_rate, f"Initial Adam learning rate, halved when validation loss plateaus; default {_TRAIN.learning_rate}.")
 flags.DEFINE_integer(
     "warmup_steps", _TRAIN.warmup_steps,
-    "Ramp the learning rate up linearly over this many first steps; for fine-tuning (--init_from), "
-    f"where a fresh Adam's first full-size steps undo part of what the model learned. Default {_TRAIN.warmup_steps}.",
+    "Ramp the learning rate up linearly over this many first steps, so a fresh Adam's first steps (about "
+    f"the full rate in every weight) are small; for fine-tuning (--init_from). Default {_TRAIN.warmup_steps}.",
     lower_bound=0,
 )
 flags.DEFINE_integer("seed", _TRAIN.seed, f"Random seed for weights and data; default {_TRAIN.seed}.")

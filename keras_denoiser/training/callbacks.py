@@ -130,9 +130,8 @@ class LearningRateWarmup(keras.callbacks.Callback):
     """Ramps the learning rate linearly from `peak / steps` to `peak` over the first `steps` optimizer steps.
 
     A run that starts from trained weights starts Adam afresh: its first updates are about the full
-    learning rate in every weight whatever the gradient (the moment estimates hold one sample), which
-    moved a fine-tuned model away from its starting point before it learned anything. The ramp keeps
-    those first steps small. It reads the optimizer's step count, so a resumed run continues the ramp,
+    learning rate in every weight whatever the gradient (the moment estimates hold one sample). The
+    ramp keeps those first steps small. It reads the optimizer's step count, so a resumed run continues the ramp,
     and it leaves the rate alone after the ramp (plateau halving takes over).
     """
 
