@@ -97,7 +97,8 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_enum(
     "loss", _TRAIN.loss, list(LOSSES),
-    "mask_mse (MSE to the IRM), weighted_mask_mse (each bin's error weighted by |noisy|^0.6) or "
+    "mask_mse (MSE to the IRM), weighted_mask_mse (each bin's error weighted by |noisy|^0.6), "
+    "asymmetric_mask_mse (the same, a mask above the IRM costing twice) or "
     "compressed_spectral (the enhanced spectrum against the clean one, 0.3-compressed, with phase) or "
     "snr (minus the enhanced spectrum's SNR in dB per example); default mask_mse.",
 )
