@@ -36,6 +36,7 @@ from keras_denoiser.training import distribute
 from keras_denoiser.training.backup import latest_backup, read_metadata
 
 FLAGS = flags.FLAGS
+DEFAULT_TEACHER_WEIGHT = 0.5
 _TRAIN, _MODEL, _MIX = TrainConfig(), ModelConfig(), MixConfig()
 corpus_flags.define_corpus_flags()
 corpus_flags.define_split_flags()
@@ -107,6 +108,15 @@ flags.DEFINE_string(
     "Trained model (.keras or model folder) of the same architecture to start from, e.g. to fine-tune with "
     "another loss; ignored when --model_dir holds a backup to resume. Default: random weights.",
 )
+flags.DEFINE_string(
+    "teacher", None,
+    "Trained model (.keras or model folder) whose masks make up --teacher_weight of the training target, the "
+    "IRM the rest (distillation, e.g. the offline unet teaching unet_causal); needs a mask loss. Default: none.",
+)
+flags.DEFINE_float(
+    "teacher_weight", None,
+    f"Share of the training target that is the --teacher's mask, in (0, 1]; default {DEFAULT_TEACHER_WEIGHT} with --teacher.",
+)
 flags.DEFINE_integer(
     "log_every_steps", 50, "Print a progress line (loss, steps/s) every this many steps; default 50.", lower_bound=1
 )
@@ -158,7 +168,16 @@ def _config() -> TrainConfig:
         split=corpus_flags.split_config(),
         backup_every_steps=FLAGS.backup_every_steps,
         loss=FLAGS.loss,
+        teacher=FLAGS.teacher or "",
+        teacher_weight=_teacher_weight(),
     )
+
+
+def _teacher_weight() -> float:
+    """--teacher_weight; without it DEFAULT_TEACHER_WEIGHT with a --teacher, 0 without one."""
+    if FLAGS.teacher_weight is not None:
+        return FLAGS.teacher_weight
+    return DEFAULT_TEACHER_WEIGHT if FLAGS.teacher else 0.0
 
 
 def _data_seed(cfg: TrainConfig, backup_dir: Path, role: distribute.WorkerRole) -> int:
@@ -179,10 +198,13 @@ def main(argv: Sequence[str]) -> int:
     if not FLAGS.speech_dir or not FLAGS.noise_dir or not FLAGS.model_dir:
         raise UserError("give --model_dir and at least one --speech_dir and one --noise_dir")
     cfg = _config()  # checks every setting before any TensorFlow work
+    if cfg.teacher and not Path(cfg.teacher).exists():
+        raise UserError(f"{cfg.teacher}: no such teacher model")
     strategy, role = distribute.make_strategy(FLAGS.strategy)
 
     from keras_denoiser.training import train as train_lib  # TensorFlow work starts after the strategy exists
     from keras_denoiser.training.callbacks import StopSignal, TrainingInterrupted
+    from keras_denoiser.training.teacher import load_teacher, with_teacher_masks
     from pipelines.dataset import build_datasets, preview_mixture
     from pipelines.prepare import default_cache_dir, held_out_record, prepare_all
 
@@ -190,6 +212,8 @@ def main(argv: Sequence[str]) -> int:
     cache_dir = FLAGS.cache_dir or default_cache_dir()
     data_cfg = dataclasses.replace(cfg, seed=_data_seed(cfg, model_dir / train_lib.BACKUP_DIR, role))
     train_ds, val_ds = build_datasets(FLAGS.speech_dir, FLAGS.noise_dir, cache_dir, data_cfg)
+    if cfg.teacher:
+        train_ds = with_teacher_masks(train_ds, load_teacher(cfg.teacher, cfg.signal), cfg.teacher_weight)
     if role.is_chief:
         _write_held_out(model_dir, {
             kind: held_out_record(prepare_all(dirs, cache_dir, cfg.signal, cfg.split, kind))

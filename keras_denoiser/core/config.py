@@ -159,6 +159,7 @@ class SplitConfig:
 
 
 LOSSES = ("mask_mse", "weighted_mask_mse", "asymmetric_mask_mse", "compressed_spectral", "snr")
+MASK_TARGET_LOSSES = LOSSES[:3]  # losses whose target is a mask (the IRM), which a teacher's mask can join
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +185,10 @@ class TrainConfig:
     split: SplitConfig = SplitConfig()
     backup_every_steps: int = 50
     loss: str = "mask_mse"
+    # Distillation (`training.teacher`): a trained model whose masks make up `teacher_weight` of the
+    # training target, the IRM the rest; "" trains on the IRM alone.
+    teacher: str = ""
+    teacher_weight: float = 0.0
     # The default attenuation limit of this model's enhancers and exports. Training leaves the
     # global default; it is chosen on the selection set once a model is trained.
     max_attenuation_db: float = DEFAULT_MAX_ATTENUATION_DB
@@ -199,6 +204,12 @@ class TrainConfig:
             raise UserError(f"warmup_steps must be at least 0, not {self.warmup_steps}")
         if not self.learning_rate > 0:
             raise UserError(f"learning_rate must be positive, not {self.learning_rate}")
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise UserError(f"teacher_weight must be in [0, 1], not {self.teacher_weight}")
+        if bool(self.teacher) != (self.teacher_weight > 0.0):
+            raise UserError("give a teacher and a teacher_weight above 0 together, or neither")
+        if self.teacher and self.loss not in MASK_TARGET_LOSSES:
+            raise UserError(f"a teacher's masks need a mask loss ({', '.join(MASK_TARGET_LOSSES)}), not {self.loss!r}")
 
     def attenuation_limit(self, override: float | None) -> float:
         """The limit to apply: `override` when one is given, else the model's own."""
