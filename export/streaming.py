@@ -189,6 +189,7 @@ def sidecar(streaming: StreamingUNet, quantization: str, representative: str, ma
         "base_filters": streaming.model_cfg.base_filters,
         "kernel_size": streaming.model_cfg.kernel_size,
         "context_layers": streaming.model_cfg.context_layers,
+        "band_context_layers": streaming.model_cfg.band_context_layers,  # no state: they see one frame
         # The mask out with frame n is frame n - lookahead_frames's: keep that many spectra back.
         "lookahead_frames": lookahead,
         "quantization": quantization,

@@ -55,7 +55,7 @@ def save_tiny_unet(path: Path, **kwargs) -> Path:
 
 
 def wake_context_layers(model: keras.Model) -> None:
-    """Give context layers (which start as identity) a weight, so a test sees what they remember."""
+    """Give context and band context layers (which start as identity) a weight, so a test sees what they do."""
     for layer in model.layers:
-        if layer.name.startswith("context") and layer.name.endswith("_bn"):
+        if layer.name.startswith(("context", "band_context")) and layer.name.endswith("_bn"):
             layer.gamma.assign(np.ones(layer.gamma.shape, np.float32))

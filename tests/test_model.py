@@ -155,16 +155,17 @@ def test_malformed_model_config_is_a_one_line_error_naming_the_file(tmp_path, te
 
 
 @pytest.mark.parametrize("name", ["unet", "unet_causal"])
-def test_new_context_layers_start_as_identity_on_a_trained_unet(name: str, tmp_path) -> None:
+@pytest.mark.parametrize("layers", ["context_layers", "band_context_layers"])
+def test_new_context_layers_start_as_identity_on_a_trained_unet(name: str, layers: str, tmp_path) -> None:
     model, cfg = tiny_unet(name, seed=2)
     save_model(model, tmp_path / "plain.keras", cfg)
-    wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, context_layers=2))
+    wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **{layers: 2}))
     started = build_model(wider, tf.distribute.get_strategy(), False, init_from=tmp_path / "plain.keras")
     x = np.random.default_rng(6).normal(-3.0, 2.0, size=(1, 32, SIGNAL.num_bins)).astype(np.float32)
     assert len(started.layers) > len(model.layers)
     np.testing.assert_allclose(np.asarray(started(x)), np.asarray(model(x)), atol=1e-6)
     save_model(started, tmp_path / "context.keras", wider)
-    with pytest.raises(UserError, match="at least its --context_layers"):  # context cannot be dropped
+    with pytest.raises(UserError, match=f"at least its .*--{layers}"):  # context cannot be dropped
         build_model(cfg, tf.distribute.get_strategy(), False, init_from=tmp_path / "context.keras")
 
 
@@ -180,8 +181,22 @@ def test_a_causal_unet_given_lookahead_starts_as_itself_read_late(tmp_path) -> N
     kernel = started.get_layer(FIRST_CONVOLUTION).kernel.numpy()
     assert kernel.shape[0] == 5 and not kernel[3:].any()
     save_model(started, tmp_path / "ahead.keras", ahead)
-    with pytest.raises(UserError, match="at least its --context_layers and --lookahead_frames"):
+    with pytest.raises(UserError, match="at least its --context_layers, --band_context_layers and --lookahead_frames"):
         build_model(cfg, tf.distribute.get_strategy(), False, init_from=tmp_path / "ahead.keras")
+
+
+def test_band_context_layers_let_a_bin_see_the_far_end_of_the_band_in_its_own_frame() -> None:
+    """Depth 2: without them a bin sees about 40 bins around it; six band context layers (dilations
+    1..32 at the bottleneck's 4-bin resolution) reach past 250. Other frames stay unseen."""
+    x = np.random.default_rng(8).normal(-3.0, 2.0, size=(1, 20, SIGNAL.num_bins)).astype(np.float32)
+    changed = x.copy()
+    changed[:, 10, :5] += 5.0
+    for band_context_layers, reaches in ((0, False), (6, True)):
+        model = build_unet(ModelConfig(name="unet_causal", band_context_layers=band_context_layers, **TINY), SIGNAL)
+        wake_context_layers(model)
+        moved = np.abs(np.asarray(model(changed)) - np.asarray(model(x)))[0]
+        assert (moved[10, 250:].max() > 0) == reaches, (band_context_layers, moved[10, 250:].max())
+        assert moved[:10].max() == 0  # causal: no earlier frame moved
 
 
 def test_context_layers_lengthen_the_causal_memory() -> None:

@@ -64,11 +64,16 @@ def test_per_frame_step_equals_the_model_on_the_whole_spectrogram(causal, noisy)
 
 
 @pytest.mark.parametrize(
-    "depth, kernel_size, context_layers", [(3, 3, 0), (1, 5, 0), (2, 4, 0), (2, 1, 0), (2, 3, 3), (1, 2, 2)]
+    "depth, kernel_size, context_layers, band_context_layers",
+    [(3, 3, 0, 0), (1, 5, 0, 0), (2, 4, 0, 0), (2, 1, 0, 0), (2, 3, 3, 0), (1, 2, 2, 0), (2, 3, 2, 3)],
 )
-def test_step_follows_any_depth_kernel_size_and_context(depth: int, kernel_size: int, context_layers: int) -> None:
+def test_step_follows_any_depth_kernel_size_and_context(
+    depth: int, kernel_size: int, context_layers: int, band_context_layers: int
+) -> None:
+    """Band context layers reach no other frame, so they add no state."""
     cfg = ModelConfig(
-        name="unet_causal", depth=depth, base_filters=4, kernel_size=kernel_size, context_layers=context_layers
+        name="unet_causal", depth=depth, base_filters=4, kernel_size=kernel_size, context_layers=context_layers,
+        band_context_layers=band_context_layers,
     )
     model = build_unet(cfg, SIGNAL)
     wake_context_layers(model)
@@ -79,15 +84,17 @@ def test_step_follows_any_depth_kernel_size_and_context(depth: int, kernel_size:
 
 
 def test_context_layers_stream_through_tflite_as_through_keras(tmp_path, noisy) -> None:
+    """Time context layers (with states) and band context layers (dilated along frequency, without)."""
     model, cfg = trained_tiny_model("unet_causal")
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, context_layers=2))
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, context_layers=2, band_context_layers=2))
     with_context = build_unet(cfg.model, cfg.signal)
     for layer in model.layers:
         with_context.get_layer(layer.name).set_weights(layer.get_weights())
     wake_context_layers(with_context)
     paths = export_streaming(with_context, tmp_path, quantizations=("float32",), train_config=cfg)
     app = StreamingDenoiser(paths["float32"])
-    assert json.loads(paths["float32"].with_suffix(".json").read_text())["context_layers"] == 2
+    sidecar = json.loads(paths["float32"].with_suffix(".json").read_text())
+    assert (sidecar["context_layers"], sidecar["band_context_layers"]) == (2, 2)
     streamed = denoise_signal(app, noisy).audio
     np.testing.assert_allclose(streamed, offline(with_context, cfg, noisy, app.mask_floor), atol=1e-4)
     assert np.abs(streamed - offline(model, cfg, noisy, app.mask_floor)).max() > 1e-3  # the context counts

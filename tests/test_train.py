@@ -244,6 +244,7 @@ def test_weighted_loss_fine_tunes_a_trained_model_from_its_weights(tmp_path: Pat
 def test_init_from_a_model_of_another_size_is_refused(tmp_path: Path) -> None:
     other = dataclasses.replace(TINY, model=ModelConfig(depth=1, base_filters=4))
     model_io.save_model(build_model(other, tf.distribute.get_strategy(), False), tmp_path / "small.keras", other)
-    with pytest.raises(UserError, match=r"small.keras: a unet 1x4 \(kernel 3, 0 context layers, 0 lookahead frames\) at 16000 Hz model "
-                       r"cannot start a unet 2x4 \(kernel 3, 0 context layers, 0 lookahead frames\) at 16000 Hz run"):
+    with pytest.raises(UserError, match=r"small.keras: a unet 1x4 \(kernel 3, 0 context layers, 0 band context layers, 0 lookahead "
+                       r"frames\) at 16000 Hz model cannot start a unet 2x4 \(kernel 3, 0 context layers, 0 band context "
+                       r"layers, 0 lookahead frames\) at 16000 Hz run"):
         build_model(TINY, tf.distribute.get_strategy(), False, init_from=tmp_path / "small.keras")

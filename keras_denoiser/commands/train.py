@@ -88,6 +88,12 @@ flags.DEFINE_integer(
     f"a model without them can start such a run (--init_from); default {_MODEL.context_layers}.",
 )
 flags.DEFINE_integer(
+    "band_context_layers", _MODEL.band_context_layers,
+    "Residual convolutions along frequency at the bottleneck, dilated 1, 2, 4, ...: each bin sees the whole band "
+    "in its own frame (no streaming state); a model without them can start such a run (--init_from); "
+    f"default {_MODEL.band_context_layers}.",
+)
+flags.DEFINE_integer(
     "lookahead_frames", _MODEL.lookahead_frames,
     "unet_causal only: future frames each mask may use, one hop of latency each; a model with fewer can "
     f"start such a run (--init_from); default {_MODEL.lookahead_frames}.",
@@ -146,6 +152,7 @@ def _config() -> TrainConfig:
             depth=FLAGS.depth,
             base_filters=FLAGS.base_filters,
             context_layers=FLAGS.context_layers,
+            band_context_layers=FLAGS.band_context_layers,
             lookahead_frames=FLAGS.lookahead_frames,
         ),
         mix=MixConfig(

@@ -57,6 +57,7 @@ def check_attenuation_limit(max_attenuation_db: float) -> float:
 
 MODEL_NAMES = ("unet", "unet_causal")
 MAX_LOOKAHEAD_FRAMES = 4
+MAX_BAND_CONTEXT_LAYERS = 6  # dilations up to 32 bins: past the bottleneck's whole band at the default depth
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,10 @@ class ModelConfig:
     # Residual convolutions along time at the bottleneck, dilated 2, 4, 8, ...: a longer memory
     # (for noise estimates) at little cost, causal in `unet_causal`. 0 keeps the plain U-Net.
     context_layers: int = 0
+    # Residual convolutions along frequency at the bottleneck, dilated 1, 2, 4, ...: each bin sees
+    # the whole band (a voice's harmonics, a noise's spectral shape) within its own frame, so
+    # streaming keeps no state for them. 0 keeps the plain U-Net.
+    band_context_layers: int = 0
     # `unet_causal` only: frames after frame t that its mask may use (each adds a hop of latency).
     # The causal network's output is read this many frames late; see `model.unet`.
     lookahead_frames: int = 0
@@ -81,6 +86,8 @@ class ModelConfig:
             raise UserError("model depth, base_filters and kernel_size must be positive")
         if not 0 <= self.context_layers <= 8:
             raise UserError(f"context_layers must be in 0..8, not {self.context_layers}")
+        if not 0 <= self.band_context_layers <= MAX_BAND_CONTEXT_LAYERS:
+            raise UserError(f"band_context_layers must be in 0..{MAX_BAND_CONTEXT_LAYERS}, not {self.band_context_layers}")
         if not 0 <= self.lookahead_frames <= MAX_LOOKAHEAD_FRAMES:
             raise UserError(f"lookahead_frames must be in 0..{MAX_LOOKAHEAD_FRAMES}, not {self.lookahead_frames}")
         if self.lookahead_frames and not self.causal:

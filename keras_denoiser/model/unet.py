@@ -190,6 +190,21 @@ def _context(x, index: int, cfg: ModelConfig, graph: _Layers):
     return graph.layer(layers.Add, f"{name}_add")([x, y])
 
 
+def _band_context(x, index: int, cfg: ModelConfig, graph: _Layers):
+    """Residual convolution along frequency only, dilated 2^index: each bottleneck bin sees far along
+    the band in its own frame. It reaches no other frame, so a stream keeps no state for it; like
+    `_context` it starts as identity, so a trained U-Net can be fine-tuned into one.
+    """
+    name = f"band_context{index}"
+    y = graph.layer(
+        layers.Conv2D, f"{name}_conv", filters=x.shape[-1], kernel_size=(1, cfg.kernel_size),
+        dilation_rate=(1, 2**index), padding="same", use_bias=False,
+    )(x)
+    y = graph.layer(layers.ReLU, f"{name}_relu")(y)
+    y = graph.layer(layers.BatchNormalization, f"{name}_bn", gamma_initializer="zeros")(y)
+    return graph.layer(layers.Add, f"{name}_add")([x, y])
+
+
 def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
     """The mask for `log_mag` `[batch, frames, bins]`: the one description of the U-Net topology."""
     pool = (1, 2) if cfg.causal else (2, 2)
@@ -211,6 +226,8 @@ def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
     x = _block(x, cfg.base_filters * 2**cfg.depth, cfg, "bottleneck", graph)
     for index in range(cfg.context_layers):
         x = _context(x, index, cfg, graph)
+    for index in range(cfg.band_context_layers):
+        x = _band_context(x, index, cfg, graph)
     for level in reversed(range(cfg.depth)):
         filters = cfg.base_filters * 2**level
         x = graph.layer(layers.Conv2DTranspose, f"dec{level}_up", filters=filters, kernel_size=pool, strides=pool)(x)

@@ -134,16 +134,15 @@ def _load_initial_weights(model: keras.Model, cfg: TrainConfig, path: Path) -> N
     (they start as identity, see `model.unet`) or look further ahead (`widen_first_convolution`),
     nothing else may differ."""
     trained, trained_cfg = model_io.load_model(path)
-    grown = dataclasses.replace(
-        trained_cfg.model, context_layers=cfg.model.context_layers, lookahead_frames=cfg.model.lookahead_frames
-    )
-    if (grown, trained_cfg.signal) != (cfg.model, cfg.signal) or (
-        trained_cfg.model.context_layers > cfg.model.context_layers
-        or trained_cfg.model.lookahead_frames > cfg.model.lookahead_frames
+    growable = ("context_layers", "band_context_layers", "lookahead_frames")
+    grown = dataclasses.replace(trained_cfg.model, **{name: getattr(cfg.model, name) for name in growable})
+    if (grown, trained_cfg.signal) != (cfg.model, cfg.signal) or any(
+        getattr(trained_cfg.model, name) > getattr(cfg.model, name) for name in growable
     ):
         raise UserError(
             f"{path}: a {_describe(trained_cfg)} model cannot start a {_describe(cfg)} run; give the same "
-            "--model, --depth and --base_filters, and at least its --context_layers and --lookahead_frames"
+            "--model, --depth and --base_filters, and at least its --context_layers, --band_context_layers "
+            "and --lookahead_frames"
         )
     more_lookahead = cfg.model.lookahead_frames - trained_cfg.model.lookahead_frames
     for layer in trained.layers:
@@ -158,7 +157,8 @@ def _describe(cfg: TrainConfig) -> str:
     model, signal = cfg.model, cfg.signal
     return (
         f"{model.name} {model.depth}x{model.base_filters} (kernel {model.kernel_size}, "
-        f"{model.context_layers} context layers, {model.lookahead_frames} lookahead frames) at {signal.sample_rate} Hz"
+        f"{model.context_layers} context layers, {model.band_context_layers} band context layers, "
+        f"{model.lookahead_frames} lookahead frames) at {signal.sample_rate} Hz"
     )
 
 
