@@ -52,6 +52,12 @@ def test_a_bad_variant_is_a_one_line_error(text: str, reason: str) -> None:
     assert parse_variant("unet_causal:3x12").model.context_layers == 0
 
 
+def test_a_variant_names_its_context_and_band_context_layers() -> None:
+    variant = parse_variant("unet_causal:3x12:6b4:snr")
+    assert (variant.model.context_layers, variant.model.band_context_layers, variant.loss) == (6, 4, "snr")
+    assert variant.label == "unet_causal 3x12, 6 context + 4 band, snr"
+
+
 def test_a_bad_variant_on_the_command_line_fails_before_any_work(tmp_path: Path) -> None:
     result = _run(tmp_path, "--variant=unet:3")
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1

@@ -24,7 +24,7 @@ from pipelines.dataset import build_datasets
 PathLike = str | os.PathLike[str]
 WARMUP_STEPS = 2
 HELD_BATCHES = 4
-_VARIANT = re.compile(r"^(?P<name>\w+):(?P<depth>\d+)x(?P<filters>\d+)(?::(?P<context>\d+))?(?::(?P<loss>\w+))?$")
+_VARIANT = re.compile(r"^(?P<name>\w+):(?P<depth>\d+)x(?P<filters>\d+)(?::(?P<context>\d+)(?:b(?P<band>\d+))?)?(?::(?P<loss>\w+))?$")
 # The bundled models' recipes (unet v2, unet_causal v2 and v3), and what a spectral loss costs.
 DEFAULT_VARIANTS = (
     "unet:3x16:0:weighted_mask_mse",
@@ -44,7 +44,8 @@ class Variant:
     @property
     def label(self) -> str:
         m = self.model
-        return f"{m.name} {m.depth}x{m.base_filters}, {m.context_layers} context, {self.loss}"
+        band = f" + {m.band_context_layers} band" if m.band_context_layers else ""
+        return f"{m.name} {m.depth}x{m.base_filters}, {m.context_layers} context{band}, {self.loss}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,16 +59,20 @@ class TrainingSpeed:
 
 
 def parse_variant(text: str) -> Variant:
-    """`unet_causal:3x12[:CONTEXT_LAYERS[:LOSS]]` -> Variant (context 0 and weighted_mask_mse by default)."""
+    """`unet_causal:3x12[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS][:LOSS]]` -> Variant (no context and
+    weighted_mask_mse by default); `6b4` is 6 context layers and 4 band context layers."""
     match = _VARIANT.match(text.strip())
     if not match:
-        raise UserError(f"variant {text!r} is not MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[:LOSS]], e.g. unet_causal:3x12:4:compressed_spectral")
+        raise UserError(
+            f"variant {text!r} is not MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS][:LOSS]], "
+            "e.g. unet_causal:3x12:6b4:compressed_spectral"
+        )
     loss = match["loss"] or "weighted_mask_mse"
     if loss not in LOSSES:
         raise UserError(f"variant {text!r}: unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
     model = ModelConfig(
         name=match["name"], depth=int(match["depth"]), base_filters=int(match["filters"]),
-        context_layers=int(match["context"] or 0),
+        context_layers=int(match["context"] or 0), band_context_layers=int(match["band"] or 0),
     )
     return Variant(model, loss)
 

@@ -4,7 +4,7 @@
     keras_denoiser benchmark training --variant=unet:3x16 --variant=unet:3x16:0:compressed_spectral
     keras_denoiser benchmark training     # the bundled models' recipes, on the bundled sample corpus
 
-A variant is MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[:LOSS]] (context 0 and weighted_mask_mse when left
+A variant is MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS][:LOSS]] (context 0 and weighted_mask_mse when left
 out). Each is compiled as `train` compiles it and timed on the same batches held in memory, so the
 figures compare the networks and losses, not the input graph; run it on a quiet machine and read
 the ratios.
@@ -29,7 +29,7 @@ corpus_flags.define_corpus_flags()
 flags.adopt_module_key_flags(corpus_flags)
 flags.adopt_module_key_flags(json_out)
 flags.DEFINE_multi_string(
-    "variant", list(DEFAULT_VARIANTS), "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[:LOSS]] to time (repeatable); "
+    "variant", list(DEFAULT_VARIANTS), "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS][:LOSS]] to time (repeatable); "
     "default: the bundled models' recipes (unet; unet_causal without and with 6 context layers) and unet "
     "with the compressed spectral loss."
 )
