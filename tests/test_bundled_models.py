@@ -49,8 +49,9 @@ def test_bundled_streaming_tflite_streams_like_the_bundled_causal_keras_model(pa
     sidecar = json.loads(path.with_suffix(".json").read_text())
     model, cfg = model_io.load_model(assets.ASSETS_DIR / "models" / f"{sidecar['model']}.keras")
     assert cfg.model.causal
-    assert (sidecar["depth"], sidecar["base_filters"], sidecar["kernel_size"], sidecar["context_layers"]) == (
-        cfg.model.depth, cfg.model.base_filters, cfg.model.kernel_size, cfg.model.context_layers)
+    assert tuple(sidecar[key] for key in ("depth", "base_filters", "kernel_size", "context_layers", "band_context_layers")) == (
+        cfg.model.depth, cfg.model.base_filters, cfg.model.kernel_size, cfg.model.context_layers,
+        cfg.model.band_context_layers)
     assert (sidecar["sample_rate"], sidecar["frame_length"], sidecar["hop_length"]) == (
         cfg.signal.sample_rate, cfg.signal.frame_length, cfg.signal.hop_length)
     wave = audio.read_mono(assets.NOISY_SAMPLE, cfg.signal.sample_rate)
