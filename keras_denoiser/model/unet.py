@@ -175,8 +175,8 @@ def _context_dilation(index: int) -> int:
 def _context(x, index: int, cfg: ModelConfig, graph: _Layers):
     """Residual convolution along time only, dilated 2^(index + 1): memory of past (and, offline, future) frames.
 
-    Its batch norm starts with gamma 0, so a new context layer adds nothing at first and a trained
-    U-Net without it can be fine-tuned into one without losing what it learned.
+    It starts as identity (`_add_from_zero`), so a trained U-Net without it can be fine-tuned into
+    one without losing what it learned.
     """
     name, dilation, k = f"context{index}", _context_dilation(index), cfg.kernel_size
     conv_args = dict(filters=x.shape[-1], kernel_size=(k, 1), dilation_rate=(dilation, 1), use_bias=False)
@@ -185,9 +185,7 @@ def _context(x, index: int, cfg: ModelConfig, graph: _Layers):
         y = graph.layer(layers.Conv2D, f"{name}_conv", padding="valid", **conv_args)(y)
     else:
         y = graph.layer(layers.Conv2D, f"{name}_conv", padding="same", **conv_args)(x)
-    y = graph.layer(layers.ReLU, f"{name}_relu")(y)
-    y = graph.layer(layers.BatchNormalization, f"{name}_bn", gamma_initializer="zeros")(y)
-    return graph.layer(layers.Add, f"{name}_add")([x, y])
+    return _add_from_zero(x, y, name, graph)
 
 
 def _band_context(x, index: int, cfg: ModelConfig, graph: _Layers):
@@ -200,6 +198,12 @@ def _band_context(x, index: int, cfg: ModelConfig, graph: _Layers):
         layers.Conv2D, f"{name}_conv", filters=x.shape[-1], kernel_size=(1, cfg.kernel_size),
         dilation_rate=(1, 2**index), padding="same", use_bias=False,
     )(x)
+    return _add_from_zero(x, y, name, graph)
+
+
+def _add_from_zero(x, y, name: str, graph: _Layers):
+    """`x` + batch-normed ReLU(`y`), the norm's gamma starting at 0: a residual branch that adds nothing
+    until trained, so a layer made of it can join a trained U-Net without changing what it computes."""
     y = graph.layer(layers.ReLU, f"{name}_relu")(y)
     y = graph.layer(layers.BatchNormalization, f"{name}_bn", gamma_initializer="zeros")(y)
     return graph.layer(layers.Add, f"{name}_add")([x, y])
