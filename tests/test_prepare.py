@@ -127,3 +127,14 @@ def test_a_broken_cache_folder_in_the_way_is_reported_in_one_line(corpus, tmp_pa
     first.manifest_path.write_text("{ truncated")
     with pytest.raises(UserError, match="not a complete cache; delete it"):
         prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
+
+
+def test_a_truncated_file_is_skipped_with_its_reason_not_trained_on(tmp_path: Path, write_wav) -> None:
+    """libsndfile reads what a cut-off wav still holds without complaint; prepare must not take it."""
+    whole = write_wav("speech/whole.wav", harmonic_speechlike(2.0, 16000, seed=3), 16000).read_bytes()
+    (tmp_path / "speech" / "cut.wav").write_bytes(whole[: len(whole) // 2])
+    prepared = prepare_corpus(tmp_path / "speech", tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
+    manifest = json.loads(prepared.manifest_path.read_text())
+    assert [Path(entry["path"]).name for entry in manifest["skipped"]] == ["cut.wav"]
+    assert manifest["skipped"][0]["reason"].startswith("truncated: header declares")
+    assert prepared.num_train + prepared.num_validation == 1

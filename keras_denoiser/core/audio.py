@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +17,17 @@ from keras_denoiser.core.errors import AudioFileError
 SILENCE_FRAME_SECONDS = 0.02
 SILENCE_BELOW_PEAK_DB = 40.0
 SILENCE_MARGIN_SECONDS = 0.1
+# libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
+_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)  # sizes a streaming writer leaves in the header: not a truncation
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".caf", ".w64", ".mp3", ".opus")
 
 
 def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """Samples as float32 `[frames, channels]` and the sample rate.
 
-    Raises AudioFileError (file + reason) for missing, empty, undecodable, zero-sample or
-    non-finite files.
+    Raises AudioFileError (file + reason) for missing, empty, undecodable, truncated, zero-sample
+    or non-finite files: libsndfile reads what a cut-off file still holds without complaint.
     """
     path = Path(path)
     if not path.is_file():
@@ -31,14 +35,28 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if path.stat().st_size == 0:
         raise AudioFileError(path, "empty file")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as src:
+            truncated = truncation_reason(src.extra_info)
+            data, rate = src.read(dtype="float32", always_2d=True), src.samplerate
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         raise AudioFileError(path, f"not readable audio ({short_reason(err)})") from None
+    if truncated is not None:
+        raise AudioFileError(path, truncated)
     if data.shape[0] == 0:
         raise AudioFileError(path, "no samples")
     if not np.isfinite(data).all():
         raise AudioFileError(path, "contains NaN or Inf samples")
     return data, int(rate)
+
+
+def truncation_reason(extra_info: str) -> str | None:
+    """Why libsndfile's header report (`SoundFile.extra_info`) shows a cut-off file, or None."""
+    for declared, present in _SHORT_CHUNK.findall(extra_info):
+        if int(declared) not in _SIZE_PLACEHOLDERS and int(present) < int(declared):
+            return f"truncated: header declares {declared} bytes of audio, file holds {present}"
+    if "ended unexpectedly" in extra_info:
+        return "truncated: stream ends unexpectedly"
+    return None
 
 
 def trim_silence(samples: np.ndarray, rate: int) -> np.ndarray:

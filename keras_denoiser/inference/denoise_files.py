@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import re
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -29,9 +28,6 @@ from keras_denoiser.inference.enhance import KerasEnhancer
 
 PLOT_SECONDS = 30.0
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
-# libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
-_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
-_SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)
 _SFE_SYSTEM = 2  # libsndfile's error code for a failed system call (write, seek)
 
 
@@ -66,7 +62,11 @@ def plan_jobs(inputs: Sequence[Path], output_dir: Path, output_format: str | Non
         if not given.exists():
             raise UserError(f"{given}: {audio.missing_reason(given, 'file or folder')}")
         if given.is_dir():
-            found = [p for p in audio.find_audio_files(given, dead_links=True) if not _is_below(_resolved(p), output_dir)]
+            everything = audio.find_audio_files(given, dead_links=True)
+            found = [p for p in everything if not _is_below(_resolved(p), output_dir)]
+            if everything and not found:
+                raise UserError(f"{given}: every audio file in it is below the output folder {output_dir}, "
+                                "so it would be overwritten; choose another --output_dir")
             jobs += [Job(p, output_dir / p.relative_to(given)) for p in found]
         else:
             jobs.append(Job(given, output_dir / given.name))
@@ -183,23 +183,13 @@ def _open_checked(path: Path) -> sf.SoundFile:
         src = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         raise AudioFileError(path, f"not readable audio ({audio.short_reason(err)})") from None
-    reason = _truncation(src.extra_info)
+    reason = audio.truncation_reason(src.extra_info)
     if reason is None and src.frames == 0:
         reason = "no samples"
     if reason is not None:
         src.close()
         raise AudioFileError(path, reason)
     return src
-
-
-def _truncation(extra_info: str) -> str | None:
-    """Why libsndfile's header report shows a cut-off file, or None."""
-    for declared, present in _SHORT_CHUNK.findall(extra_info):
-        if int(declared) not in _SIZE_PLACEHOLDERS and int(present) < int(declared):
-            return f"truncated: header declares {declared} bytes of audio, file holds {present}"
-    if "ended unexpectedly" in extra_info:
-        return "truncated: stream ends unexpectedly"
-    return None
 
 
 def _output_subtype(src: sf.SoundFile, fmt: str) -> str:
