@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -215,6 +216,28 @@ def test_unusable_input_is_one_line_and_writes_nothing(float_model, write_wav, t
     assert re.search(reason, errors[0]) and not (tmp_path / "o.wav").exists()
 
 
+def test_truncated_or_empty_input_is_one_line_and_writes_nothing(float_model, write_wav, tmp_path) -> None:
+    """libsndfile reads what is left of a cut-off wav without complaint; the app must say it is cut off."""
+    whole = write_wav("whole.wav", mixture.generated_mixture(1.0, 16000, seed=4).astype(np.float32)).read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "empty.wav").write_bytes(b"")
+    for name, reason in [("cut.wav", "truncated: header declares"), ("empty.wav", "empty file")]:
+        result = run_demo(f"--model={float_model}", f"--input={tmp_path / name}", f"--output={tmp_path / 'o.wav'}")
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert result.returncode == 1 and len(errors) == 1 and errors[0].startswith(f"error: {tmp_path / name}: {reason}")
+        assert "Traceback" not in result.stderr and not (tmp_path / "o.wav").exists()
+
+
+def test_output_gets_the_usual_permissions_not_a_private_temp_file(float_model, write_wav, tmp_path) -> None:
+    source = write_wav("n.wav", mixture.generated_mixture(0.5, 16000, seed=5).astype(np.float32))
+    previous = os.umask(0o022)
+    try:
+        assert run_demo(f"--model={float_model}", f"--input={source}", f"--output={tmp_path / 'o.wav'}").returncode == 0
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "o.wav").stat().st_mode & 0o777 == 0o644
+
+
 @pytest.mark.parametrize("content", [b"not a flatbuffer at all", b""])
 def test_wrong_model_file_is_one_line(content: bytes, write_wav, tmp_path) -> None:
     bad = tmp_path / "bad.tflite"
@@ -276,7 +299,11 @@ def test_live_opens_the_device_at_its_own_rate(float_model, monkeypatch, capsys)
     assert np.sqrt(np.mean(out[rate // 4 :] ** 2)) > 0.1 * np.sqrt(np.mean(noisy**2))  # sound comes out
 
 
-@pytest.mark.parametrize("output, reason", [("folder", "folder: is a folder; give a file name"), ("afile/o.wav", "afile: ")])
+@pytest.mark.parametrize("output, reason", [
+    ("folder", "folder: is a folder; give a file name"),
+    ("afile/o.wav", "afile: exists and is not a folder"),
+    ("afile/deeper/o.wav", "afile: exists and is not a folder"),
+])
 def test_unwritable_output_is_one_line(float_model, write_wav, tmp_path, output: str, reason: str) -> None:
     (tmp_path / "folder").mkdir()
     (tmp_path / "afile").write_bytes(b"")

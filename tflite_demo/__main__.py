@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +26,9 @@ import soxr
 from tflite_demo.stream import FROM_SIDECAR, DemoError, StreamingDenoiser, StreamResult, denoise_signal
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "unet_causal_int8.tflite"
+# libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
+_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)  # sizes a streaming writer leaves in the header: not a truncation
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -52,15 +56,32 @@ def read_input(path: Path) -> tuple[np.ndarray, int]:
     """Samples `[frames, channels]` of `path` and its sample rate."""
     if not path.is_file():
         raise DemoError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DemoError(f"{path}: empty file")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as src:
+            truncated = truncation(src.extra_info)
+            data, rate = src.read(dtype="float32", always_2d=True), src.samplerate
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         raise DemoError(f"{path}: not readable audio ({str(err).strip().splitlines()[-1]})") from None
+    if truncated:
+        raise DemoError(f"{path}: {truncated}")
     if data.shape[0] == 0:
         raise DemoError(f"{path}: no samples")
     if not np.isfinite(data).all():
         raise DemoError(f"{path}: contains NaN or Inf samples")
     return data, rate
+
+
+def truncation(extra_info: str) -> str | None:
+    """Why libsndfile's header report shows a cut-off file (it reads what is left without complaint), or None.
+
+    The same check as keras_denoiser's `core.audio.truncation_reason`: this app depends on nothing of ours.
+    """
+    for declared, present in _SHORT_CHUNK.findall(extra_info):
+        if int(declared) not in _SIZE_PLACEHOLDERS and int(present) < int(declared):
+            return f"truncated: header declares {declared} bytes of audio, file holds {present}"
+    return "truncated: stream ends unexpectedly" if "ended unexpectedly" in extra_info else None
 
 
 def resample(wave: np.ndarray, rate: int, new_rate: int, length: int | None = None) -> np.ndarray:
@@ -78,13 +99,22 @@ def denoise_at_any_rate(denoiser: StreamingDenoiser, wave: np.ndarray, rate: int
 
 
 def write_atomic(path: Path, data: np.ndarray, rate: int) -> None:
-    """Write under a temporary name beside `path`, then rename: never a half-written file."""
+    """Write under a temporary name beside `path`, then rename: never a half-written file.
+
+    The file gets the usual permissions (0666 less the umask), not mkstemp's private 0600.
+    """
+    existing = next(folder for folder in path.parents if folder.exists())
+    if not existing.is_dir():
+        raise DemoError(f"{existing}: exists and is not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").upper()
     fmt = fmt if fmt in sf.available_formats() else "WAV"
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
         sf.write(tmp_name, data, rate, format=fmt)
         os.replace(tmp_name, path)
     except BaseException:
