@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import os
 import sys
 from types import ModuleType
 from typing import Callable, Sequence
 
 from absl import app, flags
+from absl import logging as absl_logging
 
 from keras_denoiser import __version__
 from keras_denoiser.core import tf_quiet
@@ -62,6 +64,14 @@ def _command_help(command: str, module: ModuleType) -> str:
     return f"{usage}\n\n{inspect.cleandoc(module.__doc__ or '')}\n\nflags:\n{flag_lines}"
 
 
+class _PlainFormatter(logging.Formatter):
+    """A warning as `warning: file: reason`, like errors, not absl's `W1127 01:28:28.779 1403 evaluate.py:97]`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
+
+
 def _guarded(
     main: Callable[[Sequence[str]], int | None], takes_arguments: bool
 ) -> Callable[[Sequence[str]], int | None]:
@@ -71,6 +81,7 @@ def _guarded(
     """
 
     def run(argv: Sequence[str]) -> int | None:
+        absl_logging.get_absl_handler().python_handler.setFormatter(_PlainFormatter())
         try:
             if len(argv) > 1 and not takes_arguments:
                 raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")

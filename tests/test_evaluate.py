@@ -303,3 +303,22 @@ def test_evaluate_with_no_matched_files_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: nothing to score: no clean/noisy pairs in {tmp_path / 'noisy'} and {tmp_path / 'clean'}")
+
+
+def test_evaluate_warns_in_plain_lines_of_a_missing_or_shorter_partner(tmp_path: Path, write_wav) -> None:
+    """A noisy file half as long as its reference is likely a wrong pair: scored, but said so."""
+    save_tiny_unet(tmp_path / "tiny.keras")
+    speech = harmonic_speechlike(1.0, 16000, seed=6)
+    write_wav("clean/a.wav", speech)
+    write_wav("noisy/a.wav", speech[:8000] + 0.05)
+    write_wav("noisy/b.wav", speech)
+    command = [sys.executable, "-m", "keras_denoiser", "evaluate", f"--model={tmp_path / 'tiny.keras'}",
+               f"--clean_dir={tmp_path / 'clean'}", f"--noisy_dir={tmp_path / 'noisy'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    warnings = [line for line in result.stderr.splitlines() if "clean reference" in line]
+    assert warnings == [
+        f"warning: {tmp_path / 'noisy' / 'a.wav'}: 0.50 s long, its clean reference {tmp_path / 'clean' / 'a.wav'} "
+        "1.00 s; scored on the first 0.50 s",
+        f"warning: {tmp_path / 'noisy' / 'b.wav'}: no clean reference {tmp_path / 'clean' / 'b.wav'}; skipped",
+    ]

@@ -98,6 +98,9 @@ def pair_examples(clean_dir: Path, noisy_dir: Path, rate: int, table: Mapping[st
             continue
         clean, noisy = audio.read_mono(clean_path, rate), audio.read_mono(noisy_path, rate)
         length = min(len(clean), len(noisy))
+        if len(clean) != len(noisy):
+            logging.warning("%s: %.2f s long, its clean reference %s %.2f s; scored on the first %.2f s",
+                            noisy_path, len(noisy) / rate, clean_path, len(clean) / rate, length / rate)
         entry = table.get(relative, TableEntry(None, None, None))
         yield Example(relative, entry.snr, clean[:length], noisy[:length], entry.speech_id, entry.noise_id)
 
