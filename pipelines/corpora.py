@@ -57,7 +57,7 @@ class Corpus:
 
 def read_corpus(root: str | os.PathLike[str]) -> Corpus:
     """LJ Speech layout when `root/metadata.csv` exists, otherwise any folder tree of audio files."""
-    root = _existing_folder(root)
+    root = existing_corpus_folder(root)
     if (root / LJ_METADATA).is_file():
         return read_ljspeech(root)
     return read_audio_folder(root)
@@ -65,7 +65,7 @@ def read_corpus(root: str | os.PathLike[str]) -> Corpus:
 
 def read_ljspeech(root: str | os.PathLike[str]) -> Corpus:
     """Rows `id|text[|normalized]` of `root/metadata.csv`, audio in `root/wavs/<id>.wav`."""
-    root = _existing_folder(root)
+    root = existing_corpus_folder(root)
     metadata = root / LJ_METADATA
     try:
         lines = metadata.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -96,7 +96,7 @@ def read_ljspeech(root: str | os.PathLike[str]) -> Corpus:
 
 def read_audio_folder(root: str | os.PathLike[str]) -> Corpus:
     """Every audio file (by extension) below `root`; ids are paths relative to `root`."""
-    root = _existing_folder(root)
+    root = existing_corpus_folder(root)
     items: list[AudioItem] = []
     skipped: list[Skipped] = []
     for path in find_audio_files(root):
@@ -152,7 +152,8 @@ def held_out_units(corpus: Corpus, kind: Kind, split: SplitConfig) -> dict[str, 
     return {name: sorted(keys) for name, keys in units.items()}
 
 
-def _existing_folder(root: str | os.PathLike[str]) -> Path:
+def existing_corpus_folder(root: str | os.PathLike[str]) -> Path:
+    """`root` as a Path; UserError when it is not a folder (checked before any long work too)."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise UserError(f"{root}: no such corpus folder")

@@ -66,3 +66,28 @@ def test_train_refuses_a_bad_setting_before_any_work(tmp_path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == "error: epochs must be at least 1, not 0"
     assert not run.exists()
+
+
+@pytest.mark.parametrize(
+    "case, line",
+    [
+        ("missing_noise", "error: {tmp}/nonoise: no such corpus folder"),
+        ("model_dir_is_a_file", "error: {tmp}/afile: exists and is not a folder"),
+        ("missing_init_from", "error: {tmp}/none.keras: no such model to start from"),
+    ],
+)
+def test_train_names_a_bad_folder_or_model_before_preparing_any_corpus(tmp_path, case: str, line: str) -> None:
+    """On a full corpus, preparing the speech takes minutes: a typo in a later flag must not wait for it."""
+    (tmp_path / "speech").mkdir()
+    (tmp_path / "afile").write_bytes(b"")
+    args = {"speech_dir": tmp_path / "speech", "noise_dir": tmp_path, "model_dir": tmp_path / "run",
+            "cache_dir": tmp_path / "cache"}
+    if case == "missing_noise":
+        args["noise_dir"] = tmp_path / "nonoise"
+    elif case == "model_dir_is_a_file":
+        args["model_dir"] = tmp_path / "afile"
+    else:
+        args["init_from"] = tmp_path / "none.keras"
+    result = _run("train", *(f"--{name}={value}" for name, value in args.items()))
+    assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (1, line.format(tmp=tmp_path))
+    assert "prepare" not in result.stderr and not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()

@@ -21,7 +21,7 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser.commands import corpus_flags
-from keras_denoiser.core.atomic import write_bytes_atomic
+from keras_denoiser.core.atomic import check_output_dir, write_bytes_atomic
 from keras_denoiser.core.config import (
     LOSSES,
     MODEL_NAMES,
@@ -34,6 +34,7 @@ from keras_denoiser.core.config import (
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.training import distribute
 from keras_denoiser.training.backup import latest_backup, read_metadata
+from pipelines.corpora import existing_corpus_folder
 
 FLAGS = flags.FLAGS
 DEFAULT_TEACHER_WEIGHT = 0.5
@@ -207,6 +208,11 @@ def main(argv: Sequence[str]) -> int:
     cfg = _config()  # checks every setting before any TensorFlow work
     if cfg.teacher and not Path(cfg.teacher).exists():
         raise UserError(f"{cfg.teacher}: no such teacher model")
+    if FLAGS.init_from and not Path(FLAGS.init_from).exists():
+        raise UserError(f"{FLAGS.init_from}: no such model to start from")
+    check_output_dir(FLAGS.model_dir)  # every folder is checked before minutes of corpus preparation
+    for folder in (*FLAGS.speech_dir, *FLAGS.noise_dir):
+        existing_corpus_folder(folder)
     strategy, role = distribute.make_strategy(FLAGS.strategy)
 
     from keras_denoiser.training import train as train_lib  # TensorFlow work starts after the strategy exists
