@@ -69,6 +69,15 @@ def test_files_already_below_the_output_dir_are_not_inputs(tmp_path: Path) -> No
     assert [j.source for j in jobs] == [tmp_path / "take.wav"]
 
 
+def test_a_folder_whose_files_are_all_below_the_output_dir_says_so(tmp_path: Path) -> None:
+    """`denoise --output_dir=takes takes`: the files there would be outputs, not "no audio files"."""
+    (tmp_path / "takes").mkdir()
+    (tmp_path / "takes" / "a.wav").write_bytes(b"")
+    with pytest.raises(UserError, match=r"^.*takes: every audio file in it is below the output folder .*takes, so"):
+        plan_jobs([tmp_path / "takes"], tmp_path / "takes", output_format=None)
+    assert (tmp_path / "takes" / "a.wav").read_bytes() == b""
+
+
 def _write_bad_and_odd_inputs(folder: Path) -> tuple[list[str], list[str]]:
     """Files that must fail (with a word of the expected reason) and files that must come out."""
     rate = 16000

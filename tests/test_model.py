@@ -14,7 +14,7 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.model.model_io import load_model, save_model
 from keras_denoiser.model.unet import FIRST_CONVOLUTION, SILENCE_LOG_MAGNITUDE, CausalStep, build_unet, receptive_radius
 from keras_denoiser.training.train import build_model
-from tests.enhance_helpers import tiny_unet, wake_context_layers
+from tests.enhance_helpers import save_tiny_unet, tiny_unet, wake_context_layers
 
 SIGNAL = SignalConfig()
 TINY = dict(depth=2, base_filters=4)
@@ -134,6 +134,13 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path) -> None:
         load_model(bad)
     with pytest.raises(UserError, match="no such model file"):
         load_model(tmp_path / "missing.keras")
+    save_tiny_unet(tmp_path / "lone.keras")
+    (tmp_path / "lone.json").unlink()
+    with pytest.raises(UserError, match=r"lone.keras: missing its config \(lone.json or config.json beside it\)"):
+        load_model(tmp_path / "lone.keras")
+    (tmp_path / "app.tflite").write_bytes(b"TFL3")
+    with pytest.raises(UserError, match=r"app.tflite: a TFLite model; run it with `python -m tflite_demo`"):
+        load_model(tmp_path / "app.tflite")
 
 
 @pytest.mark.parametrize(

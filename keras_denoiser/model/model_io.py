@@ -49,11 +49,13 @@ def resolve_model_path(path: str | os.PathLike[str]) -> Path:
 def load_model(path: str | os.PathLike[str]) -> tuple[keras.Model, TrainConfig]:
     """Load a `.keras` model (safe_mode on) and its TrainConfig; one-line UserError on failure."""
     model_path = resolve_model_path(path)
+    if model_path.suffix.lower() == ".tflite":
+        raise UserError(f"{model_path}: a TFLite model; run it with `python -m tflite_demo` or `evaluate --model`")
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as err:  # keras raises many types for a corrupt archive
         raise UserError(f"{model_path}: not a loadable Keras model ({type(err).__name__})") from None
     cfg_path = config_path_for(model_path)
     if not cfg_path.exists():
-        raise UserError(f"{model_path}: missing its config ({cfg_path.name})")
+        raise UserError(f"{model_path}: missing its config ({model_path.with_suffix('.json').name} or {CONFIG_FILE} beside it)")
     return model, config_lib.load_json(TrainConfig, cfg_path)
