@@ -26,8 +26,23 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".c
 def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """Samples as float32 `[frames, channels]` and the sample rate.
 
-    Raises AudioFileError (file + reason) for missing, empty, undecodable, truncated, zero-sample
-    or non-finite files: libsndfile reads what a cut-off file still holds without complaint.
+    Raises AudioFileError (file + reason) for every file `open_checked` refuses and for non-finite samples.
+    """
+    path = Path(path)
+    with open_checked(path) as src:
+        try:
+            data, rate = src.read(dtype="float32", always_2d=True), src.samplerate
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioFileError(path, f"truncated or corrupt ({short_reason(err)})") from None
+    if not np.isfinite(data).all():
+        raise AudioFileError(path, "contains NaN or Inf samples")
+    return data, int(rate)
+
+
+def open_checked(path: str | os.PathLike[str]) -> sf.SoundFile:
+    """An open input; AudioFileError for missing, empty, undecodable, truncated or zero-sample files.
+
+    libsndfile reads what a cut-off file still holds without complaint, so its header report is checked.
     """
     path = Path(path)
     if not path.is_file():
@@ -35,18 +50,16 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if path.stat().st_size == 0:
         raise AudioFileError(path, "empty file")
     try:
-        with sf.SoundFile(str(path)) as src:
-            truncated = truncation_reason(src.extra_info)
-            data, rate = src.read(dtype="float32", always_2d=True), src.samplerate
+        src = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         raise AudioFileError(path, f"not readable audio ({short_reason(err)})") from None
-    if truncated is not None:
-        raise AudioFileError(path, truncated)
-    if data.shape[0] == 0:
-        raise AudioFileError(path, "no samples")
-    if not np.isfinite(data).all():
-        raise AudioFileError(path, "contains NaN or Inf samples")
-    return data, int(rate)
+    reason = truncation_reason(src.extra_info)
+    if reason is None and src.frames == 0:
+        reason = "no samples"
+    if reason is not None:
+        src.close()
+        raise AudioFileError(path, reason)
+    return src
 
 
 def truncation_reason(extra_info: str) -> str | None:

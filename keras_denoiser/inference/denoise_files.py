@@ -135,7 +135,7 @@ def _failure(job: Job, err: Exception) -> str:
 
 def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path) -> None:
     """Enhance `source` into `target` with the same rate, channels and length; atomic."""
-    with _open_checked(source) as src:
+    with audio.open_checked(source) as src:
         fmt = audio.format_for(target)
         subtype = _output_subtype(src, fmt)
         with _atomic_sound_file(target, src.samplerate, src.channels, fmt, subtype) as dst:
@@ -171,25 +171,6 @@ def _read_blocks(src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
         yield block
     if read < src.frames:
         raise AudioFileError(source, f"truncated: {read} of {src.frames} samples present")
-
-
-def _open_checked(path: Path) -> sf.SoundFile:
-    """Open an input for reading; AudioFileError for missing, empty, unreadable, truncated, zero-sample."""
-    if not path.is_file():
-        raise AudioFileError(path, audio.missing_reason(path))
-    if path.stat().st_size == 0:
-        raise AudioFileError(path, "empty file")
-    try:
-        src = sf.SoundFile(str(path))
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
-        raise AudioFileError(path, f"not readable audio ({audio.short_reason(err)})") from None
-    reason = audio.truncation_reason(src.extra_info)
-    if reason is None and src.frames == 0:
-        reason = "no samples"
-    if reason is not None:
-        src.close()
-        raise AudioFileError(path, reason)
-    return src
 
 
 def _output_subtype(src: sf.SoundFile, fmt: str) -> str:
