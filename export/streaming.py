@@ -35,8 +35,9 @@ from keras_denoiser.core import features
 from keras_denoiser.core.atomic import write_bytes_atomic
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE
 from keras_denoiser.model.model_io import load_model
-from keras_denoiser.model.unet import SILENCE_LOG_MAGNITUDE, CausalStep
+from keras_denoiser.model.network import CausalStep
 
 QUANTIZATIONS = ("float32", "int8")
 FRAME_INPUT = "log_magnitude"
@@ -100,7 +101,7 @@ class StreamingUNet:
     """The model's `CausalStep` as a TFLite-ready function: named inputs, named outputs, traced once."""
 
     def __init__(self, model: keras.Model, model_cfg: ModelConfig, signal_cfg: SignalConfig) -> None:
-        self.step = CausalStep(model, model_cfg)
+        self.step = CausalStep(model, model_cfg, signal_cfg)
         self.model = model
         self.model_cfg = model_cfg
         self.signal_cfg = signal_cfg

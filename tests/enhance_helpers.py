@@ -9,7 +9,7 @@ import numpy as np
 
 from keras_denoiser.core.config import ModelConfig, TrainConfig
 from keras_denoiser.model import model_io
-from keras_denoiser.model.unet import build_unet
+from keras_denoiser.model.network import build_network
 
 TINY = ModelConfig(depth=2, base_filters=4)
 
@@ -33,7 +33,7 @@ def tiny_unet(
     # The conv kernels too: an unlucky draw can pin every mask at its floor. (This also seeds Python's,
     # NumPy's and TF's global generators for whatever test runs next.)
     keras.utils.set_random_seed(seed)
-    model = build_unet(cfg.model, cfg.signal)
+    model = build_network(cfg.model, cfg.signal)
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if layer.name == "input_norm" or layer.name.endswith("_bn"):

@@ -20,7 +20,7 @@ from export import mixture, parity, saved_model
 from export.exporter import ExportRequest, ParitySignals, export_model
 from keras_denoiser.core import features
 from keras_denoiser.core.config import ModelConfig, TrainConfig
-from keras_denoiser.model.unet import build_unet
+from keras_denoiser.model.network import build_network
 
 TINY_CONFIG = TrainConfig(model=ModelConfig(depth=2, base_filters=4))
 RATE = TINY_CONFIG.signal.sample_rate
@@ -42,7 +42,7 @@ def tiny_model(seed: int = 0) -> keras.Model:
     Only for tests that need *a* model (conversion errors, refused requests); parity needs `trained_tiny_model`.
     """
     keras.utils.set_random_seed(seed)
-    model = build_unet(TINY_CONFIG.model, TINY_CONFIG.signal)
+    model = build_network(TINY_CONFIG.model, TINY_CONFIG.signal)
     norm = model.get_layer("input_norm")
     norm.moving_mean.assign(np.full(norm.moving_mean.shape, -4.0, np.float32))
     norm.moving_variance.assign(np.full(norm.moving_variance.shape, 4.0, np.float32))
@@ -66,7 +66,7 @@ def _trained_weights(name: str) -> tuple[np.ndarray, ...]:
     x, y = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
     cfg = tiny_config(name)
     keras.utils.set_random_seed(0)
-    model = build_unet(cfg.model, cfg.signal)
+    model = build_network(cfg.model, cfg.signal)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
     model.fit(x, y, batch_size=8, epochs=TRAINING_EPOCHS, shuffle=False, verbose=0)
     return tuple(model.get_weights())
@@ -75,7 +75,7 @@ def _trained_weights(name: str) -> tuple[np.ndarray, ...]:
 def trained_tiny_model(name: str = "unet") -> tuple[keras.Model, TrainConfig]:
     """A fresh tiny `unet` or `unet_causal` with trained weights, and its config."""
     cfg = tiny_config(name)
-    model = build_unet(cfg.model, cfg.signal)
+    model = build_network(cfg.model, cfg.signal)
     model.set_weights(list(_trained_weights(name)))
     return model, cfg
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keras_denoiser.inference.enhance import KerasEnhancer
-from keras_denoiser.model.unet import receptive_radius
+from keras_denoiser.model.network import receptive_radius
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import tiny_unet
 

@@ -11,8 +11,10 @@ import tensorflow as tf
 
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE
 from keras_denoiser.model.model_io import load_model, save_model
-from keras_denoiser.model.unet import FIRST_CONVOLUTION, SILENCE_LOG_MAGNITUDE, CausalStep, build_unet, receptive_radius
+from keras_denoiser.model.network import CausalStep, build_network, receptive_radius
+from keras_denoiser.model.unet import FIRST_CONVOLUTION
 from keras_denoiser.training.train import build_model
 from tests.enhance_helpers import save_tiny_unet, tiny_unet, wake_context_layers
 
@@ -23,7 +25,7 @@ TINY = dict(depth=2, base_filters=4)
 @pytest.mark.parametrize("name", ["unet", "unet_causal"])
 @pytest.mark.parametrize("frames", [1, 3, 17, 64])
 def test_mask_has_input_shape_for_any_frame_count(name: str, frames: int) -> None:
-    model = build_unet(ModelConfig(name=name, **TINY), SIGNAL)
+    model = build_network(ModelConfig(name=name, **TINY), SIGNAL)
     log_mag = np.random.default_rng(frames).normal(size=(2, frames, SIGNAL.num_bins)).astype(np.float32)
     mask = np.asarray(model(log_mag))
     assert mask.shape == log_mag.shape
@@ -33,7 +35,7 @@ def test_mask_has_input_shape_for_any_frame_count(name: str, frames: int) -> Non
 @pytest.mark.parametrize("name", ["unet", "unet_causal"])
 def test_saved_model_reloads_with_safe_mode_and_same_output(name: str, tmp_path) -> None:
     cfg = TrainConfig(model=ModelConfig(name=name, **TINY))
-    model = build_unet(cfg.model, cfg.signal)
+    model = build_network(cfg.model, cfg.signal)
     save_model(model, tmp_path / "m.keras", cfg)
     loaded, loaded_cfg = load_model(tmp_path / "m.keras")
     x = np.random.default_rng(0).normal(size=(1, 21, SIGNAL.num_bins)).astype(np.float32)
@@ -42,7 +44,7 @@ def test_saved_model_reloads_with_safe_mode_and_same_output(name: str, tmp_path)
 
 
 def test_causal_output_never_depends_on_future_frames() -> None:
-    model = build_unet(ModelConfig(name="unet_causal", **TINY), SIGNAL)
+    model = build_network(ModelConfig(name="unet_causal", **TINY), SIGNAL)
     x = np.random.default_rng(3).normal(size=(1, 40, SIGNAL.num_bins)).astype(np.float32)
     base = np.asarray(model(x))
     for t in (5, 20, 39):
@@ -56,7 +58,7 @@ def test_causal_output_never_depends_on_future_frames() -> None:
 def test_causal_step_frame_by_frame_equals_the_whole_sequence_model() -> None:
     keras.utils.set_random_seed(1)  # fixed weights: the mask below varies by 0.09
     model, train_cfg = tiny_unet("unet_causal", seed=1)  # random batch-norm statistics: every layer matters
-    step = CausalStep(model, train_cfg.model)
+    step = CausalStep(model, train_cfg.model, train_cfg.signal)
     log_mag = np.random.default_rng(5).normal(-3.0, 2.0, size=(12, SIGNAL.num_bins)).astype(np.float32)
     states, masks = step.initial_states(), []
     for frame in log_mag:
@@ -71,7 +73,7 @@ def test_causal_step_frame_by_frame_equals_the_whole_sequence_model() -> None:
 
 @pytest.mark.parametrize("lookahead_frames", [1, 2])
 def test_a_lookahead_mask_sees_exactly_that_many_future_frames(lookahead_frames: int) -> None:
-    model = build_unet(ModelConfig(name="unet_causal", lookahead_frames=lookahead_frames, **TINY), SIGNAL)
+    model = build_network(ModelConfig(name="unet_causal", lookahead_frames=lookahead_frames, **TINY), SIGNAL)
     x = np.random.default_rng(3).normal(size=(1, 40, SIGNAL.num_bins)).astype(np.float32)
     base = np.asarray(model(x))
     assert base.shape == x.shape
@@ -86,7 +88,7 @@ def test_a_lookahead_mask_sees_exactly_that_many_future_frames(lookahead_frames:
 def test_causal_step_of_a_lookahead_model_is_its_whole_sequence_model_late() -> None:
     """Step n gives the mask of frame n - L; frames after the last are silence, as the whole-sequence model pads."""
     model, train_cfg = tiny_unet("unet_causal", seed=1, lookahead_frames=2)
-    step = CausalStep(model, train_cfg.model)
+    step = CausalStep(model, train_cfg.model, train_cfg.signal)
     log_mag = np.random.default_rng(5).normal(-3.0, 2.0, size=(12, SIGNAL.num_bins)).astype(np.float32)
     silence = np.full((2, SIGNAL.num_bins), SILENCE_LOG_MAGNITUDE, np.float32)
     states, masks = step.initial_states(), []
@@ -99,7 +101,7 @@ def test_causal_step_of_a_lookahead_model_is_its_whole_sequence_model_late() -> 
 
 
 def test_lookahead_is_for_the_causal_model_only() -> None:
-    with pytest.raises(UserError, match="lookahead_frames is for unet_causal"):
+    with pytest.raises(UserError, match="lookahead_frames is for a causal model"):
         ModelConfig(name="unet", lookahead_frames=1)
     with pytest.raises(UserError, match="lookahead_frames must be in 0..4"):
         ModelConfig(name="unet_causal", lookahead_frames=5)
@@ -114,13 +116,13 @@ def test_lookahead_is_for_the_causal_model_only() -> None:
     ],
 )
 def test_causal_step_refuses_a_model_of_another_topology(name: str, changed: dict, reason: str) -> None:
-    model = build_unet(ModelConfig(name=name, **TINY), SIGNAL)
+    model = build_network(ModelConfig(name=name, **TINY), SIGNAL)
     with pytest.raises(UserError, match=reason):
-        CausalStep(model, ModelConfig(name="unet_causal", **{**TINY, **changed}))
+        CausalStep(model, ModelConfig(name="unet_causal", **{**TINY, **changed}), SignalConfig())
 
 
 def test_offline_unet_uses_future_context() -> None:
-    model = build_unet(ModelConfig(name="unet", **TINY), SIGNAL)
+    model = build_network(ModelConfig(name="unet", **TINY), SIGNAL)
     x = np.random.default_rng(4).normal(size=(1, 40, SIGNAL.num_bins)).astype(np.float32)
     changed = x.copy()
     changed[:, 30] += 5.0
@@ -155,7 +157,7 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path) -> None:
 )
 def test_malformed_model_config_is_a_one_line_error_naming_the_file(tmp_path, text: str, reason: str) -> None:
     cfg = TrainConfig(model=ModelConfig(name="unet", **TINY))
-    save_model(build_unet(cfg.model, cfg.signal), tmp_path / "m.keras", cfg)
+    save_model(build_network(cfg.model, cfg.signal), tmp_path / "m.keras", cfg)
     (tmp_path / "m.json").write_text(text)
     with pytest.raises(UserError, match=f"m.json: .*{reason}"):
         load_model(tmp_path / "m.keras")
@@ -199,7 +201,7 @@ def test_band_context_layers_let_a_bin_see_the_far_end_of_the_band_in_its_own_fr
     changed = x.copy()
     changed[:, 10, :5] += 5.0
     for band_context_layers, reaches in ((0, False), (6, True)):
-        model = build_unet(ModelConfig(name="unet_causal", band_context_layers=band_context_layers, **TINY), SIGNAL)
+        model = build_network(ModelConfig(name="unet_causal", band_context_layers=band_context_layers, **TINY), SIGNAL)
         wake_context_layers(model)
         moved = np.abs(np.asarray(model(changed)) - np.asarray(model(x)))[0]
         assert (moved[10, 250:].max() > 0) == reaches, (band_context_layers, moved[10, 250:].max())
@@ -212,7 +214,7 @@ def test_context_layers_lengthen_the_causal_memory() -> None:
     changed = x.copy()
     changed[:, 5] += 5.0
     for context_layers, remembers in ((0, False), (3, True)):
-        model = build_unet(ModelConfig(name="unet_causal", context_layers=context_layers, **TINY), SIGNAL)
+        model = build_network(ModelConfig(name="unet_causal", context_layers=context_layers, **TINY), SIGNAL)
         wake_context_layers(model)
         late = np.abs(np.asarray(model(changed))[:, 5 + 40] - np.asarray(model(x))[:, 5 + 40]).max()
         assert (late > 0) == remembers, (context_layers, late)

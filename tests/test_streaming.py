@@ -18,7 +18,8 @@ from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.core.metrics import si_sdr, snr_db
 from keras_denoiser.model import model_io
-from keras_denoiser.model.unet import FIRST_CONVOLUTION, build_unet
+from keras_denoiser.model.network import build_network
+from keras_denoiser.model.unet import FIRST_CONVOLUTION
 from tests.enhance_helpers import tiny_unet, wake_context_layers
 from tests.export_support import LOWEST_PARITY_BOUND_DB, tiny_export, trained_tiny_model
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
@@ -75,7 +76,7 @@ def test_step_follows_any_depth_kernel_size_and_context(
         name="unet_causal", depth=depth, base_filters=4, kernel_size=kernel_size, context_layers=context_layers,
         band_context_layers=band_context_layers,
     )
-    model = build_unet(cfg, SIGNAL)
+    model = build_network(cfg, SIGNAL)
     wake_context_layers(model)
     log_mag = np.random.default_rng(depth).normal(-3.0, 2.0, size=(40, SIGNAL.num_bins)).astype(np.float32)
     streaming = StreamingUNet(model, cfg, SIGNAL)
@@ -87,7 +88,7 @@ def test_context_layers_stream_through_tflite_as_through_keras(tmp_path, noisy) 
     """Time context layers (with states) and band context layers (dilated along frequency, without)."""
     model, cfg = trained_tiny_model("unet_causal")
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, context_layers=2, band_context_layers=2))
-    with_context = build_unet(cfg.model, cfg.signal)
+    with_context = build_network(cfg.model, cfg.signal)
     for layer in model.layers:
         with_context.get_layer(layer.name).set_weights(layer.get_weights())
     wake_context_layers(with_context)
@@ -105,7 +106,7 @@ def test_a_lookahead_model_streams_late_and_equals_offline_processing(tmp_path, 
     """The app holds the spectra the model's late masks belong to; the stream's end is silence, as offline."""
     model, cfg = trained_tiny_model("unet_causal")
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, lookahead_frames=lookahead_frames))
-    ahead = build_unet(cfg.model, cfg.signal)
+    ahead = build_network(cfg.model, cfg.signal)
     for layer in model.layers:
         ahead.get_layer(layer.name).set_weights(layer.get_weights() if layer.name != FIRST_CONVOLUTION else [
             np.concatenate([layer.get_weights()[0], 0.3 * layer.get_weights()[0][-lookahead_frames:]])])
@@ -127,7 +128,7 @@ def test_calibration_spreads_its_frames_over_every_stream_to_its_closing_silence
     """Three streams of 40 frames, a budget of 30: every 5th frame of all three (and their silence), states and all."""
     _, cfg = causal
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, lookahead_frames=2))
-    streaming = StreamingUNet(build_unet(cfg.model, cfg.signal), cfg.model, cfg.signal)
+    streaming = StreamingUNet(build_network(cfg.model, cfg.signal), cfg.model, cfg.signal)
     streams = [np.full((40, SIGNAL.num_bins), level, np.float32) for level in (-3.0, -2.0, -1.0)]
     samples = streaming.calibration_inputs(streams, limit=30)
     levels = [float(sample["log_magnitude"][0, 0, 0]) for sample in samples]

@@ -14,7 +14,7 @@ from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model import model_io
-from keras_denoiser.model.unet import build_unet
+from keras_denoiser.model.network import build_network
 from keras_denoiser.training.teacher import load_teacher, with_teacher_masks
 from tests.conftest import harmonic_speechlike
 from tests.test_resume import DEADLINE_SECONDS, corpora, train_args  # noqa: F401 (corpora is a fixture)
@@ -34,7 +34,7 @@ def _weighted_batch() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
 
 
 def _saved_teacher(path: Path, cfg: TrainConfig = TEACHER_CFG) -> Path:
-    model_io.save_model(build_unet(cfg.model, cfg.signal), path, cfg)
+    model_io.save_model(build_network(cfg.model, cfg.signal), path, cfg)
     return path
 
 

@@ -25,7 +25,7 @@ from keras_denoiser.core.audio import resample
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.peers import PEER_STREAMS, check_peer_names
-from keras_denoiser.model.unet import build_unet
+from keras_denoiser.model.network import build_network
 from tflite_demo.stream import HopStream, StreamingDenoiser, denoise_signal
 
 NUM_THREADS = 1
@@ -70,7 +70,7 @@ def streaming_exports(model: str | None, sizes: Sequence[ModelConfig], work_dir:
     for size in sizes:
         label = f"unet_causal {size.depth}x{size.base_filters}"
         cfg = TrainConfig(model=size)
-        keras_model = build_unet(size, cfg.signal)
+        keras_model = build_network(size, cfg.signal)
         out_dir = work_dir / f"{size.depth}x{size.base_filters}"
         exports[label] = export_streaming(keras_model, out_dir, representative=calibration, train_config=cfg)
     return exports

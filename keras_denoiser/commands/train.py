@@ -80,7 +80,11 @@ flags.DEFINE_enum(
     "How training draws noise: 'file' (every file equally often) or 'folder' (every top-level folder of the noise "
     f"corpora equally often, so a kind with few files is not rare); default {_MIX.noise_balance}.",
 )
-flags.DEFINE_enum("model", _MODEL.name, list(MODEL_NAMES), "unet (offline) or unet_causal (streaming); default unet.")
+flags.DEFINE_enum(
+    "model", _MODEL.name, list(MODEL_NAMES),
+    "unet (offline), unet_causal (streaming, full band) or unet_compact (streaming, on bands with a GRU, at a "
+    "small peer's cost); default unet.",
+)
 flags.DEFINE_integer("depth", _MODEL.depth, f"U-Net levels (each halves the frequency resolution); default {_MODEL.depth}.")
 flags.DEFINE_integer("base_filters", _MODEL.base_filters, f"Filters of the first level, doubled per level; default {_MODEL.base_filters}.")
 flags.DEFINE_integer(
@@ -96,8 +100,17 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_integer(
     "lookahead_frames", _MODEL.lookahead_frames,
-    "unet_causal only: future frames each mask may use, one hop of latency each; a model with fewer can "
+    "Causal models only: future frames each mask may use, one hop of latency each; a model with fewer can "
     f"start such a run (--init_from); default {_MODEL.lookahead_frames}.",
+)
+flags.DEFINE_integer(
+    "bands", _MODEL.bands,
+    f"unet_compact only: bands the bins are pooled into (one bin each at the bottom, ERB-spaced above); a multiple "
+    f"of 2**depth; default {_MODEL.bands}.",
+)
+flags.DEFINE_integer(
+    "rnn_units", _MODEL.rnn_units,
+    f"unet_compact only: units of the GRU at the bottleneck, all the model remembers beyond one frame; default {_MODEL.rnn_units}.",
 )
 flags.DEFINE_integer(
     "backup_every_steps", _TRAIN.backup_every_steps,
@@ -155,6 +168,8 @@ def _config() -> TrainConfig:
             context_layers=FLAGS.context_layers,
             band_context_layers=FLAGS.band_context_layers,
             lookahead_frames=FLAGS.lookahead_frames,
+            bands=FLAGS.bands,
+            rnn_units=FLAGS.rnn_units,
         ),
         mix=MixConfig(
             crop_seconds=FLAGS.crop_seconds,

@@ -55,14 +55,16 @@ def check_attenuation_limit(max_attenuation_db: float) -> float:
     return max_attenuation_db
 
 
-MODEL_NAMES = ("unet", "unet_causal")
+MODEL_NAMES = ("unet", "unet_causal", "unet_compact")
+CAUSAL_MODELS = ("unet_causal", "unet_compact")
 MAX_LOOKAHEAD_FRAMES = 4
 MAX_BAND_CONTEXT_LAYERS = 6  # dilations up to 32 bins: past the bottleneck's whole band at the default depth
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """U-Net architecture: `unet` (offline) or `unet_causal` (streaming-capable)."""
+    """Network architecture: `unet` (offline), `unet_causal` (streaming-capable) or `unet_compact`
+    (streaming, on bands with a GRU: `model.compact`)."""
 
     name: str = "unet"
     depth: int = 3
@@ -78,6 +80,10 @@ class ModelConfig:
     # `unet_causal` only: frames after frame t that its mask may use (each adds a hop of latency).
     # The causal network's output is read this many frames late; see `model.unet`.
     lookahead_frames: int = 0
+    # `unet_compact` only: the bands its bins are pooled into (a multiple of 2**depth), and the
+    # units of the GRU at its bottleneck, which holds all it remembers beyond one frame.
+    bands: int = 64
+    rnn_units: int = 128
 
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:
@@ -91,12 +97,17 @@ class ModelConfig:
         if not 0 <= self.lookahead_frames <= MAX_LOOKAHEAD_FRAMES:
             raise UserError(f"lookahead_frames must be in 0..{MAX_LOOKAHEAD_FRAMES}, not {self.lookahead_frames}")
         if self.lookahead_frames and not self.causal:
-            raise UserError(f"lookahead_frames is for unet_causal; {self.name} already sees every frame")
+            raise UserError(f"lookahead_frames is for a causal model; {self.name} already sees every frame")
+        compact = self.name == "unet_compact"
+        if compact and (self.bands < 2 ** (self.depth + 1) or self.bands % 2**self.depth):
+            raise UserError(f"bands must be a multiple of 2**depth ({2**self.depth}) and at least twice that, not {self.bands}")
+        if compact and self.rnn_units < 1:
+            raise UserError(f"rnn_units must be positive, not {self.rnn_units}")
 
     @property
     def causal(self) -> bool:
         """True when output frame t depends only on input frames <= t."""
-        return self.name == "unet_causal"
+        return self.name in CAUSAL_MODELS
 
 
 NOISE_BALANCES = ("file", "folder")

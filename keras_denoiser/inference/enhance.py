@@ -23,7 +23,7 @@ import tensorflow as tf
 from keras_denoiser.core import features
 from keras_denoiser.core.config import SignalConfig, TrainConfig
 from keras_denoiser.model import model_io
-from keras_denoiser.model.unet import receptive_radius, time_multiple
+from keras_denoiser.model.network import receptive_radius, time_multiple
 
 DEFAULT_CHUNK_FRAMES = 1024
 

@@ -15,7 +15,7 @@ from keras_denoiser.core import config as config_lib
 from keras_denoiser.core.atomic import atomic_path
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.model.unet import AppendFrames, CropLike, DropFrames, PadToMultiple  # noqa: F401  (registers the layers)
+from keras_denoiser.model import compact, graph  # noqa: F401  (registers the layers)
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"

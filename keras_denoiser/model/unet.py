@@ -10,137 +10,22 @@ mask of frame n - L at frame n).
 Both accept any number of frames: the input is padded to a multiple of the pooling factor and the
 mask is cropped back to the input's shape.
 
-One function, `_unet`, describes the topology. `build_unet` walks it with new layers for the
-whole-sequence graph; `CausalStep` walks it with a trained causal model's layers for one frame,
-each causal convolution taking its past from an explicit state instead of zero padding. A change
-to the topology therefore changes both, and a model that does not match the walk is refused.
+One function, `topology`, describes the network; `model.network` walks it (see `model.graph`) with
+new layers for the whole-sequence graph, or with a trained causal model's layers for one frame.
 `receptive_radius` and `time_multiple`, beside it, bound what chunked inference must carry across
 chunk edges; they change with the topology too.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable, Protocol, Sequence
-
-import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 from keras_denoiser.core.config import ModelConfig, SignalConfig
-from keras_denoiser.core.errors import UserError
-from keras_denoiser.core.features import LOG_EPSILON
-
-PACKAGE = "keras_denoiser"
+from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE, AppendFrames, CropLike, DropFrames, Graph, PadToMultiple
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class PadToMultiple(layers.Layer):
-    """Zero-pads axes 1 (time) and 2 (frequency) of `[batch, time, freq]` up to given multiples."""
-
-    def __init__(self, time_multiple: int, freq_multiple: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.time_multiple = time_multiple
-        self.freq_multiple = freq_multiple
-
-    def call(self, x):
-        time_pad = (-ops.shape(x)[1]) % self.time_multiple
-        freq_pad = (-ops.shape(x)[2]) % self.freq_multiple
-        return ops.pad(x, [[0, 0], [0, time_pad], [0, freq_pad]])
-
-    def compute_output_shape(self, input_shape):
-        batch, time, freq = input_shape
-        if time is not None:
-            time += (-time) % self.time_multiple
-        if freq is not None:
-            freq += (-freq) % self.freq_multiple
-        return (batch, time, freq)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "time_multiple": self.time_multiple, "freq_multiple": self.freq_multiple}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class CropLike(layers.Layer):
-    """Crops `[batch, time, freq]` to the time and frequency size of a reference tensor."""
-
-    def call(self, x, reference):
-        return x[:, : ops.shape(reference)[1], : ops.shape(reference)[2]]
-
-    def compute_output_shape(self, x_shape, reference_shape):
-        return (x_shape[0], reference_shape[1], reference_shape[2])
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class AppendFrames(layers.Layer):
-    """Appends `frames` frames of a constant `value` along time to `[batch, time, freq]`."""
-
-    def __init__(self, frames: int, value: float, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.frames = frames
-        self.value = value
-
-    def call(self, x):
-        return ops.pad(x, [[0, 0], [0, self.frames], [0, 0]], constant_values=self.value)
-
-    def compute_output_shape(self, input_shape):
-        batch, time, freq = input_shape
-        return (batch, None if time is None else time + self.frames, freq)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "frames": self.frames, "value": self.value}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class DropFrames(layers.Layer):
-    """Drops the first `frames` frames along time of `[batch, time, freq]`."""
-
-    def __init__(self, frames: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.frames = frames
-
-    def call(self, x):
-        return x[:, self.frames :]
-
-    def compute_output_shape(self, input_shape):
-        batch, time, freq = input_shape
-        return (batch, None if time is None else time - self.frames, freq)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "frames": self.frames}
-
-
-# What the input looks like past the end of a signal: the log-magnitude of silence, as a stream sees it.
-SILENCE_LOG_MAGNITUDE = float(np.log(LOG_EPSILON))
-
-
-class _Layers(Protocol):
-    """Where `_unet` gets its layers, and how a causal convolution sees the past."""
-
-    def layer(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> layers.Layer:
-        """The layer `name` of class `cls` (`kwargs` configure a new one)."""
-
-    def past(self, x, conv: str, frames: int, freq_padding: tuple[int, int]):
-        """`x` `[batch, time, freq, channels]` preceded by `frames` past frames and padded in frequency."""
-
-    def whole_sequence_only(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> Callable:
-        """Like `layer`, but a frame-by-frame walk passes its input through (the lookahead's shift)."""
-
-
-class _NewLayers:
-    """The whole-sequence graph: new layers; causal convolutions see zeros before the first frame."""
-
-    def layer(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> layers.Layer:
-        return cls(name=name, **kwargs)
-
-    def past(self, x, conv: str, frames: int, freq_padding: tuple[int, int]):
-        return self.layer(layers.ZeroPadding2D, f"{conv}_pad", padding=((frames, 0), freq_padding))(x)
-
-    def whole_sequence_only(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> Callable:
-        return self.layer(cls, name, **kwargs)
-
-
-def _conv(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers, lookahead: int = 0):
+def _conv(x, filters: int, cfg: ModelConfig, name: str, graph: Graph, lookahead: int = 0):
     """Conv + batch norm + ReLU; causal models pad only the past in time.
 
     `lookahead` (causal only) widens the kernel by that many frames in time: read that many frames
@@ -158,12 +43,12 @@ def _conv(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers, lookahea
     return graph.layer(layers.ReLU, f"{name}_relu")(x)
 
 
-def _block(x, filters: int, cfg: ModelConfig, name: str, graph: _Layers, lookahead: int = 0):
+def _block(x, filters: int, cfg: ModelConfig, name: str, graph: Graph, lookahead: int = 0):
     x = _conv(x, filters, cfg, f"{name}_a", graph, lookahead)
     return _conv(x, filters, cfg, f"{name}_b", graph)
 
 
-# The convolution every other layer follows, the one that takes the lookahead (`_unet`, `_block`).
+# The convolution every other layer follows, the one that takes the lookahead (`topology`, `_block`).
 FIRST_CONVOLUTION = "enc0_a_conv"
 
 
@@ -172,7 +57,7 @@ def _context_dilation(index: int) -> int:
     return 2 ** (index + 1)
 
 
-def _context(x, index: int, cfg: ModelConfig, graph: _Layers):
+def _context(x, index: int, cfg: ModelConfig, graph: Graph):
     """Residual convolution along time only, dilated 2^(index + 1): memory of past (and, offline, future) frames.
 
     It starts as identity (`_add_from_zero`), so a trained U-Net without it can be fine-tuned into
@@ -188,7 +73,7 @@ def _context(x, index: int, cfg: ModelConfig, graph: _Layers):
     return _add_from_zero(x, y, name, graph)
 
 
-def _band_context(x, index: int, cfg: ModelConfig, graph: _Layers):
+def _band_context(x, index: int, cfg: ModelConfig, graph: Graph):
     """Residual convolution along frequency only, dilated 2^index: each bottleneck bin sees far along
     the band in its own frame. It reaches no other frame, so a stream keeps no state for it; like
     `_context` it starts as identity, so a trained U-Net can be fine-tuned into one.
@@ -201,7 +86,7 @@ def _band_context(x, index: int, cfg: ModelConfig, graph: _Layers):
     return _add_from_zero(x, y, name, graph)
 
 
-def _add_from_zero(x, y, name: str, graph: _Layers):
+def _add_from_zero(x, y, name: str, graph: Graph):
     """`x` + batch-normed ReLU(`y`), the norm's gamma starting at 0: a residual branch that adds nothing
     until trained, so a layer made of it can join a trained U-Net without changing what it computes."""
     y = graph.layer(layers.ReLU, f"{name}_relu")(y)
@@ -209,7 +94,7 @@ def _add_from_zero(x, y, name: str, graph: _Layers):
     return graph.layer(layers.Add, f"{name}_add")([x, y])
 
 
-def _unet(log_mag, cfg: ModelConfig, graph: _Layers):
+def topology(log_mag, cfg: ModelConfig, signal: SignalConfig, graph: Graph):
     """The mask for `log_mag` `[batch, frames, bins]`: the one description of the U-Net topology."""
     pool = (1, 2) if cfg.causal else (2, 2)
     factor = 2**cfg.depth
@@ -273,94 +158,3 @@ def widen_first_convolution(kernel: np.ndarray, frames: int) -> np.ndarray:
 def time_multiple(model_cfg: ModelConfig) -> int:
     """Chunks must start on a multiple of this many frames so pooling windows line up."""
     return 1 if model_cfg.causal else 2**model_cfg.depth
-
-
-def build_unet(model_cfg: ModelConfig, signal_cfg: SignalConfig) -> keras.Model:
-    """The mask network for `model_cfg.name` with inputs `[batch, frames, signal_cfg.num_bins]`."""
-    log_mag = keras.Input(shape=(None, signal_cfg.num_bins), name="log_magnitude")
-    return keras.Model(log_mag, _unet(log_mag, model_cfg, _NewLayers()), name=model_cfg.name)
-
-
-@dataclasses.dataclass(frozen=True)
-class CausalState:
-    """One causal convolution's memory: the last `shape[1]` frames of its input `[1, frames, bins, channels]`."""
-
-    conv: str  # the convolution it feeds, e.g. `enc0_a`
-    shape: tuple[int, ...]
-
-
-class _FrameLayers:
-    """One frame through a trained model's layers; causal convolutions take their past from states.
-
-    Without states (`states=None`) the past is zeros and the walk records each state's shape.
-    """
-
-    def __init__(self, model: keras.Model, states: Sequence | None) -> None:
-        self._model = model
-        self._states = None if states is None else iter(states)
-        self.visited: set[str] = set()
-        self.found: list[CausalState] = []
-        self.next_states: list = []
-
-    def layer(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> layers.Layer:
-        try:
-            layer = self._model.get_layer(name)
-        except ValueError:
-            raise UserError(f"model {self._model.name!r} has no layer {name!r}; it is not a {PACKAGE} U-Net") from None
-        if not isinstance(layer, cls):
-            raise UserError(f"layer {name!r} of model {self._model.name!r} is a {type(layer).__name__}, not a {cls.__name__}")
-        self.visited.add(name)
-        return layer
-
-    def past(self, x, conv: str, frames: int, freq_padding: tuple[int, int]):
-        pad = self.layer(layers.ZeroPadding2D, f"{conv}_pad")
-        if tuple(map(tuple, pad.padding)) != ((frames, 0), freq_padding):
-            raise UserError(f"layer {pad.name} pads {pad.padding}, not the causal (({frames}, 0), {freq_padding})")
-        if frames:
-            shape = (1, frames, *x.shape[2:])
-            if self._states is None:
-                self.found.append(CausalState(conv, shape))
-                state = ops.zeros(shape)
-            else:
-                state = next(self._states)
-            x = ops.concatenate([state, x], axis=1)
-            self.next_states.append(x[:, 1:])
-        return ops.pad(x, [[0, 0], [0, 0], list(freq_padding), [0, 0]])
-
-    def whole_sequence_only(self, cls: type[layers.Layer], name: str, **kwargs: Any) -> Callable:
-        self.layer(cls, name)
-        return lambda x: x
-
-
-class CausalStep:
-    """The per-frame form of a trained `unet_causal`: a log-magnitude frame `[1, 1, bins]` and the states
-    in, a mask `[1, 1, bins]` and the next states out. Frame by frame it equals the whole-sequence model
-    (pooling is along frequency only, so only the causal convolutions need memory), `lookahead_frames`
-    late: the mask out with frame n is frame n - `lookahead_frames`'s, and the frames after a signal's
-    last are `SILENCE_LOG_MAGNITUDE`.
-    """
-
-    def __init__(self, model: keras.Model, model_cfg: ModelConfig) -> None:
-        if not model_cfg.causal:
-            raise UserError(f"model {model_cfg.name!r} looks at future frames and cannot stream; train unet_causal")
-        self.model = model
-        self.model_cfg = model_cfg
-        walk = _FrameLayers(model, None)
-        _unet(ops.zeros((1, 1, model.input_shape[-1])), model_cfg, walk)
-        unused = {layer.name for layer in model.layers if not isinstance(layer, layers.InputLayer)} - walk.visited
-        if unused:
-            raise UserError(f"model {model.name!r} has layers outside the {model_cfg.name} topology: {sorted(unused)}")
-        self.states: tuple[CausalState, ...] = tuple(walk.found)
-        self.lookahead_frames = model_cfg.lookahead_frames
-
-    def initial_states(self) -> list[np.ndarray]:
-        """All-zero states: the same zeros the whole-sequence model pads the past with."""
-        return [np.zeros(s.shape, np.float32) for s in self.states]
-
-    def __call__(self, frame, states: Sequence) -> tuple[Any, list]:
-        """(mask `[1, 1, bins]`, next states) for a frame `[1, 1, bins]` and the states in `self.states` order."""
-        if len(states) != len(self.states):
-            raise ValueError(f"expected {len(self.states)} states, got {len(states)}")
-        walk = _FrameLayers(self.model, states)
-        mask = _unet(frame, self.model_cfg, walk)
-        return mask, walk.next_states

@@ -31,7 +31,8 @@ from keras_denoiser.core import losses
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.model import model_io
-from keras_denoiser.model.unet import FIRST_CONVOLUTION, build_unet, widen_first_convolution
+from keras_denoiser.model.network import FIRST_CONVOLUTIONS, build_network
+from keras_denoiser.model.unet import widen_first_convolution
 from keras_denoiser.training.backup import ResumableBackupAndRestore, ResumePoint, latest_backup
 from keras_denoiser.training.callbacks import (
     BestModelCheckpoint,
@@ -121,7 +122,7 @@ def build_model(
     keras.config.set_dtype_policy("mixed_float16" if mixed_precision else "float32")
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
-        model = build_unet(cfg.model, cfg.signal)
+        model = build_network(cfg.model, cfg.signal)
         if init_from is not None:
             _load_initial_weights(model, cfg, init_from)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=losses.keras_loss(cfg.loss))
@@ -147,7 +148,7 @@ def _load_initial_weights(model: keras.Model, cfg: TrainConfig, path: Path) -> N
     more_lookahead = cfg.model.lookahead_frames - trained_cfg.model.lookahead_frames
     for layer in trained.layers:
         weights = layer.get_weights()
-        if layer.name == FIRST_CONVOLUTION:
+        if layer.name == FIRST_CONVOLUTIONS[cfg.model.name]:
             weights = [widen_first_convolution(weights[0], more_lookahead)]
         model.get_layer(layer.name).set_weights(weights)
 
@@ -167,7 +168,7 @@ def float32_copy(model: keras.Model, cfg: TrainConfig) -> keras.Model:
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        copy = build_unet(cfg.model, cfg.signal)
+        copy = build_network(cfg.model, cfg.signal)
     finally:
         keras.config.set_dtype_policy(previous)
     copy.set_weights(model.get_weights())

@@ -1,0 +1,73 @@
+"""unet_compact: the band matrices, and the per-frame step equal to the whole-sequence model."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_denoiser.core.config import ModelConfig, SignalConfig
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.model.compact import band_centers, band_matrices
+from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE
+from keras_denoiser.model.network import CausalStep, build_network
+
+SIGNAL = SignalConfig()
+TINY = dict(name="unet_compact", depth=2, base_filters=4, bands=32, rnn_units=8)
+
+
+@pytest.mark.parametrize("bands", [16, 64, 128])
+def test_a_flat_band_mask_is_the_same_flat_bin_mask(bands: int) -> None:
+    pool, expand = band_matrices(SIGNAL.num_bins, bands, SIGNAL.sample_rate)
+    np.testing.assert_allclose(np.full(bands, 0.3) @ expand, 0.3, atol=1e-6)
+    # A flat spectrum pools to the same flat bands, and every band averages at least one bin.
+    np.testing.assert_allclose(np.full(SIGNAL.num_bins, 2.0) @ pool, 2.0, atol=1e-5)
+    assert (pool.max(axis=0) > 0).all()
+
+
+def test_bands_are_single_bins_at_the_bottom_and_widen_above() -> None:
+    centers = band_centers(SIGNAL.num_bins, 64, SIGNAL.sample_rate)
+    steps = np.diff(centers)
+    assert centers[0] == 0 and centers[-1] == SIGNAL.num_bins - 1
+    assert (steps >= 1.0 - 1e-9).all() and steps[0] == 1.0 and steps[-1] > 5.0
+    assert (np.diff(steps) >= -1e-9).all()  # never narrower than the band below
+
+
+def test_pooling_then_expanding_keeps_what_varies_slowly_across_bins() -> None:
+    pool, expand = band_matrices(SIGNAL.num_bins, 64, SIGNAL.sample_rate)
+    smooth = np.linspace(0.2, 0.9, SIGNAL.num_bins)
+    np.testing.assert_allclose(smooth @ pool @ expand, smooth, atol=0.02)
+
+
+def _with_trained_looking_norms(model: keras.Model, seed: int) -> keras.Model:
+    """Random batch-norm statistics, so a step that skipped a norm or a state would show."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("lookahead", [0, 2])
+def test_frame_by_frame_equals_the_whole_sequence(lookahead: int) -> None:
+    cfg = ModelConfig(**TINY, lookahead_frames=lookahead)
+    model = _with_trained_looking_norms(build_network(cfg, SIGNAL), seed=lookahead)
+    rng = np.random.default_rng(1)
+    log_mag = (rng.standard_normal((40, SIGNAL.num_bins)) - 3.0).astype(np.float32)
+    whole = np.asarray(model(log_mag[None]))[0]
+    step = CausalStep(model, cfg, SIGNAL)
+    frames = np.concatenate([log_mag, np.full((lookahead, SIGNAL.num_bins), SILENCE_LOG_MAGNITUDE, np.float32)])
+    states, masks = step.initial_states(), []
+    for frame in frames:
+        mask, states = step(frame[None, None], states)
+        masks.append(np.asarray(mask)[0, 0])
+    np.testing.assert_allclose(np.stack(masks[lookahead:]), whole, atol=1e-5)
+    assert whole.std() > 1e-3  # the masks vary: the comparison is not of constants
+    # Kilobytes of state: one frame per encoder level and the GRU's hidden units.
+    assert [s.conv for s in step.states] == ["enc0", "enc1", "gru"]
+    assert sum(np.prod(s.shape) for s in step.states) * 4 < 2048
+
+
+def test_a_band_count_that_does_not_halve_evenly_is_refused() -> None:
+    with pytest.raises(UserError, match="multiple of 2\\*\\*depth"):
+        ModelConfig(**{**TINY, "bands": 30})
