@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from export.streaming import export_streaming
@@ -37,6 +38,8 @@ def test_exported_folder_is_timed_hop_by_hop(export_dir) -> None:
     assert row.hop_length_ms == 8.0
     assert row.size_kb == pytest.approx((export_dir / "unet_causal_float32.tflite").stat().st_size / 1024)
     assert row.latency_ms == 32.0 and notes == []
+    sidecar = json.loads((export_dir / "unet_causal_float32.json").read_text())
+    assert row.state_kb > 0 and row.state_kb == pytest.approx(sum(4 * np.prod(s["shape"]) for s in sidecar["states"]) / 1024)
     assert len(table_lines(rows)) == 3
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_denoiser.benchmarks.training import parse_variant
+from keras_denoiser.benchmarks.training import BUNDLED_RECIPES, bundled_variants, parse_variant
 from keras_denoiser.core.errors import UserError
 from tests.conftest import harmonic_speechlike
 
@@ -27,19 +27,31 @@ def test_benchmark_training_times_each_variant_on_its_loss(tmp_path: Path, write
     result = _run(
         tmp_path, "--speech_dir=speech", "--noise_dir=noise", "--cache_dir=cache", "--steps=2", "--batch_size=2",
         "--crop_seconds=0.5", "--variant=unet:1x4", "--variant=unet_causal:1x4:2:compressed_spectral",
-        "--json_out=figures.json",
+        "--variant=unet_compact:1x4:16g8", "--json_out=figures.json",
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "batch 2 x 0.5 s, 2 timed steps each"
     assert lines[2].startswith("unet 1x4, 0 context, weighted_mask_mse") and lines[2].endswith("1.00x")
     assert lines[3].startswith("unet_causal 1x4, 2 context, compressed_spectral")
+    assert lines[4].startswith("unet_compact 1x4, 16 bands, GRU 8, weighted_mask_mse")
     figures = json.loads((tmp_path / "figures.json").read_text())
-    plain, context = figures["variants"]
+    plain, context, compact = figures["variants"]
     assert context["parameters"] > plain["parameters"]  # the context layers are in the timed model
-    for row in (plain, context):
+    for row in (plain, context, compact):
         assert row["steps_per_second"] > 0
         assert row["audio_seconds_per_second"] == pytest.approx(row["steps_per_second"] * 2 * 0.5)
+        assert row["multiply_adds_per_second"] > 0
+    # Offline there is no stream state; the causal rows carry their convolution histories (and a GRU's state).
+    assert plain["state_bytes"] == 0 and context["state_bytes"] > compact["state_bytes"] > 0
+    # The compact net pools 257 bins into 16 bands: far fewer multiply-adds than the full-band causal U-Net.
+    assert compact["multiply_adds_per_second"] < context["multiply_adds_per_second"] / 5
+
+
+def test_by_default_the_bundled_recipes_are_timed_streaming_first() -> None:
+    variants = bundled_variants()
+    assert [v.model.name for v in variants] == list(BUNDLED_RECIPES) and all(v.bundled for v in variants)
+    assert variants[0].model.causal and variants[0].label.endswith("(bundled)")
 
 
 @pytest.mark.parametrize(
@@ -56,6 +68,9 @@ def test_a_variant_names_its_context_and_band_context_layers() -> None:
     variant = parse_variant("unet_causal:3x12:6b4:snr")
     assert (variant.model.context_layers, variant.model.band_context_layers, variant.loss) == (6, 4, "snr")
     assert variant.label == "unet_causal 3x12, 6 context + 4 band, snr"
+    compact = parse_variant("unet_compact:2x16:64g128:compressed_spectral")
+    assert (compact.model.bands, compact.model.rnn_units, compact.loss) == (64, 128, "compressed_spectral")
+    assert compact.label == "unet_compact 2x16, 64 bands, GRU 128, compressed_spectral"
 
 
 def test_a_bad_variant_on_the_command_line_fails_before_any_work(tmp_path: Path) -> None:

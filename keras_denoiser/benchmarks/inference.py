@@ -46,6 +46,7 @@ class HopTiming:
     real_time_factor: float
     latency_ms: float
     hops: int
+    state_kb: float | None = None  # what ours carry from hop to hop (its sidecar's states); None for a peer
 
 
 def parse_size(text: str) -> ModelConfig:
@@ -107,7 +108,9 @@ def benchmark_inference(
                 if quantization in paths:
                     stream = StreamingDenoiser(paths[quantization], num_threads=NUM_THREADS)
                     size = os.path.getsize(paths[quantization])
-                    rows.append(time_stream(f"{label} {quantization}", "LiteRT", stream, wave, rate, size))
+                    timing = time_stream(f"{label} {quantization}", "LiteRT", stream, wave, rate, size)
+                    state_kb = sum(4 * np.prod(shape) for _, _, shape in stream.spec.states) / 1024.0
+                    rows.append(dataclasses.replace(timing, state_kb=float(state_kb)))
     for name in peers:
         try:
             peer = PEER_STREAMS[name]()  # every peer stream runs on one thread by default
@@ -124,12 +127,12 @@ def table_lines(rows: Sequence[HopTiming]) -> list[str]:
     """A fixed-width table, one row per system."""
     header = (
         f"{'system':<28} {'runtime':<12} {'size KB':>8} {'hop ms':>6} {'hop ms median':>14} {'hop ms p99':>11} "
-        f"{'RTF':>7} {'latency ms':>10}"
+        f"{'RTF':>7} {'latency ms':>10} {'state KB':>8}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
             f"{r.name:<28} {r.runtime:<12} {r.size_kb:>8.1f} {r.hop_length_ms:>6.1f} {r.hop_ms_median:>14.3f} {r.hop_ms_p99:>11.3f} "
-            f"{r.real_time_factor:>7.4f} {r.latency_ms:>10.1f}"
+            f"{r.real_time_factor:>7.4f} {r.latency_ms:>10.1f} {'-' if r.state_kb is None else f'{r.state_kb:.1f}':>8}"
         )
     return lines

@@ -1,13 +1,14 @@
-"""Measure the training speed of U-Net variants side by side: steps/s and audio seconds/s.
+"""Measure the training speed of network variants side by side: steps/s, audio seconds/s and cost.
 
-    keras_denoiser benchmark training --speech_dir=LJSpeech-1.1 --noise_dir=noise --steps=20
-    keras_denoiser benchmark training --variant=unet:3x16 --variant=unet:3x16:0:compressed_spectral
     keras_denoiser benchmark training     # the bundled models' recipes, on the bundled sample corpus
+    keras_denoiser benchmark training --speech_dir=LJSpeech-1.1 --noise_dir=noise --steps=20
+    keras_denoiser benchmark training --variant=unet_compact:2x16:64g128:compressed_spectral --variant=unet_causal:3x12:6b4
 
-A variant is MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS][:LOSS]] (context 0 and weighted_mask_mse when left
-out). Each is compiled as `train` compiles it and timed on the same batches held in memory, so the
-figures compare the networks and losses, not the input graph; run it on a quiet machine and read
-the ratios.
+A variant is MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS]][:LOSS], or for unet_compact
+MODEL:DEPTHxFILTERS[:BANDSgGRU_UNITS][:LOSS] (no context layers and weighted_mask_mse when left out).
+Each is compiled as `train` compiles it and timed on the same batches held in memory, so the figures
+compare the networks and losses, not the input graph; run it on a quiet machine and read the
+ratios. Each row also gives the network's multiply-adds per second of audio and its streaming state.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.benchmarks.training import DEFAULT_VARIANTS, benchmark_training, parse_variant, table_lines
+from keras_denoiser.benchmarks.training import (
+    VARIANT_FORMS,
+    benchmark_training,
+    bundled_variants,
+    parse_variant,
+    table_lines,
+)
 from keras_denoiser.commands import corpus_flags, json_out
 from keras_denoiser.core import assets
 from keras_denoiser.core.config import MixConfig, TrainConfig
@@ -29,9 +36,8 @@ corpus_flags.define_corpus_flags()
 flags.adopt_module_key_flags(corpus_flags)
 flags.adopt_module_key_flags(json_out)
 flags.DEFINE_multi_string(
-    "variant", list(DEFAULT_VARIANTS), "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS][:LOSS]] to time (repeatable); "
-    "default: the bundled models' recipes (unet; unet_causal without and with 6 context layers) and unet "
-    "with the compressed spectral loss."
+    "variant", [], f"A network to time (repeatable): {VARIANT_FORMS}. Default: the bundled models' own recipes "
+    "(streaming first), marked (bundled).",
 )
 flags.DEFINE_integer("batch_size", TrainConfig().batch_size, "Examples per batch; default 16.")
 flags.DEFINE_float("crop_seconds", 1.5, "Seconds of audio per example; default 1.5 (the bundled models' crop).")
@@ -45,7 +51,7 @@ def main(argv: Sequence[str]) -> int:
         raise UserError("give both --speech_dir and --noise_dir, or neither for the bundled sample corpus")
     if FLAGS.batch_size < 1 or FLAGS.steps < 1:
         raise UserError("--batch_size and --steps must be at least 1")
-    variants = [parse_variant(text) for text in FLAGS.variant]
+    variants = [parse_variant(text) for text in FLAGS.variant] or bundled_variants()
     cfg = TrainConfig(batch_size=FLAGS.batch_size, mix=MixConfig(crop_seconds=FLAGS.crop_seconds))
     speech_dirs = FLAGS.speech_dir or [str(assets.SAMPLE_DIR)]
     noise_dirs = FLAGS.noise_dir or [str(assets.SAMPLE_NOISE_DIR)]
