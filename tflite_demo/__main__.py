@@ -29,6 +29,11 @@ DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "unet_causal_int8.t
 # libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
 _SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 _SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)  # sizes a streaming writer leaves in the header: not a truncation
+# keras_denoiser's core.audio rule (MAX_PEAK, MAX_OUTPUT_GAIN, OUTPUT_PEAK_FLOOR, the rates); this app depends on nothing of ours.
+MAX_PEAK = 4.0
+MAX_OUTPUT_GAIN = 4.0
+OUTPUT_PEAK_FLOOR = 1e-3
+MIN_RATE, MAX_RATE = 1000, 768_000
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -66,11 +71,42 @@ def read_input(path: Path) -> tuple[np.ndarray, int]:
         raise DemoError(f"{path}: not readable audio ({str(err).strip().splitlines()[-1]})") from None
     if truncated:
         raise DemoError(f"{path}: {truncated}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise DemoError(f"{path}: sample rate {rate} Hz is not an audio rate ({MIN_RATE} Hz to {MAX_RATE // 1000} kHz)")
     if data.shape[0] == 0:
         raise DemoError(f"{path}: no samples")
-    if not np.isfinite(data).all():
-        raise DemoError(f"{path}: contains NaN or Inf samples")
+    check_samples(data, rate, path)
     return data, rate
+
+
+def check_samples(data: np.ndarray, rate: int, name: object) -> None:
+    """DemoError naming `name` and the time for a NaN or Inf sample or a peak above MAX_PEAK in
+    `[frames, channels]` samples; one warning line for a peak above full scale up to it.
+
+    The rule of keras_denoiser's `core.audio.SampleCheck`, with the same words.
+    """
+    finite = np.isfinite(data)
+    if not finite.all():
+        at = int(np.argmin(finite.all(axis=1)))
+        raise DemoError(f"{name}: contains NaN or Inf samples ({data[at][~finite[at]][0]} at {at / rate:.2f} s)")
+    magnitude = np.abs(data).max(axis=1)
+    at = int(np.argmax(magnitude))
+    peak = float(magnitude[at])
+    if peak > MAX_PEAK:
+        raise DemoError(f"{name}: peak {peak:.3g} at {at / rate:.2f} s; float audio must lie within about ±1 "
+                        f"(refused above {MAX_PEAK:g}, +{20 * np.log10(MAX_PEAK):.0f} dBFS)")
+    if peak > 1.0:
+        print(f"warning: {name}: peak {peak:.3g} at {at / rate:.2f} s is above full scale (1.0); processed as it is",
+              file=sys.stderr)
+
+
+def check_output(data: np.ndarray, input_peak: float, name: object) -> None:
+    """DemoError naming the input when the output is not finite or absurdly louder than the input (core.audio.output_problem)."""
+    if not np.isfinite(data).all():
+        raise DemoError(f"{name}: the denoised output is not finite; nothing written")
+    peak = float(np.abs(data).max()) if data.size else 0.0
+    if peak > MAX_OUTPUT_GAIN * input_peak + OUTPUT_PEAK_FLOOR:
+        raise DemoError(f"{name}: the denoised output peaks at {peak:.3g} against the input's {input_peak:.3g}; nothing written")
 
 
 def truncation(extra_info: str) -> str | None:
@@ -101,7 +137,9 @@ def denoise_at_any_rate(denoiser: StreamingDenoiser, wave: np.ndarray, rate: int
 def write_atomic(path: Path, data: np.ndarray, rate: int) -> None:
     """Write under a temporary name beside `path`, then rename: never a half-written file.
 
-    The file gets the usual permissions (0666 less the umask), not mkstemp's private 0600.
+    The format is the one `path`'s extension names (WAV when unknown), with its default sample format;
+    samples are clipped to ±1 unless that stores floats. The file gets the usual permissions (0666 less
+    the umask), not mkstemp's private 0600.
     """
     existing = next(folder for folder in path.parents if folder.exists())
     if not existing.is_dir():
@@ -115,7 +153,8 @@ def write_atomic(path: Path, data: np.ndarray, rate: int) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_name, 0o666 & ~umask)
-        sf.write(tmp_name, data, rate, format=fmt)
+        subtype = sf.default_subtype(fmt)
+        sf.write(tmp_name, data if subtype in ("FLOAT", "DOUBLE") else np.clip(data, -1.0, 1.0), rate, format=fmt)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -129,7 +168,9 @@ def denoise_file(denoiser: StreamingDenoiser, input_path: Path, output_path: Pat
         raise DemoError(f"{output_path}: is a folder; give a file name")
     data, rate = read_input(input_path)
     results = [denoise_at_any_rate(denoiser, data[:, channel], rate) for channel in range(data.shape[1])]
-    write_atomic(output_path, np.stack([r.audio for r in results], axis=1), rate)
+    output = np.stack([r.audio for r in results], axis=1)
+    check_output(output, float(np.abs(data).max()), input_path)
+    write_atomic(output_path, output, rate)
     hop_ms = 1000.0 * np.concatenate([r.hop_seconds for r in results])
     hop_budget_ms = 1000.0 * denoiser.hop_length / denoiser.sample_rate
     rtf = hop_ms.sum() / 1000.0 / (data.shape[0] * data.shape[1] / rate)

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from absl import logging
 
 from keras_denoiser.core.atomic import atomic_path
-from keras_denoiser.core.errors import AudioFileError
+from keras_denoiser.core.errors import AudioFileError, UserError
 
 SILENCE_FRAME_SECONDS = 0.02
 SILENCE_BELOW_PEAK_DB = 40.0
@@ -20,13 +21,26 @@ SILENCE_MARGIN_SECONDS = 0.1
 # libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
 _SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 _SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)  # sizes a streaming writer leaves in the header: not a truncation
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+# Float audio lies within ±1 (full scale). A peak a little above is a hot recording: one warning, and it is
+# processed. Above MAX_PEAK (+12 dBFS) it is taken for a corrupt file (the garbage body of a float WAV can
+# hold 1e36) and refused: such samples overflow the STFT and crash native encoders.
+MAX_PEAK = 4.0
+# A mask never raises a bin, but overlap-add and resampling can add some peak: an output louder than its
+# input by more than this factor (plus OUTPUT_PEAK_FLOOR, for silent inputs) is garbage and never written.
+MAX_OUTPUT_GAIN = 4.0
+OUTPUT_PEAK_FLOOR = 1e-3
+# Sample rates of audio, from low-rate sensors to 768 kHz converters; a header outside them is corrupt
+# (a 3 Hz header turns 0.1 s of samples into 40 minutes of audio to resample and enhance).
+MIN_RATE, MAX_RATE = 1000, 768_000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".caf", ".w64", ".mp3", ".opus")
 
 
 def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """Samples as float32 `[frames, channels]` and the sample rate.
 
-    Raises AudioFileError (file + reason) for every file `open_checked` refuses and for non-finite samples.
+    Raises AudioFileError (file + reason) for every file `open_checked` refuses and for samples
+    `SampleCheck` refuses.
     """
     path = Path(path)
     with open_checked(path) as src:
@@ -34,13 +48,66 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
             data, rate = src.read(dtype="float32", always_2d=True), src.samplerate
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioFileError(path, f"truncated or corrupt ({short_reason(err)})") from None
-    if not np.isfinite(data).all():
-        raise AudioFileError(path, "contains NaN or Inf samples")
-    return data, int(rate)
+    return SampleCheck(path, rate)(data), int(rate)
+
+
+class SampleCheck:
+    """Checks the `[frames, channels]` blocks of one input, in order, as they are read.
+
+    AudioFileError (name + where, in seconds) for a NaN or Inf sample or a peak above MAX_PEAK; one
+    warning for a peak above full scale up to it. `peak` is the largest magnitude seen so far.
+    """
+
+    def __init__(self, name: object, rate: int) -> None:
+        self.name = name
+        self.rate = rate
+        self.frames = 0
+        self.peak = 0.0
+        self._warned = False
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        frames = block.reshape(len(block), -1)
+        if frames.size == 0:
+            return block
+        finite = np.isfinite(frames)
+        if not finite.all():
+            at = int(np.argmin(finite.all(axis=1)))
+            value = frames[at][~finite[at]][0]
+            raise AudioFileError(self.name, f"contains NaN or Inf samples ({value} at {self._seconds(at)} s)")
+        magnitude = np.abs(frames).max(axis=1)
+        at = int(np.argmax(magnitude))
+        peak = float(magnitude[at])
+        if peak > MAX_PEAK:
+            raise AudioFileError(
+                self.name,
+                f"peak {peak:.3g} at {self._seconds(at)} s; float audio must lie within about ±1 "
+                f"(refused above {MAX_PEAK:g}, +{20 * np.log10(MAX_PEAK):.0f} dBFS)",
+            )
+        if peak > 1.0 and not self._warned:
+            self._warned = True
+            logging.warning("%s: peak %.3g at %s s is above full scale (1.0); processed as it is",
+                            self.name, peak, self._seconds(at))
+        self.peak = max(self.peak, peak)
+        self.frames += len(frames)
+        return block
+
+    def _seconds(self, frame: int) -> str:
+        return f"{(self.frames + frame) / self.rate:.2f}"
+
+
+def output_problem(block: np.ndarray, input_peak: float) -> str | None:
+    """Why an output block must not be written (not finite, or absurdly louder than its input), or None."""
+    if not np.isfinite(block).all():
+        return "the denoised output is not finite; nothing written"
+    peak = float(np.abs(block).max()) if block.size else 0.0
+    if peak > MAX_OUTPUT_GAIN * input_peak + OUTPUT_PEAK_FLOOR:
+        return f"the denoised output peaks at {peak:.3g} against the input's {input_peak:.3g}; nothing written"
+    return None
 
 
 def open_checked(path: str | os.PathLike[str]) -> sf.SoundFile:
-    """An open input; AudioFileError for missing, empty, undecodable, truncated or zero-sample files.
+    """An open input; AudioFileError for missing, empty, undecodable, truncated or zero-sample files,
+    and for a sample rate no audio has.
 
     libsndfile reads what a cut-off file still holds without complaint, so its header report is checked.
     """
@@ -53,13 +120,20 @@ def open_checked(path: str | os.PathLike[str]) -> sf.SoundFile:
         src = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         raise AudioFileError(path, f"not readable audio ({short_reason(err)})") from None
-    reason = truncation_reason(src.extra_info)
+    reason = truncation_reason(src.extra_info) or rate_problem(src.samplerate)
     if reason is None and src.frames == 0:
         reason = "no samples"
     if reason is not None:
         src.close()
         raise AudioFileError(path, reason)
     return src
+
+
+def rate_problem(rate: int) -> str | None:
+    """Why `rate` (Hz) is no audio sample rate, or None."""
+    if MIN_RATE <= rate <= MAX_RATE:
+        return None
+    return f"sample rate {rate} Hz is not an audio rate ({MIN_RATE} Hz to {MAX_RATE // 1000} kHz)"
 
 
 def truncation_reason(extra_info: str) -> str | None:
@@ -132,17 +206,33 @@ def read_mono(path: str | os.PathLike[str], rate: int) -> np.ndarray:
 
 
 def write_audio_atomic(
-    path: str | os.PathLike[str], data: np.ndarray, rate: int, subtype: str | None = None
+    path: str | os.PathLike[str], data: np.ndarray, rate: int, subtype: str | None = None, input_peak: float = 1.0
 ) -> None:
     """Write audio beside `path` under a temporary name, then rename: never a half-written file.
 
     The format comes from the file name's extension (wav when it has none known to libsndfile).
+    UserError, and nothing written, for data `output_problem` refuses against `input_peak`; integer
+    and compressed formats get it clipped to ±1, as encoders take nothing else.
     """
+    problem = output_problem(data, input_peak)
+    if problem is not None:
+        raise UserError(f"{path}: {problem}")
     fmt = format_for(Path(path))
-    if subtype is None and fmt == "WAV":
-        subtype = "PCM_16"
+    subtype = subtype or ("PCM_16" if fmt == "WAV" else sf.default_subtype(fmt))
     with atomic_path(path) as tmp:
-        sf.write(tmp, data, rate, format=fmt, subtype=subtype)
+        sf.write(tmp, fit_subtype(data, subtype), rate, format=fmt, subtype=subtype)
+
+
+def fit_subtype(data: np.ndarray, subtype: str) -> np.ndarray:
+    """`data` as a writer of `subtype` may take it: clipped to ±1 unless the samples are stored as floats."""
+    return data if subtype in FLOAT_SUBTYPES else np.clip(data, -1.0, 1.0)
+
+
+def output_subtype(fmt: str, subtype: str) -> str:
+    """`subtype` (the input's) when `fmt` can hold it, so 24-bit stays 24-bit; else the format's default."""
+    if sf.check_format(fmt, subtype):
+        return subtype
+    return "PCM_16" if fmt == "WAV" else sf.default_subtype(fmt) or "PCM_16"
 
 
 def format_for(path: Path) -> str:

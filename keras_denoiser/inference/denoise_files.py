@@ -27,16 +27,16 @@ from keras_denoiser.inference.denoiser import BLOCK_SAMPLES, denoise_blocks
 from keras_denoiser.inference.enhance import KerasEnhancer
 
 PLOT_SECONDS = 30.0
-FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 _SFE_SYSTEM = 2  # libsndfile's error code for a failed system call (write, seek)
 
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One input file and the output it becomes."""
+    """One input file and the output it becomes; `output_format` is the one asked for (else the input's own)."""
 
     source: Path
     target: Path
+    output_format: str | None = None
 
 
 @dataclasses.dataclass
@@ -52,7 +52,8 @@ def plan_jobs(inputs: Sequence[Path], output_dir: Path, output_format: str | Non
     """Map every input file (folders searched recursively) to its path under `output_dir`.
 
     A file keeps its name, a folder's files keep their path relative to it; `output_format`
-    (e.g. "flac") replaces the extension. Files already below `output_dir` are not inputs.
+    (e.g. "flac") replaces the extension. Without it an output keeps its input's name and its
+    container (`denoise_file`). Files already below `output_dir` are not inputs.
     """
     check_output_dir(output_dir)
     output_dir = Path(output_dir).resolve()
@@ -71,7 +72,8 @@ def plan_jobs(inputs: Sequence[Path], output_dir: Path, output_format: str | Non
         else:
             jobs.append(Job(given, output_dir / given.name))
     if output_format:
-        jobs = [Job(j.source, j.target.with_suffix(f".{output_format.lower().lstrip('.')}")) for j in jobs]
+        ext = output_format.lower().lstrip(".")
+        jobs = [Job(j.source, j.target.with_suffix(f".{ext}"), ext) for j in jobs]
     return jobs
 
 
@@ -112,7 +114,7 @@ def denoise_all(
         else:
             claimed[target] = job.source
             try:
-                denoise_file(enhancer, job.source, job.target)
+                denoise_file(enhancer, job.source, job.target, job.output_format)
                 if plot:
                     plot_file(enhancer, job.source, job.target.with_suffix(".png"))
                 report.written.append(job.target)
@@ -133,14 +135,21 @@ def _failure(job: Job, err: Exception) -> str:
     return f"{job.source}: {err}"
 
 
-def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path) -> None:
-    """Enhance `source` into `target` with the same rate, channels and length; atomic."""
+def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path, output_format: str | None = None) -> None:
+    """Enhance `source` into `target` with the same rate, channels and length; atomic.
+
+    The container is `output_format` when given, else the input's own as libsndfile detects it from
+    the content, whatever the names say (a float WAV named .mp3 comes out a WAV); the input's sample
+    format is kept where the container can hold it. Every block is checked before it reaches the
+    encoder (`denoise_blocks`), so no NaN or absurd sample can crash a native one.
+    """
     with audio.open_checked(source) as src:
-        fmt = audio.format_for(target)
-        subtype = _output_subtype(src, fmt)
+        fmt = audio.format_for(Path(f"x.{output_format}")) if output_format else src.format
+        subtype = audio.output_subtype(fmt, src.subtype)
+        blocks = denoise_blocks(enhancer, _read_blocks(src, source), src.samplerate, src.channels, src.frames, source)
         with _atomic_sound_file(target, src.samplerate, src.channels, fmt, subtype) as dst:
-            for block in denoise_blocks(enhancer, _read_blocks(src, source), src.samplerate, src.channels, src.frames):
-                _write(dst, block if subtype in FLOAT_SUBTYPES else np.clip(block, -1.0, 1.0))
+            for block in blocks:
+                _write(dst, audio.fit_subtype(block, subtype))
 
 
 def _write(dst: sf.SoundFile, block: np.ndarray) -> None:
@@ -156,7 +165,7 @@ def _write(dst: sf.SoundFile, block: np.ndarray) -> None:
 
 
 def _read_blocks(src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
-    """The float32 `[samples, channels]` blocks of an open input; AudioFileError when corrupt, cut short or not finite."""
+    """The float32 `[samples, channels]` blocks of an open input; AudioFileError when corrupt or cut short."""
     read = 0
     while True:
         try:
@@ -165,19 +174,10 @@ def _read_blocks(src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
             raise AudioFileError(source, f"truncated or corrupt ({audio.short_reason(err)})") from None
         if block.shape[0] == 0:
             break
-        if not np.isfinite(block).all():
-            raise AudioFileError(source, "contains NaN or Inf samples")
         read += block.shape[0]
         yield block
     if read < src.frames:
         raise AudioFileError(source, f"truncated: {read} of {src.frames} samples present")
-
-
-def _output_subtype(src: sf.SoundFile, fmt: str) -> str:
-    """The input's sample format when the container is unchanged, else the container's default."""
-    if src.format == fmt and sf.check_format(fmt, src.subtype):
-        return src.subtype
-    return "PCM_16" if fmt == "WAV" else sf.default_subtype(fmt)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 import soxr
 
-from keras_denoiser.core.errors import UserError
+from keras_denoiser.core import audio as audio_io
+from keras_denoiser.core.errors import AudioFileError, UserError
 
 if TYPE_CHECKING:
     from keras_denoiser.inference.enhance import KerasEnhancer
@@ -32,22 +33,24 @@ MAX_CHANNELS = 64
 
 
 def denoise_blocks(
-    enhancer: KerasEnhancer, blocks: Iterable[np.ndarray], rate: int, channels: int, frames: int
+    enhancer: KerasEnhancer, blocks: Iterable[np.ndarray], rate: int, channels: int, frames: int, name: object = "audio"
 ) -> Iterator[np.ndarray]:
     """Enhanced float32 `[samples, channels]` blocks at `rate`, exactly `frames` samples in all.
 
     `blocks` are float32 `[samples, channels]` at `rate`, `frames` samples in all. Each is resampled
     to the model rate (soxr, streaming), enhanced chunk by chunk with every channel in one stream,
     and resampled back; the output is cut or zero-padded to `frames`, since resampling can come out
-    a few samples long or short.
+    a few samples long or short. Input blocks go through `audio.SampleCheck` and output blocks through
+    `audio.output_problem`: AudioFileError naming `name` before a bad block is used or given out.
     """
     to_model = _Resampler(rate, enhancer.sample_rate, channels)
     from_model = _Resampler(enhancer.sample_rate, rate, channels)
     stream = enhancer.stream(channels)
+    check = audio_io.SampleCheck(name, rate)
 
     def enhanced() -> Iterator[np.ndarray]:
         for block in blocks:
-            yield from_model.push(stream.push(to_model.push(block)))
+            yield from_model.push(stream.push(to_model.push(check(block))))
         tail = stream.push(to_model.flush())
         yield from_model.push(np.concatenate([tail, stream.finish()]))
         yield from_model.flush()
@@ -55,6 +58,9 @@ def denoise_blocks(
     remaining = frames
     for block in enhanced():
         block = block[: max(0, remaining)]
+        problem = audio_io.output_problem(block, check.peak)
+        if problem is not None:
+            raise AudioFileError(name, problem)
         remaining -= block.shape[0]
         if block.shape[0]:
             yield block
@@ -136,9 +142,15 @@ class Denoiser:
 
 
 def _check_audio(audio: np.ndarray, sample_rate: int) -> None:
-    """UserError unless `audio` is finite floating-point `(samples,)` or `(samples, channels)` at a positive rate."""
+    """UserError unless `audio` is floating-point `(samples,)` or `(samples, channels)` at a positive rate.
+
+    Its samples are checked on their way through `denoise_blocks`, as a file's are.
+    """
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
         raise UserError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+    rate_problem = audio_io.rate_problem(int(sample_rate))
+    if rate_problem:
+        raise UserError(f"sample_rate: {rate_problem}")
     if audio.ndim not in (1, 2) or (audio.ndim == 2 and audio.shape[1] == 0):
         raise UserError(f"audio has shape {audio.shape}; expected (samples,) or (samples, channels)")
     if audio.ndim == 2 and audio.shape[1] > MAX_CHANNELS:
@@ -148,5 +160,3 @@ def _check_audio(audio: np.ndarray, sample_rate: int) -> None:
         )
     if not np.issubdtype(audio.dtype, np.floating):
         raise UserError(f"audio has dtype {audio.dtype}; expected floating-point samples in [-1, 1]")
-    if not np.isfinite(audio).all():
-        raise UserError("audio contains NaN or Inf samples")

@@ -151,7 +151,7 @@ def enhance_file(
         int(context_seconds * model_rate),
     )
     restored = np.stack([_fit(audio.resample(ch, model_rate, rate), data.shape[0]) for ch in enhanced], axis=1)
-    audio.write_audio_atomic(output_path, restored, rate)
+    audio.write_audio_atomic(output_path, restored, rate, input_peak=float(np.abs(data).max()))
 
 
 def _fit(wave: np.ndarray, length: int) -> np.ndarray:
