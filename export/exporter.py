@@ -92,6 +92,11 @@ def export_model(
     Raises UserError before writing anything when the folder already holds an export, and
     ParityError (nothing published) when an artefact is beyond its tolerance.
     """
+    if "tflite" in request.formats and train_cfg.model.recurrent:
+        raise UserError(
+            f"{train_cfg.model.name} has a GRU, whose whole-signal loop TFLite's builtin ops cannot hold; "
+            "export streaming_tflite (one frame per call, the GRU's state as a tensor) for devices"
+        )
     request = dataclasses.replace(request, max_attenuation_db=train_cfg.attenuation_limit(request.max_attenuation_db))
     destination = Path(request.export_dir)
     _check_destination(destination)

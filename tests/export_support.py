@@ -32,8 +32,9 @@ LOWEST_PARITY_BOUND_DB = min(bound for figure, bound in parity.TOLERANCES.values
 
 
 def tiny_config(name: str = "unet") -> TrainConfig:
-    """TINY_CONFIG for the offline (`unet`) or streaming (`unet_causal`) architecture."""
-    return dataclasses.replace(TINY_CONFIG, model=dataclasses.replace(TINY_CONFIG.model, name=name))
+    """TINY_CONFIG for the offline (`unet`) or a streaming (`unet_causal`, `unet_compact`) architecture."""
+    compact = {"bands": 32, "rnn_units": 16} if name == "unet_compact" else {}
+    return dataclasses.replace(TINY_CONFIG, model=dataclasses.replace(TINY_CONFIG.model, name=name, **compact))
 
 
 def tiny_model(seed: int = 0) -> keras.Model:
@@ -73,7 +74,7 @@ def _trained_weights(name: str) -> tuple[np.ndarray, ...]:
 
 
 def trained_tiny_model(name: str = "unet") -> tuple[keras.Model, TrainConfig]:
-    """A fresh tiny `unet` or `unet_causal` with trained weights, and its config."""
+    """A fresh tiny `unet`, `unet_causal` or `unet_compact` with trained weights, and its config."""
     cfg = tiny_config(name)
     model = build_network(cfg.model, cfg.signal)
     model.set_weights(list(_trained_weights(name)))

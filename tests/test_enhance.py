@@ -17,7 +17,8 @@ WHOLE = 1_000_000  # frames per chunk: far more than any test signal, so one chu
 
 
 @pytest.fixture(
-    scope="module", params=[("unet", 0, 0), ("unet_causal", 0, 0), ("unet", 2, 0), ("unet_causal", 3, 0), ("unet_causal", 0, 2)]
+    scope="module",
+    params=[("unet", 0, 0), ("unet_causal", 0, 0), ("unet", 2, 0), ("unet_causal", 3, 0), ("unet_causal", 0, 2), ("unet_compact", 0, 2)],
 )
 def model_and_config(request):
     name, context_layers, lookahead_frames = request.param

@@ -88,8 +88,9 @@ def main(argv: Sequence[str]) -> int:
 
 
 def default_formats(train_cfg: TrainConfig) -> list[str]:
-    """Every format the model supports: streaming only for a causal model."""
-    return [f for f in FORMATS if f != "streaming_tflite" or train_cfg.model.causal]
+    """Every format the model supports: streaming only for a causal model, whole-signal TFLite only without a GRU."""
+    supported = {"saved_model": True, "tflite": not train_cfg.model.recurrent, "streaming_tflite": train_cfg.model.causal}
+    return [f for f in FORMATS if supported[f]]
 
 
 def _sample_files() -> tuple[list[Path], list[Path]]:

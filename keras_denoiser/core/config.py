@@ -109,6 +109,12 @@ class ModelConfig:
         """True when output frame t depends only on input frames <= t."""
         return self.name in CAUSAL_MODELS
 
+    @property
+    def recurrent(self) -> bool:
+        """True when a GRU carries state over time: no finite receptive field, and a whole-signal graph
+        with a loop in it, which TFLite's builtin ops cannot hold (its per-frame step has none)."""
+        return self.name == "unet_compact"
+
 
 NOISE_BALANCES = ("file", "folder")
 

@@ -33,14 +33,14 @@ def build_network(model_cfg: ModelConfig, signal_cfg: SignalConfig) -> keras.Mod
 
 def receptive_radius(model_cfg: ModelConfig) -> float:
     """Frames on each side of an output frame that can influence it; `inf` for a recurrent network."""
-    if model_cfg.name == "unet_compact":
+    if model_cfg.recurrent:
         return math.inf
     return unet.receptive_radius(model_cfg)
 
 
 def time_multiple(model_cfg: ModelConfig) -> int:
     """Chunks must start on a multiple of this many frames so pooling windows line up."""
-    return 1 if model_cfg.name == "unet_compact" else unet.time_multiple(model_cfg)
+    return 1 if model_cfg.recurrent else unet.time_multiple(model_cfg)
 
 
 class CausalStep:
