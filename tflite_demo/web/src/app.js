@@ -1,6 +1,6 @@
 // The page: model choice, file mode, live mode, statistics and messages. All audio processing
 // runs in worker.js (LiteRT and the streaming loop) and worklet.js (the audio thread).
-import { decodeAudioFile, encodeWav } from "./audio_file.js";
+import { checkOutput, decodeAudioFile, encodeWav } from "./audio_file.js";
 import { resampleSignal } from "./resample.js";
 import { Ring, STATS, createRing } from "./ring.js";
 import { Spectrogram } from "./spectrogram.js";
@@ -142,8 +142,9 @@ async function denoiseFile(file) {
   $("file-progress").hidden = false;
   try {
     const buffer = await file.arrayBuffer();
-    const { rate, channels } = await decodeAudioFile(buffer, file.name);
+    const { rate, channels, peak, warning } = await decodeAudioFile(buffer, file.name);
     const result = await worker.call("file", { channels, rate, maxAttenuationDb: maxAttenuationDb() });
+    checkOutput(result.channels, peak, file.name);
     const wav = encodeWav(result.channels, rate);
     for (const id of ["noisy-audio", "denoised-audio"]) if ($(id).src) URL.revokeObjectURL($(id).src);
     $("noisy-audio").src = URL.createObjectURL(file);
@@ -156,6 +157,7 @@ async function denoiseFile(file) {
     $("stat-dropouts").classList.remove("bad");
     drawFileSpectra(result.spectra);
     app.lastFile = { name: file.name, rate, channels: result.channels, timing: result.timing };
+    if (warning) showMessage(warning, "info");  // a hot input: processed, said once it is done
   } catch (err) {
     showMessage(err.message);
   } finally {

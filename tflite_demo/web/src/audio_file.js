@@ -2,9 +2,17 @@
 // to its output rate otherwise) and write 16-bit PCM WAV, as `python -m tflite_demo` writes.
 // WAV is read here, as libsndfile reads it (int / 2^(bits-1)): Chrome's decoder scales 16-bit
 // samples by 1/32767, a 3e-5 relative error that would show up in the parity with Python.
+// Samples are checked as keras_denoiser's core/audio.py checks them (the same limits and words): a NaN or
+// Inf sample, a peak above MAX_PEAK (+12 dBFS) or a rate no audio has is refused; a peak above 1 is a warning.
 import { DemoError } from "./stream.js";
 
 const FALLBACK_RATE = 48000;
+export const MAX_PEAK = 4.0;
+export const MAX_OUTPUT_GAIN = 4.0;
+const OUTPUT_PEAK_FLOOR = 1e-3;
+const MIN_RATE = 1000;
+const MAX_RATE = 768000;
+const SIZE_PLACEHOLDERS = [0, 0xffffffff];  // sizes a streaming writer leaves in the header: the data runs to the end
 
 function ascii(bytes, start, length) {
   return String.fromCharCode(...bytes.subarray(start, start + length));
@@ -36,8 +44,8 @@ const WAVE_PCM = 1;
 const WAVE_FLOAT = 3;
 const WAVE_EXTENSIBLE = 0xfffe;
 
-/** {rate, channels} of a PCM (8/16/24/32-bit) or float WAV; null for anything else. */
-export function parseWav(buffer) {
+/** {rate, channels} of a PCM (8/16/24/32-bit) or float WAV; null for anything else; DemoError for a WAV cut short. */
+export function parseWav(buffer, name) {
   const bytes = new Uint8Array(buffer);
   const view = new DataView(buffer);
   if (bytes.length < 12 || ascii(bytes, 0, 4) !== "RIFF" || ascii(bytes, 8, 4) !== "WAVE") return null;
@@ -54,7 +62,11 @@ export function parseWav(buffer) {
       const width = bits / 8;
       const known = (tag === WAVE_PCM && [8, 16, 24, 32].includes(bits)) || (tag === WAVE_FLOAT && [32, 64].includes(bits));
       if (!known || channels < 1 || rate < 1) return null;
-      const frames = Math.floor(Math.min(size, bytes.length - at - 8) / (width * channels));
+      const present = bytes.length - at - 8;
+      if (!SIZE_PLACEHOLDERS.includes(size) && present < size) {
+        throw new DemoError(`${name}: truncated: header declares ${size} bytes of audio, file holds ${present}`);
+      }
+      const frames = Math.floor((SIZE_PLACEHOLDERS.includes(size) ? present : size) / (width * channels));
       const out = Array.from({ length: channels }, () => new Float32Array(frames));
       const read = {
         "1:8": (o) => (view.getUint8(o) - 128) / 128,
@@ -72,9 +84,10 @@ export function parseWav(buffer) {
   return null;
 }
 
-/** {rate, channels: Float32Array[]} of an audio file's bytes, at its own rate when the header says it. */
+/** {rate, channels: Float32Array[], warning?} of an audio file's bytes, at its own rate when the header says it. */
 export async function decodeAudioFile(buffer, name) {
-  const wav = parseWav(buffer);
+  if (buffer.byteLength === 0) throw new DemoError(`${name}: empty file`);
+  const wav = parseWav(buffer, name);
   if (wav) return checked(wav, name);
   const rate = headerSampleRate(buffer) ?? FALLBACK_RATE;
   let decoded;
@@ -88,10 +101,54 @@ export async function decodeAudioFile(buffer, name) {
   return checked({ rate: decoded.sampleRate, channels }, name);
 }
 
+/** `audio` with `warning` set for a peak above full scale; DemoError for no samples, an odd rate, NaN, Inf or a peak above MAX_PEAK. */
 function checked(audio, name) {
-  if (audio.channels[0].length === 0) throw new DemoError(`${name}: no samples`);
-  if (audio.channels.some((c) => c.some((x) => !Number.isFinite(x)))) throw new DemoError(`${name}: contains NaN or Inf samples`);
-  return audio;
+  const { rate, channels } = audio;
+  if (rate < MIN_RATE || rate > MAX_RATE) {
+    throw new DemoError(`${name}: sample rate ${rate} Hz is not an audio rate (${MIN_RATE} Hz to ${MAX_RATE / 1000} kHz)`);
+  }
+  if (channels[0].length === 0) throw new DemoError(`${name}: no samples`);
+  const seconds = (i) => (i / rate).toFixed(2);
+  let peak = 0;
+  let peakAt = 0;
+  for (let i = 0; i < channels[0].length; i++) {
+    for (const channel of channels) {
+      const x = channel[i];
+      if (!Number.isFinite(x)) throw new DemoError(`${name}: contains NaN or Inf samples (${pythonName(x)} at ${seconds(i)} s)`);
+      if (Math.abs(x) > peak) [peak, peakAt] = [Math.abs(x), i];
+    }
+  }
+  if (peak > MAX_PEAK) {
+    throw new DemoError(`${name}: peak ${precision3(peak)} at ${seconds(peakAt)} s; float audio must lie within about ±1 `
+      + `(refused above ${MAX_PEAK}, +${Math.round(20 * Math.log10(MAX_PEAK))} dBFS)`);
+  }
+  const warning = peak > 1 ? `${name}: peak ${precision3(peak)} at ${seconds(peakAt)} s is above full scale (1.0); processed as it is` : undefined;
+  return { rate, channels, peak, warning };
+}
+
+/** NaN, inf or -inf, as Python prints them. */
+function pythonName(x) {
+  return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
+}
+
+/** `x` to 3 significant digits, roughly as Python's `{:.3g}` (2.6e+36, 50, 1.69). */
+function precision3(x) {
+  if (x === 0 || (x >= 1e-4 && x < 1e3)) return String(Number(x.toPrecision(3)));
+  return x.toExponential(2).replace(/\.?0+e/, "e").replace(/e([+-])(\d)$/, "e$10$2");
+}
+
+/** DemoError naming the input when denoised `channels` are not finite or absurdly louder than the input's `inputPeak`. */
+export function checkOutput(channels, inputPeak, name) {
+  let peak = 0;
+  for (const channel of channels) {
+    for (const x of channel) {
+      if (!Number.isFinite(x)) throw new DemoError(`${name}: the denoised output is not finite; nothing written`);
+      peak = Math.max(peak, Math.abs(x));
+    }
+  }
+  if (peak > MAX_OUTPUT_GAIN * inputPeak + OUTPUT_PEAK_FLOOR) {
+    throw new DemoError(`${name}: the denoised output peaks at ${precision3(peak)} against the input's ${precision3(inputPeak)}; nothing written`);
+  }
 }
 
 /** A 16-bit PCM WAV file of `channels` (Float32Array each, same length) at `rate`. */
