@@ -147,6 +147,29 @@ def test_crash_mid_epoch_resumes_at_the_saved_step(tmp_path: Path) -> None:
     assert epochs_in_csv == ["0", "1"]
 
 
+def test_a_poisoned_example_stops_the_run_naming_the_step_and_keeps_the_last_good_backup(tmp_path: Path) -> None:
+    """Example 9 holds a NaN: batch index 2 (global step 3) has a NaN loss; step 2 was the last backup."""
+    log_mag, irm = _examples(12, seed=1)
+    log_mag[9, 5, 7] = np.nan
+    train_ds = tf.data.Dataset.from_tensor_slices((log_mag, irm)).repeat().batch(TINY.batch_size)
+    _, val_ds = _datasets(TINY)
+    run = tmp_path / "run"
+
+    with pytest.raises(UserError) as stopped:
+        train(train_ds, val_ds, TINY, run, _quiet())
+
+    assert str(stopped.value).startswith(
+        "training loss is nan at epoch 1 step 3 (global step 3); stopped before that step was saved: "
+        "ckpt-0000000002 is kept and a rerun continues from it; check the corpus"
+    )
+    backup = latest_backup(run / "backup")
+    assert read_metadata(backup)["global_step"] == 2
+    model = build_model(TINY, tf.distribute.get_strategy(), mixed_precision=False)
+    model.load_weights(backup / "latest.weights.h5")
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert not (run / "model.keras").exists()
+
+
 class _LearningRates(keras.callbacks.Callback):
     """Records the learning rate each step ran with (by then every callback has set it)."""
 

@@ -168,7 +168,7 @@ class ResumableBackupAndRestore(keras.callbacks.BackupAndRestore):
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         except OSError as err:  # the disk filled up after the check; h5py's message spans lines
-            raise UserError(f"{backup_dir}: cannot write a training backup ({_reason(err)}); {_kept(backup_dir)}") from None
+            raise UserError(f"{backup_dir}: cannot write a training backup ({_reason(err)}); {kept_backup(backup_dir)}") from None
 
     def _check_free_space(self, folder: Path) -> None:
         """UserError, before any byte is written, when `folder`'s disk cannot hold another backup.
@@ -188,7 +188,7 @@ class ResumableBackupAndRestore(keras.callbacks.BackupAndRestore):
         if free < needed:
             raise UserError(
                 f"{folder}: no space for a training backup ({free / 1e6:.1f} MB free, about {needed / 1e6:.1f} MB needed); "
-                f"{_kept(Path(self.backup_dir))}"
+                f"{kept_backup(Path(self.backup_dir))}"
             )
 
     @staticmethod
@@ -210,7 +210,7 @@ def _reason(err: OSError) -> str:
     return os.strerror(err.errno) if err.errno else str(err).strip().splitlines()[0]
 
 
-def _kept(backup_dir: Path) -> str:
-    """What a rerun continues from after a failed backup."""
+def kept_backup(backup_dir: Path) -> str:
+    """What a rerun continues from: the newest backup, or none."""
     folder = latest_backup(backup_dir)
     return f"{folder.name} is kept and a rerun continues from it" if folder else "no earlier backup exists"

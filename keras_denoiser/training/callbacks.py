@@ -1,4 +1,4 @@
-"""Callbacks of the training loop: graceful stop on SIGINT/SIGTERM, progress lines, best checkpoint."""
+"""Callbacks of the training loop: graceful stop on SIGINT/SIGTERM or a non-finite loss, progress lines, best checkpoint."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Callable
 
 import keras
 
-from keras_denoiser.training.backup import ResumableBackupAndRestore
+from keras_denoiser.core.errors import UserError
+from keras_denoiser.training.backup import ResumableBackupAndRestore, kept_backup
 
 
 class TrainingInterrupted(Exception):
@@ -84,6 +85,31 @@ class StopOnSignal(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         self._stop_if_asked()
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop at the first step whose loss is NaN or Inf, naming it, before that step's weights reach a backup.
+
+    Such a step has already written NaN into the weights, so the run is stopped rather than the batch
+    skipped: every later step and backup would carry them. It must come before the backup callback,
+    which would save them at this step (Keras's TerminateOnNaN names neither the step nor the backup).
+    """
+
+    def __init__(self, backup: ResumableBackupAndRestore) -> None:
+        super().__init__()
+        self.backup = backup
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        loss = float((logs or {}).get("loss", 0.0))
+        if math.isfinite(loss):
+            return
+        position = self.backup.position  # the backup callback has not counted this step yet
+        raise UserError(
+            f"training loss is {loss} at epoch {position.epoch + 1} step {position.step + 1} "
+            f"(global step {self.backup.global_step + 1}); stopped before that step was saved: "
+            f"{kept_backup(Path(self.backup.backup_dir))}; check the corpus, or train with a lower --learning_rate "
+            "in a new --model_dir"
+        )
 
 
 class ProgressLogger(keras.callbacks.Callback):

@@ -39,6 +39,7 @@ from keras_denoiser.training.callbacks import (
     EpochEndCall,
     LearningRateWarmup,
     ProgressLogger,
+    StopOnNonFiniteLoss,
     StopOnSignal,
     StopSignal,
 )
@@ -196,7 +197,8 @@ def _callbacks(
     model: keras.Model, cfg: TrainConfig, model_dir: Path, options: RunOptions, backup: ResumableBackupAndRestore
 ) -> list[keras.callbacks.Callback]:
     """Order matters: the CSV row and best checkpoint are written before the backup marks the epoch
-    done; progress lines and the signal check come after the backup has counted the step."""
+    done; a non-finite loss stops the run before the backup saves the step; progress lines and the
+    signal check come after the backup has counted the step."""
     callbacks: list[keras.callbacks.Callback] = [
         *options.callbacks,
         *([LearningRateWarmup(cfg.learning_rate, cfg.warmup_steps)] if cfg.warmup_steps else []),
@@ -217,6 +219,7 @@ def _callbacks(
             callbacks.append(PreviewCallback(noisy, clean, cfg.signal, model_dir / LOG_DIR / "preview"))
     else:
         callbacks.append(BestModelCheckpoint(save_best, score_path=None))  # mirrors the chief's saves
+    callbacks.append(StopOnNonFiniteLoss(backup))
     callbacks.append(backup)
     callbacks.append(ProgressLogger(backup, cfg.epochs, options.log_every_steps, options.print_fn))
     if options.stop_signal is not None:
