@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keras_denoiser.core.errors import UserError
-from keras_denoiser.inference.denoise_files import denoise_all, plan_jobs
+from keras_denoiser.core.errors import AudioFileError, UserError
+from keras_denoiser.inference.denoise_files import denoise_all, denoise_file, plan_jobs
 from keras_denoiser.inference.enhance import KerasEnhancer
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
@@ -52,6 +52,76 @@ def test_ones_mask_round_trip_keeps_rate_channels_length_and_signal(
         assert snr > 15.0
     else:
         assert np.abs(enhanced - noisy).max() < 2e-3
+
+
+@pytest.mark.parametrize(
+    "name, fmt, subtype, output_format, expected",
+    [("take.mp3", "WAV", "FLOAT", None, ("take.mp3", "WAV", "FLOAT")),  # a WAV named .mp3 stays a WAV
+     ("take.flac", "WAV", "PCM_24", None, ("take.flac", "WAV", "PCM_24")),
+     ("take.wav", "WAV", "PCM_24", None, ("take.wav", "WAV", "PCM_24")),  # 24-bit in, 24-bit out
+     ("take.wav", "WAV", "PCM_24", "flac", ("take.flac", "FLAC", "PCM_24")),
+     ("take.wav", "WAV", "FLOAT", "flac", ("take.flac", "FLAC", "PCM_16")),  # FLAC holds no floats
+     ("take.mp3", "MP3", "MPEG_LAYER_III", None, ("take.mp3", "MP3", "MPEG_LAYER_III"))],
+)
+def test_the_output_container_is_the_content_s_unless_one_is_asked_for(
+    tmp_path: Path, transparent_enhancer: KerasEnhancer, name: str, fmt: str, subtype: str, output_format, expected
+) -> None:
+    source = tmp_path / "in" / name
+    source.parent.mkdir()
+    sf.write(source, _speech(0.5, 16000, 1), 16000, format=fmt, subtype=subtype)
+    jobs = plan_jobs([source], tmp_path / "out", output_format)
+    assert denoise_all(transparent_enhancer, jobs, overwrite=False, say=pytest.fail).written == [jobs[0].target]
+    info = sf.info(str(jobs[0].target))
+    assert (jobs[0].target.name, info.format, info.subtype) == expected
+
+
+def test_an_absurd_float_sample_never_reaches_the_mp3_encoder_and_a_hot_one_is_a_warning(
+    tmp_path: Path, transparent_enhancer: KerasEnhancer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file that aborted a whole run (issue 27): 2.6e36 in a float WAV named .mp3; then a hot file, a good one."""
+    (tmp_path / "in").mkdir()
+    wave = _speech(2.0, 16000, 1)
+    wave[19680] = 2.6e36
+    sf.write(tmp_path / "in" / "a_bad.mp3", wave, 16000, format="WAV", subtype="FLOAT")
+    wave[19680] = 1.5
+    sf.write(tmp_path / "in" / "b_hot.wav", wave, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "in" / "c_good.wav", _speech(0.5, 16000, 1), 16000)
+    said: list[str] = []
+    report = denoise_all(transparent_enhancer, plan_jobs([tmp_path / "in"], tmp_path / "out", None), False, say=said.append)
+    assert said == [f"error: {tmp_path / 'in' / 'a_bad.mp3'}: peak 2.6e+36 at 1.23 s; float audio must lie within "
+                    "about ±1 (refused above 4, +12 dBFS)"]
+    assert [p.name for p in report.written] == ["b_hot.wav", "c_good.wav"] and not (tmp_path / "out" / "a_bad.mp3").exists()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{tmp_path / 'in' / 'b_hot.wav'}: peak 1.5 at 1.23 s is above full scale (1.0); processed as it is"]
+
+
+class _BrokenStream:
+    """An enhancer whose output is `make(input)`: what a broken model or an overflow would give."""
+
+    sample_rate = 16000
+
+    def __init__(self, make) -> None:
+        self.make = make
+
+    def stream(self, channels: int) -> "_BrokenStream":
+        return self
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        return self.make(block)
+
+    def finish(self) -> np.ndarray:
+        return np.zeros((0, 1), np.float32)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda b: np.full_like(b, np.nan), "the denoised output is not finite; nothing written"),
+    (lambda b: 100 * b, "the denoised output peaks at"),
+])
+def test_an_output_that_is_not_finite_or_absurdly_loud_is_never_written(tmp_path: Path, make, reason: str) -> None:
+    sf.write(tmp_path / "in.flac", _speech(0.5, 16000, 1), 16000)
+    with pytest.raises(AudioFileError, match=f"^{tmp_path / 'in.flac'}: {reason}"):
+        denoise_file(_BrokenStream(make), tmp_path / "in.flac", tmp_path / "out" / "in.flac")
+    assert not list((tmp_path / "out").iterdir())
 
 
 def test_output_format_changes_only_the_extension(tmp_path: Path) -> None:
