@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging as py_logging
 import math
 import multiprocessing
 import os
@@ -180,8 +181,14 @@ def _decoded(jobs: list[tuple[str, str, int, bool]], workers: int) -> Iterator[t
     if workers <= 1 or len(jobs) < 2:
         yield from map(_decode, jobs)
         return
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_plain_warnings) as pool:
         yield from pool.imap(_decode, jobs, chunksize=4)
+
+
+def _plain_warnings() -> None:
+    """A worker's warnings (a peak above full scale) as `warning: file: reason`, as the CLI prints them,
+    not `WARNING:absl:`: a spawned worker has no absl handler. Workers log nothing but warnings."""
+    py_logging.basicConfig(format="warning: %(message)s", level=py_logging.WARNING)
 
 
 def _write_cache(
