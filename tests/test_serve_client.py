@@ -227,3 +227,23 @@ def test_cli_refuses_a_bad_url_or_chunking_in_one_line(tmp_path: Path, flag: str
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode in (1, 2) and result.stderr.splitlines() == [line]
+
+
+@pytest.mark.parametrize(
+    "fmt, subtype, output, expected",
+    [
+        ("WAV", "PCM_24", "clean.wav", ("WAV", "PCM_24")),  # 24-bit in, 24-bit out
+        ("FLAC", "PCM_24", "clean.wav", ("FLAC", "PCM_24")),  # a FLAC named .wav stays FLAC
+        ("WAV", "PCM_24", "clean.flac", ("FLAC", "PCM_24")),  # the output's name asks for FLAC
+    ],
+)
+def test_output_keeps_the_inputs_container_and_subtype(tmp_path: Path, fmt, subtype, output, expected) -> None:
+    source = tmp_path / "noisy.wav"
+    sf.write(source, 0.1 * mixture.generated_mixture(0.5, 16000, seed=8), 16000, format=fmt, subtype=subtype)
+
+    def echo(url: str, body: bytes) -> bytes:
+        return json.dumps({"outputs": json.loads(body)["inputs"]["waveform"]}).encode()
+
+    serve_client.enhance_file(source, tmp_path / output, "http://127.0.0.1:1/v1/models/denoiser:predict", echo)
+    info = sf.info(str(tmp_path / output))
+    assert (info.format, info.subtype) == expected

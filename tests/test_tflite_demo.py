@@ -326,3 +326,20 @@ def test_bundled_streaming_model_denoises_the_bundled_sample_by_default(tmp_path
     assert out_rate == rate and enhanced.shape == noisy_wave.shape
     # the trained model removes noise: its output is closer to the clean speech than the input was
     assert si_sdr(clean, enhanced) > si_sdr(clean, noisy_wave) + 1.0
+
+
+@pytest.mark.parametrize(
+    "name, fmt, subtype, output, expected",
+    [
+        ("noisy.wav", "WAV", "PCM_24", "clean.wav", ("WAV", "PCM_24")),  # 24-bit in, 24-bit out
+        ("noisy.wav", "FLAC", "PCM_24", "clean.wav", ("FLAC", "PCM_24")),  # a FLAC named .wav stays FLAC
+        ("noisy.wav", "WAV", "PCM_24", "clean.flac", ("FLAC", "PCM_24")),  # the output's name asks for FLAC
+    ],
+)
+def test_output_keeps_the_inputs_container_and_subtype(float_model, tmp_path, name, fmt, subtype, output, expected) -> None:
+    source = tmp_path / name
+    sf.write(source, 0.1 * mixture.generated_mixture(0.5, 16000, seed=8), 16000, format=fmt, subtype=subtype)
+    result = run_demo(f"--model={float_model}", f"--input={source}", f"--output={tmp_path / output}")
+    assert result.returncode == 0, result.stderr
+    info = sf.info(str(tmp_path / output))
+    assert (info.format, info.subtype) == expected

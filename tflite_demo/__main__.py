@@ -23,6 +23,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from tflite_demo.audio_format import fit_subtype, output_container
 from tflite_demo.stream import FROM_SIDECAR, DemoError, StreamingDenoiser, StreamResult, denoise_signal
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "unet_causal_int8.tflite"
@@ -65,8 +66,12 @@ def read_input(path: Path) -> tuple[np.ndarray, int]:
         raise DemoError(f"{path}: empty file")
     try:
         with sf.SoundFile(str(path)) as src:
-            truncated = truncation(src.extra_info)
-            data, rate = src.read(dtype="float32", always_2d=True), src.samplerate
+            truncated, rate, blocks = truncation(src.extra_info), src.samplerate, []
+            while len(block := src.read(1 << 16, dtype="float32", always_2d=True)):  # a corrupt header may declare 1e10 samples
+                blocks.append(block)
+            data = np.concatenate([np.zeros((0, src.channels), np.float32), *blocks])
+            if truncated is None and len(data) < src.frames:
+                truncated = f"truncated: {len(data)} of {src.frames} samples present"
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         raise DemoError(f"{path}: not readable audio ({str(err).strip().splitlines()[-1]})") from None
     if truncated:
@@ -134,27 +139,23 @@ def denoise_at_any_rate(denoiser: StreamingDenoiser, wave: np.ndarray, rate: int
     return StreamResult(resample(result.audio, denoiser.sample_rate, rate, len(wave)), result.hop_seconds)
 
 
-def write_atomic(path: Path, data: np.ndarray, rate: int) -> None:
-    """Write under a temporary name beside `path`, then rename: never a half-written file.
+def write_atomic(path: Path, data: np.ndarray, rate: int, fmt: str, subtype: str) -> None:
+    """Write `fmt`/`subtype` audio under a temporary name beside `path`, then rename: never a half-written file.
 
-    The format is the one `path`'s extension names (WAV when unknown), with its default sample format;
-    samples are clipped to ±1 unless that stores floats. The file gets the usual permissions (0666 less
-    the umask), not mkstemp's private 0600.
+    Samples are clipped to ±1 unless `subtype` stores floats. The file gets the usual permissions
+    (0666 less the umask), not mkstemp's private 0600.
     """
     existing = next(folder for folder in path.parents if folder.exists())
     if not existing.is_dir():
         raise DemoError(f"{existing}: exists and is not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lstrip(".").upper()
-    fmt = fmt if fmt in sf.available_formats() else "WAV"
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_name, 0o666 & ~umask)
-        subtype = sf.default_subtype(fmt)
-        sf.write(tmp_name, data if subtype in ("FLOAT", "DOUBLE") else np.clip(data, -1.0, 1.0), rate, format=fmt)
+        sf.write(tmp_name, fit_subtype(data, subtype), rate, format=fmt, subtype=subtype)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -167,10 +168,12 @@ def denoise_file(denoiser: StreamingDenoiser, input_path: Path, output_path: Pat
     if output_path.is_dir():
         raise DemoError(f"{output_path}: is a folder; give a file name")
     data, rate = read_input(input_path)
+    with sf.SoundFile(str(input_path)) as src:
+        fmt, subtype = output_container(src, input_path, output_path)
     results = [denoise_at_any_rate(denoiser, data[:, channel], rate) for channel in range(data.shape[1])]
     output = np.stack([r.audio for r in results], axis=1)
     check_output(output, float(np.abs(data).max()), input_path)
-    write_atomic(output_path, output, rate)
+    write_atomic(output_path, output, rate, fmt, subtype)
     hop_ms = 1000.0 * np.concatenate([r.hop_seconds for r in results])
     hop_budget_ms = 1000.0 * denoiser.hop_length / denoiser.sample_rate
     rtf = hop_ms.sum() / 1000.0 / (data.shape[0] * data.shape[1] / rate)

@@ -6,6 +6,7 @@ import errno
 import os
 import re
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -15,13 +16,19 @@ from absl import logging
 from keras_denoiser.core.atomic import atomic_path
 from keras_denoiser.core.errors import AudioFileError, UserError
 
+# The output container rule has its one home in the TF-free app, which may import nothing of ours.
+from tflite_demo.audio_format import FLOAT_SUBTYPES as FLOAT_SUBTYPES
+from tflite_demo.audio_format import fit_subtype as fit_subtype
+from tflite_demo.audio_format import format_for as format_for
+from tflite_demo.audio_format import output_container as output_container
+from tflite_demo.audio_format import output_subtype as output_subtype
+
 SILENCE_FRAME_SECONDS = 0.02
 SILENCE_BELOW_PEAK_DB = 40.0
 SILENCE_MARGIN_SECONDS = 0.1
 # libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
 _SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 _SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)  # sizes a streaming writer leaves in the header: not a truncation
-FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 # Float audio lies within ±1 (full scale). A peak a little above is a hot recording: one warning, and it is
 # processed. Above MAX_PEAK (+12 dBFS) it is taken for a corrupt file (the garbage body of a float WAV can
 # hold 1e36) and refused: such samples overflow the STFT and crash native encoders.
@@ -44,11 +51,28 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """
     path = Path(path)
     with open_checked(path) as src:
+        check = SampleCheck(path, src.samplerate)
+        blocks = [check(block) for block in read_blocks(src, path)]
+        return np.concatenate([np.zeros((0, src.channels), np.float32), *blocks]), int(src.samplerate)
+
+
+def read_blocks(src: sf.SoundFile, path: Path, block_frames: int = 1 << 16) -> Iterator[np.ndarray]:
+    """The float32 `[frames, channels]` blocks of an open input; AudioFileError when corrupt or cut short.
+
+    Never one array of the header's length: a corrupt FLAC header can declare 17e9 samples (64 GB).
+    """
+    read = 0
+    while True:
         try:
-            data, rate = src.read(dtype="float32", always_2d=True), src.samplerate
+            block = src.read(block_frames, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioFileError(path, f"truncated or corrupt ({short_reason(err)})") from None
-    return SampleCheck(path, rate)(data), int(rate)
+        if block.shape[0] == 0:
+            break
+        read += block.shape[0]
+        yield block
+    if read < src.frames:
+        raise AudioFileError(path, f"truncated: {read} of {src.frames} samples present")
 
 
 class SampleCheck:
@@ -66,9 +90,9 @@ class SampleCheck:
         self._warned = False
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        frames = block.reshape(len(block), -1)
-        if frames.size == 0:
+        if block.size == 0:
             return block
+        frames = block.reshape(len(block), -1)
         finite = np.isfinite(frames)
         if not finite.all():
             at = int(np.argmin(finite.all(axis=1)))
@@ -206,44 +230,26 @@ def read_mono(path: str | os.PathLike[str], rate: int) -> np.ndarray:
 
 
 def write_audio_atomic(
-    path: str | os.PathLike[str], data: np.ndarray, rate: int, subtype: str | None = None, input_peak: float = 1.0
+    path: str | os.PathLike[str],
+    data: np.ndarray,
+    rate: int,
+    subtype: str | None = None,
+    input_peak: float = 1.0,
+    fmt: str | None = None,
 ) -> None:
     """Write audio beside `path` under a temporary name, then rename: never a half-written file.
 
-    The format comes from the file name's extension (wav when it has none known to libsndfile).
+    The format is `fmt`, else the one the file name's extension names (wav when it has none known to libsndfile).
     UserError, and nothing written, for data `output_problem` refuses against `input_peak`; integer
     and compressed formats get it clipped to ±1, as encoders take nothing else.
     """
     problem = output_problem(data, input_peak)
     if problem is not None:
         raise UserError(f"{path}: {problem}")
-    fmt = format_for(Path(path))
+    fmt = fmt or format_for(Path(path))
     subtype = subtype or ("PCM_16" if fmt == "WAV" else sf.default_subtype(fmt))
     with atomic_path(path) as tmp:
         sf.write(tmp, fit_subtype(data, subtype), rate, format=fmt, subtype=subtype)
-
-
-def fit_subtype(data: np.ndarray, subtype: str) -> np.ndarray:
-    """`data` as a writer of `subtype` may take it: clipped to ±1 unless the samples are stored as floats."""
-    return data if subtype in FLOAT_SUBTYPES else np.clip(data, -1.0, 1.0)
-
-
-def output_subtype(fmt: str, subtype: str) -> str:
-    """`subtype` (the input's) when `fmt` can hold it, so 24-bit stays 24-bit; else the format's default."""
-    if sf.check_format(fmt, subtype):
-        return subtype
-    return "PCM_16" if fmt == "WAV" else sf.default_subtype(fmt) or "PCM_16"
-
-
-def format_for(path: Path) -> str:
-    """libsndfile's format name for a file name's extension (WAV when unknown)."""
-    ext = path.suffix.lower().lstrip(".")
-    formats = sf.available_formats()
-    if ext == "oga":
-        ext = "ogg"
-    if ext.upper() in formats:
-        return ext.upper()
-    return "WAV"
 
 
 def find_audio_files(root: str | os.PathLike[str], dead_links: bool = False) -> list[Path]:

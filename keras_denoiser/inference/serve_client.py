@@ -131,7 +131,11 @@ def enhance_file(
     chunk_seconds: float = 4.0,
     context_seconds: float = 0.5,
 ) -> None:
-    """Denoise `input_path` through the server into `output_path`: same rate, length and channels, atomic."""
+    """Denoise `input_path` through the server into `output_path`: same rate, length and channels, atomic.
+
+    The output keeps the input's container and sample format unless its name asks for another
+    container (`audio.output_container`).
+    """
     check_url(url)
     if model_rate <= 0 or chunk_seconds <= 0 or context_seconds < 0:
         raise UserError(
@@ -141,6 +145,8 @@ def enhance_file(
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.resolve() == input_path.resolve():
         raise UserError(f"{output_path}: output would overwrite the input")
+    with audio.open_checked(input_path) as src:
+        fmt, subtype = audio.output_container(src, input_path, output_path)
     data, rate = audio.read_audio(input_path)
     channels = np.stack([audio.resample(data[:, c], rate, model_rate) for c in range(data.shape[1])])
     enhanced = enhance_remote(
@@ -151,7 +157,7 @@ def enhance_file(
         int(context_seconds * model_rate),
     )
     restored = np.stack([_fit(audio.resample(ch, model_rate, rate), data.shape[0]) for ch in enhanced], axis=1)
-    audio.write_audio_atomic(output_path, restored, rate, input_peak=float(np.abs(data).max()))
+    audio.write_audio_atomic(output_path, restored, rate, subtype, float(np.abs(data).max()), fmt)
 
 
 def _fit(wave: np.ndarray, length: int) -> np.ndarray:
