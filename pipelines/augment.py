@@ -24,6 +24,8 @@ PEAK_HZ = (150.0, 6000.0)
 BAND_LIMITS_HZ = (4000.0, 7000.0)  # telephone and wideband codec edges; chosen with the no-limit case
 BAND_EDGE_HZ = 200.0
 SECOND_NOISE_DB = (-10.0, 0.0)  # the second noise's power relative to the first
+# Stationary noise slopes in dB per octave: brown (-6), pink (-3), white (0) and blue (+3), and between.
+STATIONARY_SLOPE_DB_PER_OCTAVE = (-6.0, 3.0)
 
 
 def _chance(seed: tf.Tensor, probability: float) -> tf.Tensor:
@@ -84,6 +86,18 @@ def add_second_noise(noise: tf.Tensor, other: tf.Tensor, seed: tf.Tensor) -> tf.
     return noise + other * tf.sqrt(tf.math.divide_no_nan(power * 10.0 ** (relative_db / 10.0), other_power))
 
 
+def stationary_noise(length: int, seed: tf.Tensor, rate: int) -> tf.Tensor:
+    """`length` samples of Gaussian noise whose spectrum falls or rises by a random slope in
+    STATIONARY_SLOPE_DB_PER_OCTAVE (white at 0 dB), scaled to unit power; `mix_at_snr` sets its level."""
+    slope_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    white = tf.random.stateless_normal([length], noise_seed)
+    hz = tf.linspace(0.0, rate / 2.0, length // 2 + 1)
+    octaves = tf.math.log(tf.maximum(hz, 20.0) / 1000.0) / math.log(2.0)  # 0 at 1 kHz; flat below 20 Hz
+    gains = 10.0 ** (uniform(slope_seed, *STATIONARY_SLOPE_DB_PER_OCTAVE) * octaves / 20.0)
+    shaped = filter_channel(white, gains)
+    return shaped * tf.math.rsqrt(tf.reduce_mean(tf.square(shaped)) + 1e-12)
+
+
 def augment(
     speech: tf.Tensor,
     noise: tf.Tensor,
@@ -93,13 +107,22 @@ def augment(
     reverb_probability: float,
     channel_probability: float,
     second_noise_probability: float,
+    stationary_noise_probability: float = 0.0,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """(speech, noise) after reverberation of the speech, a channel filter on both, and a second noise,
-    each applied with its probability."""
+    """(speech, noise) after reverberation of the speech, generated stationary noise in place of the
+    corpus noise, a second noise, and a channel filter on both, each applied with its probability."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 6))
+    # Folded in apart, so the six draws above stay what they were before stationary noise existed.
+    stationary_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 1), 2))
     if reverb_probability > 0:
         speech = tf.cond(
             _chance(seeds[0], reverb_probability), lambda: reverberate(speech, synthetic_rir(seeds[1], rate)), lambda: speech
+        )
+    if stationary_noise_probability > 0:
+        noise = tf.cond(
+            _chance(stationary_seeds[0], stationary_noise_probability),
+            lambda: stationary_noise(tf.shape(noise)[0], stationary_seeds[1], rate),
+            lambda: noise,
         )
     if second_noise_probability > 0:
         noise = tf.cond(

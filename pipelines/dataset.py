@@ -25,6 +25,7 @@ from keras_denoiser.core.errors import UserError
 from pipelines.augment import augment
 from pipelines.corpora import Kind
 from pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform
+from pipelines.phrases import speaker_phrases
 from pipelines.prepare import PreparedCorpus, prepare_all
 
 __all__ = ["build_datasets", "build_waveform_datasets", "mix_at_snr", "preview_mixture"]
@@ -120,23 +121,45 @@ def _top_folder(record: tf.Tensor) -> tf.Tensor:
     return tf.where(nested, tf.strings.regex_replace(record_id, "/.*", ""), "")
 
 
-def _waveforms(shards: list[str], shuffle_seed: int | None, folder: str | None = None) -> tf.data.Dataset:
-    """Waveforms of all shards, or of one top `folder`'s records.
-
-    With a seed, the shard order is reshuffled every pass and repeated forever.
-    """
+def _records(shards: list[str], shuffle_seed: int | None) -> tf.data.Dataset:
+    """(shard path, serialized record) of all shards; with a seed, the shard order is reshuffled every
+    pass and repeated forever."""
     files = tf.data.Dataset.from_tensor_slices(shards)
     if shuffle_seed is not None:
         files = files.shuffle(len(shards), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
-    records = files.interleave(
-        tf.data.TFRecordDataset,
+    return files.interleave(
+        lambda shard: tf.data.TFRecordDataset(shard).map(lambda record: (shard, record)),
         cycle_length=min(len(shards), INTERLEAVE_CYCLE),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+
+
+def _waveforms(shards: list[str], shuffle_seed: int | None, folder: str | None = None) -> tf.data.Dataset:
+    """Waveforms of all shards (see `_records`), or of one top `folder`'s records."""
+    records = _records(shards, shuffle_seed)
     if folder is not None:
-        records = records.filter(lambda record: tf.equal(_top_folder(record), folder))
-    return records.map(_parse, num_parallel_calls=tf.data.AUTOTUNE)
+        records = records.filter(lambda shard, record: tf.equal(_top_folder(record), folder))
+    return records.map(lambda shard, record: _parse(record), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _speaker_key(shard: tf.Tensor, record: tf.Tensor) -> tf.Tensor:
+    """An int64 naming a record's speaker: its corpus cache (the shard's folder) and its id's folder."""
+    record_id = tf.io.parse_single_example(record, _ID_FEATURES)["id"]
+    folder = tf.strings.regex_replace(record_id, "(^|/)[^/]*$", "")
+    corpus = tf.strings.regex_replace(shard, "/[^/]*$", "")
+    return tf.strings.to_hash_bucket_fast(tf.strings.join([corpus, folder], "|"), 2**62)
+
+
+def _training_speech(shards: list[str], seed: int, cfg: TrainConfig) -> tf.data.Dataset:
+    """Training speech waveforms: utterances, or with `phrase_words` phrases of that many utterances
+    of one speaker (`pipelines.phrases`)."""
+    if cfg.mix.phrase_words < 2:
+        return _waveforms(shards, seed)
+    keyed = _records(shards, seed).map(
+        lambda shard, record: (_speaker_key(shard, record), _parse(record)), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return speaker_phrases(keyed, cfg.mix.phrase_words, seed + 7, cfg.signal.sample_rate)
 
 
 def _training_noise(shards: list[str], seed: int, balance: str) -> tf.data.Dataset:
@@ -166,7 +189,7 @@ def _train_mixtures(speech: list[str], noise: list[str], length: int, cfg: Train
     def noise_crop(wave: tf.Tensor, example_seed: tf.Tensor) -> tf.Tensor:
         return tf.ensure_shape(loop_to_length(wave, length, seeds_for(example_seed, 1)[0]), [length])
 
-    speech_crops = _cropped(_waveforms(speech, cfg.seed), speech_crop, cfg.seed)
+    speech_crops = _cropped(_training_speech(speech, cfg.seed, cfg), speech_crop, cfg.seed)
     noise_crops = _cropped(_training_noise(noise, cfg.seed + 1, mix.noise_balance), noise_crop, cfg.seed + 2)
     other_noise_crops = _cropped(_training_noise(noise, cfg.seed + 4, mix.noise_balance), noise_crop, cfg.seed + 5)
     examples = tf.data.Dataset.zip(speech_crops, noise_crops, other_noise_crops, tf.data.Dataset.random(seed=cfg.seed + 3))
@@ -186,7 +209,7 @@ def _mix(speech: tf.Tensor, noise: tf.Tensor, other_noise: tf.Tensor, example_se
     mix: MixConfig = cfg.mix
     speech, noise = augment(
         speech, noise, other_noise, augment_seed, cfg.signal.sample_rate,
-        mix.reverb_probability, mix.channel_probability, mix.second_noise_probability,
+        mix.reverb_probability, mix.channel_probability, mix.second_noise_probability, mix.stationary_noise_probability,
     )
     snr_db = uniform(snr_seed, mix.snr_db_min, mix.snr_db_max)
     gain_db = uniform(gain_seed, mix.gain_db_min, mix.gain_db_max)

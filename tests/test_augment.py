@@ -69,3 +69,19 @@ def test_a_second_noise_adds_at_the_drawn_relative_level() -> None:
     assert augment.SECOND_NOISE_DB[0] - 1e-3 <= relative_db <= augment.SECOND_NOISE_DB[1] + 1e-3
     silent = augment.add_second_noise(tf.zeros(RATE), tf.constant(other), _seed(3)).numpy()
     assert not silent.any()
+
+
+def test_stationary_noise_has_unit_power_and_a_slope_from_brown_to_blue() -> None:
+    rate, length = 16000, 32000
+    hz = np.fft.rfftfreq(length, 1 / rate)
+    centres = 250.0 * 2.0 ** np.arange(5)  # 250 Hz .. 4 kHz
+    slopes = []
+    for seed in range(24):
+        noise = augment.stationary_noise(length, tf.constant([seed, 9], tf.int64), rate).numpy()
+        assert noise.shape == (length,) and np.isfinite(noise).all()
+        assert np.mean(noise**2) == pytest.approx(1.0, rel=1e-3)
+        power = np.abs(np.fft.rfft(noise)) ** 2
+        density_db = [10 * np.log10(power[(hz >= c / np.sqrt(2)) & (hz < c * np.sqrt(2))].mean()) for c in centres]
+        slopes.append(np.polyfit(np.log2(centres), density_db, 1)[0])
+    assert min(slopes) > -6.5 and max(slopes) < 3.5  # dB per octave, within STATIONARY_SLOPE_DB_PER_OCTAVE
+    assert min(slopes) < -4.0 and max(slopes) > 1.0  # brown-ish and blue-ish both drawn, white between

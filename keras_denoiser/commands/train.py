@@ -75,6 +75,16 @@ flags.DEFINE_float(
     "second_noise_probability", _MIX.second_noise_probability,
     f"Share of examples with a second noise 0-10 dB below the first; default {_MIX.second_noise_probability}.",
 )
+flags.DEFINE_float(
+    "stationary_noise_probability", _MIX.stationary_noise_probability,
+    "Share of examples whose noise is generated stationary broadband noise (white, pink, brown, blue and between) "
+    f"instead of a corpus file, at the same SNRs; default {_MIX.stationary_noise_probability}.",
+)
+flags.DEFINE_integer(
+    "phrase_words", _MIX.phrase_words,
+    "Train on phrases of this many utterances of one speaker, joined with 0.1-0.5 s pauses (for corpora of isolated "
+    f"words); 0 keeps single utterances; default {_MIX.phrase_words}.",
+)
 flags.DEFINE_enum(
     "noise_balance", _MIX.noise_balance, list(NOISE_BALANCES),
     "How training draws noise: 'file' (every file equally often) or 'folder' (every top-level folder of the noise "
@@ -179,6 +189,8 @@ def _config() -> TrainConfig:
             reverb_probability=FLAGS.reverb_probability,
             channel_probability=FLAGS.channel_probability,
             second_noise_probability=FLAGS.second_noise_probability,
+            stationary_noise_probability=FLAGS.stationary_noise_probability,
+            phrase_words=FLAGS.phrase_words,
             noise_balance=FLAGS.noise_balance,
         ),
         batch_size=FLAGS.batch_size,

@@ -117,6 +117,7 @@ class ModelConfig:
 
 
 NOISE_BALANCES = ("file", "folder")
+MAX_PHRASE_WORDS = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +133,12 @@ class MixConfig:
     reverb_probability: float = 0.0  # share of examples whose speech is reverberated (synthetic room)
     channel_probability: float = 0.0  # share passed through a random EQ and band limit (4 kHz, 7 kHz or none)
     second_noise_probability: float = 0.0  # share with a second noise added to the first
+    # Share whose noise is generated stationary broadband noise (white to brown, `pipelines.augment`)
+    # instead of a corpus file, so that kind is met at every SNR whatever the corpora hold.
+    stationary_noise_probability: float = 0.0
+    # Training speech as phrases of this many utterances of one speaker with pauses between them
+    # (`pipelines.phrases`), for corpora of isolated words; 0 or 1 keeps single utterances.
+    phrase_words: int = 0
     # How noise files are drawn: "file" (each training file equally often) or "folder" (each top-level
     # folder of the noise corpora equally often, then its files), so a kind with few files is not rare.
     noise_balance: str = "file"
@@ -145,9 +152,11 @@ class MixConfig:
             raise UserError("crop_seconds must be positive")
         if not 0.0 <= self.speed_perturb < 0.5:
             raise UserError("speed_perturb must be in [0, 0.5)")
-        for name in ("reverb_probability", "channel_probability", "second_noise_probability"):
+        for name in ("reverb_probability", "channel_probability", "second_noise_probability", "stationary_noise_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if not 0 <= self.phrase_words <= MAX_PHRASE_WORDS:
+            raise UserError(f"phrase_words must be in 0..{MAX_PHRASE_WORDS}, not {self.phrase_words}")
         if self.noise_balance not in NOISE_BALANCES:
             raise UserError(f"unknown noise balance {self.noise_balance!r}; choose one of {', '.join(NOISE_BALANCES)}")
 
