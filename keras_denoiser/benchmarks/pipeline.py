@@ -2,11 +2,12 @@
 
 The Python baseline is what a tf.data graph replaces: per example it reads and resamples a speech
 file and a noise file (soundfile + soxr), crops, mixes and computes STFT, log-magnitude and IRM in
-numpy. The graph is timed twice: as configured, and with every augmentation of `pipelines.augment`
-applied to every example, which bounds what augmentation can cost. Training speed is
-`train_on_batch` steps of the default U-Net with its loss on batches held in memory, so it
-excludes input time; training is input-bound when the graph delivers fewer examples per second
-than the steps consume. `benchmark training` compares U-Net variants.
+numpy. The graph is timed twice: as configured, and with every augmentation training can use
+(`pipelines.augment`, speed changes, phrases) applied to every example, which bounds what
+augmentation can cost. Training speed is `train_on_batch` steps of the bundled streaming model's
+recipe (`benchmarks.training.bundled_variants`) on batches held in memory, so it excludes input
+time; training waits for its input when the augmented graph delivers fewer examples per second than
+the steps consume. `benchmark training` compares network variants.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_denoiser.benchmarks.training import train_steps_per_second
+from keras_denoiser.benchmarks.training import bundled_variants, train_steps_per_second
 from keras_denoiser.core.audio import read_mono
-from keras_denoiser.core.config import MixConfig, ModelConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.features import LOG_EPSILON
 from keras_denoiser.training.train import build_model
 from pipelines.corpora import AudioItem, Kind, read_corpus, split_items
@@ -29,7 +30,10 @@ from pipelines.dataset import build_datasets
 
 PathLike = str | os.PathLike[str]
 WARMUP_BATCHES = 2
-ALL_AUGMENTATIONS = MixConfig(reverb_probability=1.0, channel_probability=1.0, second_noise_probability=1.0)
+ALL_AUGMENTATIONS = MixConfig(
+    speed_perturb=0.05, reverb_probability=1.0, channel_probability=1.0, second_noise_probability=1.0,
+    stationary_noise_probability=1.0, phrase_words=4,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,7 @@ class PipelineBenchmark:
     augmented_examples_per_second: float  # the graph with every augmentation on every example
     python_examples_per_second: float
     train_steps_per_second: float
+    trained: str  # the recipe whose steps are timed
 
     @property
     def speedup(self) -> float:
@@ -55,14 +60,22 @@ class PipelineBenchmark:
 
     @property
     def input_bound(self) -> bool:
-        """True when training would wait for the input graph."""
-        return self.graph_examples_per_second < self.train_examples_per_second
+        """True when training with every augmentation would wait for the input graph."""
+        return self.augmented_examples_per_second < self.train_examples_per_second
+
+    @property
+    def input_headroom(self) -> float:
+        """How many times the examples training consumes the augmented graph delivers."""
+        return self.augmented_examples_per_second / self.train_examples_per_second
 
 
 def benchmark_pipeline(
     speech_dirs: Sequence[PathLike], noise_dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig, steps: int
 ) -> PipelineBenchmark:
-    """Time `steps` batches of the graph, of the Python generator, and `steps` training steps."""
+    """Time `steps` batches of the graph, of the Python generator, and `steps` training steps of the
+    bundled streaming recipe (its network and loss; `cfg` gives the rest)."""
+    recipe = bundled_variants()[0]
+    cfg = dataclasses.replace(cfg, model=recipe.model, loss=recipe.loss)
     train, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
     graph_rate = examples_per_second(iter(train), steps, cfg.batch_size)
     augmented, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, dataclasses.replace(cfg, mix=ALL_AUGMENTATIONS))
@@ -70,20 +83,16 @@ def benchmark_pipeline(
     python = python_batches(_train_items(speech_dirs, cfg, "speech"), _train_items(noise_dirs, cfg, "noise"), cfg)
     python_rate = examples_per_second(python, steps, cfg.batch_size)
     batches = [batch for batch, _ in zip(train, range(min(steps, 4)))]
+    model = build_model(cfg, tf.distribute.get_strategy(), mixed_precision=False)
     return PipelineBenchmark(
         batch_size=cfg.batch_size,
         steps=steps,
         graph_examples_per_second=graph_rate,
         augmented_examples_per_second=augmented_rate,
         python_examples_per_second=python_rate,
-        train_steps_per_second=_default_unet_steps_per_second(batches, cfg, steps),
+        train_steps_per_second=train_steps_per_second(model, batches, steps),
+        trained=recipe.label,
     )
-
-
-def _default_unet_steps_per_second(batches: Sequence, cfg: TrainConfig, steps: int) -> float:
-    """Training steps/s of the default U-Net with `cfg`'s loss."""
-    model = build_model(dataclasses.replace(cfg, model=ModelConfig()), tf.distribute.get_strategy(), mixed_precision=False)
-    return train_steps_per_second(model, batches, steps)
 
 
 def examples_per_second(batches: Iterator, steps: int, batch_size: int) -> float:
@@ -153,8 +162,9 @@ def table_lines(result: PipelineBenchmark) -> list[str]:
         ("tf.data graph, all augmentations", f"{result.augmented_examples_per_second:.1f} examples/s"),
         ("Python generator", f"{result.python_examples_per_second:.1f} examples/s"),
         ("graph / Python", f"{result.speedup:.1f}x"),
-        ("training (default U-Net, MSE)", f"{result.train_steps_per_second:.2f} steps/s = "
-                                          f"{result.train_examples_per_second:.1f} examples/s"),
+        (f"training ({result.trained})", f"{result.train_steps_per_second:.2f} steps/s = "
+                                         f"{result.train_examples_per_second:.1f} examples/s"),
+        ("augmented graph / training", f"{result.input_headroom:.1f}x"),
         ("input-bound", "yes" if result.input_bound else "no"),
     ]
     width = max(len(name) for name, _ in rows)
