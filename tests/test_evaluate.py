@@ -275,6 +275,23 @@ def test_test_sets_draw_speakers_evenly_however_many_files_each_has(tmp_path: Pa
     assert 15 <= drawn.count("small/s0.wav") <= 45  # about half, not 1/31
 
 
+def test_a_sentence_level_set_joins_utterances_of_one_speaker_with_pauses(tmp_path: Path, write_wav) -> None:
+    for speaker in ("a", "b"):
+        for n in range(5):
+            write_wav(f"speech/{speaker}/w{n}.wav", np.full(1600 + 160 * n, 0.2, np.float32))
+    write_wav("noise/hum/n.wav", (0.05 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32))
+    speech = testset.corpus_groups(tmp_path / "speech", "all", SplitConfig(), "speech")
+    noise = testset.corpus_groups(tmp_path / "noise", "all", SplitConfig(), "noise")
+    for mixture in testset.mixtures(speech, noise, [5.0], num_files=8, seed=1, rate=RATE, phrase_words=3):
+        ids = mixture.speech_id.split("+")
+        assert len(ids) == 3 == len(set(ids)) and len({i.split("/")[0] for i in ids}) == 1  # three words of one speaker
+        words = sum(1600 + 160 * int(i[-5]) for i in ids)
+        pauses = len(mixture.clean) - words
+        assert 2 * 0.1 * RATE <= pauses <= 2 * 0.5 * RATE  # two pauses between three words
+        silent = np.abs(mixture.clean) < 1e-6
+        assert silent.sum() == pauses and not silent[0] and not silent[-1]
+
+
 def test_evaluate_runs_a_streaming_tflite_as_the_app_does(tmp_path: Path) -> None:
     speech, noise = _corpora(tmp_path)
     _make(speech, noise, tmp_path / "test", seed=0)

@@ -81,6 +81,11 @@ def define_mixture_set_flags(default_split: str = "test") -> None:
     )
     flags.DEFINE_integer("num_files", 50, "Number of mixtures to build; default 50.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed of the mixture choices (speech, noise, noise offset); default 0.")
+    flags.DEFINE_integer(
+        "phrase_words", 1,
+        "Utterances of one speaker joined with 0.1-0.5 s pauses into each mixture's speech: above 1, phrases from "
+        "corpora of isolated words (a sentence-level set); default 1.", lower_bound=1,
+    )
     flags.DEFINE_enum(
         "split", default_split, list(testset.SPLITS),
         "Corpus items to mix: the held-out `test` speakers and noise files (report), the held-out `validation` "

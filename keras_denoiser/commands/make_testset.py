@@ -39,7 +39,7 @@ def main(argv: Sequence[str]) -> int:
     output_dir = Path(FLAGS.output_dir)
     _check_output_dir(output_dir)
     speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, corpus_flags.split_config())
-    examples = testset.mixtures(speech, noise, snrs, FLAGS.num_files, FLAGS.seed, RATE)
+    examples = testset.mixtures(speech, noise, snrs, FLAGS.num_files, FLAGS.seed, RATE, FLAGS.phrase_words)
     if FLAGS.overwrite:
         testset.remove_testset(output_dir)
     count = testset.write_testset(examples, output_dir, RATE)

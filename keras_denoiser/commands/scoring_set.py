@@ -53,7 +53,7 @@ def examples(split: SplitConfig | None = None) -> list[evaluate.Example]:
         raise UserError("--speech_dir and --noise_dir go together")
     split = split or corpus_flags.split_config()
     speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, split)
-    mixtures = testset.mixtures(speech, noise, corpus_flags.mixture_snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE)
+    mixtures = testset.mixtures(speech, noise, corpus_flags.mixture_snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE, FLAGS.phrase_words)
     return [evaluate.Example(m.file, m.snr, m.clean, m.noisy, m.speech_id, m.noise_id) for m in mixtures]
 
 

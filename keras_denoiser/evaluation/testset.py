@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from keras_denoiser.core import atomic, audio
 from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
+from pipelines import phrases
 from pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items, unit_key
 from pipelines.mixing import mix_at_snr
 
@@ -86,27 +88,51 @@ def mixtures(
     num_files: int,
     seed: int,
     rate: int,
+    phrase_words: int = 1,
 ) -> Iterator[Mixture]:
-    """`num_files` mixtures at `rate` Hz; SNRs cycle through `snrs` in order."""
+    """`num_files` mixtures at `rate` Hz; SNRs cycle through `snrs` in order.
+
+    With `phrase_words` N above 1 the speech of each is a phrase: N utterances of one speaker joined
+    with pauses (`pipelines.phrases`), its id the utterances' ids joined by `+`.
+    """
     if not all(speech) or not all(noise) or not speech or not noise or not snrs:
         raise UserError("a test set needs speech, noise and at least one SNR")
+    if phrase_words < 1:
+        raise UserError(f"phrase_words must be at least 1, not {phrase_words}")
     for index in range(num_files):
         rng = np.random.default_rng([seed, index])
-        speech_item = _draw(speech, rng)
+        speech_items = _draw_phrase(speech, rng, phrase_words)
         noise_item = _draw(noise, rng)
-        clean = audio.read_mono(speech_item.path, rate)
+        clean = _phrase([audio.read_mono(item.path, rate) for item in speech_items], rng, rate)
         noise_wave = audio.read_mono(noise_item.path, rate)
         offset = int(rng.integers(len(noise_wave)))
         looped = np.take(noise_wave, np.arange(offset, offset + len(clean)), mode="wrap")
         snr = float(snrs[index % len(snrs)])
         noisy, scaled_clean, _ = mix_at_snr(clean, looped, snr, MIX_GAIN_DB)
-        yield Mixture(f"{index:04d}.wav", snr, speech_item.id, noise_item.id, offset, scaled_clean.numpy(), noisy.numpy())
+        speech_id = "+".join(item.id for item in speech_items)
+        yield Mixture(f"{index:04d}.wav", snr, speech_id, noise_item.id, offset, scaled_clean.numpy(), noisy.numpy())
 
 
 def _draw(groups: Sequence[Group], rng: np.random.Generator) -> AudioItem:
     """A group drawn evenly, then an item of it."""
+    return _draw_phrase(groups, rng, 1)[0]
+
+
+def _draw_phrase(groups: Sequence[Group], rng: np.random.Generator, words: int) -> list[AudioItem]:
+    """A group drawn evenly, then `words` items of it (distinct while it has that many)."""
     group = groups[int(rng.integers(len(groups)))]
-    return group[int(rng.integers(len(group)))]
+    if words == 1:
+        return [group[int(rng.integers(len(group)))]]
+    return [group[int(i)] for i in rng.choice(len(group), words, replace=len(group) < words)]
+
+
+def _phrase(waves: list[np.ndarray], rng: np.random.Generator, rate: int) -> np.ndarray:
+    """The waves joined with random pauses (`pipelines.phrases`); a single wave as it is."""
+    if len(waves) == 1:
+        return waves[0]
+    seed = tf.constant(rng.integers(2**31, size=2), tf.int64)
+    pauses = phrases.random_pauses(len(waves) - 1, seed, rate)
+    return phrases.join_with_pauses(tf.ragged.constant(waves, dtype=tf.float32), pauses).numpy()
 
 
 def remove_testset(output_dir: Path) -> None:
