@@ -3,8 +3,9 @@ page's reader in tflite_demo/web/test/audio_file.test.mjs through the manifest).
 
 Each file is a small valid file (PCM or float WAV, FLAC, AIFF) cut, bit-flipped, overwritten or renamed.
 Where the mutation alone settles it, the case says what a reader must do: `refuse` (empty, cut inside
-the audio data, NaN/Inf or absurd float samples, no samples) or `decode` (a modest overshoot above full
-scale); `any` means either, as long as a refusal names the file and decoded samples are finite and in range.
+the audio data or declaring far more of it than there is, NaN/Inf or absurd float samples, no samples)
+or `decode` (a modest overshoot above full scale); `any` means either, as long as a refusal names the
+file and decoded samples are finite and in range.
 
     python -m tests.fuzz_audio OUT_DIR [COUNT] [SEED]
 """
@@ -184,6 +185,19 @@ def _huge_rate(base: Base, rng: np.random.Generator) -> tuple[bytes, str, str] |
     return _put(base.content, 24, struct.pack("<I", rate)), base.ext, "any"
 
 
+def _huge_length(base: Base, rng: np.random.Generator) -> tuple[bytes, str, str] | None:
+    """A header declaring far more audio than there is: a reader that sizes its array by it needs 64+ GB."""
+    if base.ext == "flac":  # STREAMINFO's 36-bit total sample count: bytes 21 (low nibble) to 25
+        content = bytearray(base.content)
+        content[21] |= 0x0F
+        content[22:26] = rng.integers(0x80, 0x100, 4, dtype=np.uint8).tobytes()
+        return bytes(content), base.ext, "refuse"
+    if base.data_at < 0:
+        return None
+    size = int(rng.integers(1 << 30, 0xFFFFFFFF))
+    return _put(base.content, base.data_at - 4, struct.pack("<I", size)), base.ext, "refuse"
+
+
 def _zero_length_data(base: Base, rng: np.random.Generator) -> tuple[bytes, str, str] | None:
     if base.data_at < 0:
         return None
@@ -209,6 +223,7 @@ MUTATIONS: dict[str, Mutation] = {
     "wrong_extension": _wrong_extension,
     "huge_channels": _huge_channels,
     "huge_rate": _huge_rate,
+    "huge_length": _huge_length,
     "zero_length_data": _zero_length_data,
     "empty": _empty,
 }

@@ -146,7 +146,8 @@ def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path, output_for
     with audio.open_checked(source) as src:
         fmt = audio.format_for(Path(f"x.{output_format}")) if output_format else src.format
         subtype = audio.output_subtype(fmt, src.subtype)
-        blocks = denoise_blocks(enhancer, _read_blocks(src, source), src.samplerate, src.channels, src.frames, source)
+        read = audio.read_blocks(src, source, BLOCK_SAMPLES)
+        blocks = denoise_blocks(enhancer, read, src.samplerate, src.channels, src.frames, source)
         with _atomic_sound_file(target, src.samplerate, src.channels, fmt, subtype) as dst:
             for block in blocks:
                 _write(dst, audio.fit_subtype(block, subtype))
@@ -162,22 +163,6 @@ def _write(dst: sf.SoundFile, block: np.ndarray) -> None:
     except sf.LibsndfileError as err:
         code = sf._ffi.errno if err.code == _SFE_SYSTEM else 0
         raise (OSError(code, os.strerror(code)) if code else OSError(f"libsndfile: {err.error_string}")) from None
-
-
-def _read_blocks(src: sf.SoundFile, source: Path) -> Iterator[np.ndarray]:
-    """The float32 `[samples, channels]` blocks of an open input; AudioFileError when corrupt or cut short."""
-    read = 0
-    while True:
-        try:
-            block = src.read(BLOCK_SAMPLES, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as err:
-            raise AudioFileError(source, f"truncated or corrupt ({audio.short_reason(err)})") from None
-        if block.shape[0] == 0:
-            break
-        read += block.shape[0]
-        yield block
-    if read < src.frames:
-        raise AudioFileError(source, f"truncated: {read} of {src.frames} samples present")
 
 
 @contextlib.contextmanager
