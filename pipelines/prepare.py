@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from absl import logging
@@ -43,7 +43,10 @@ MANIFEST = "manifest.json"
 ITEMS_PER_SHARD = 64
 MAX_SHARDS = 16
 TMP_PREFIX = ".tmp-"
+_ANNOUNCED: set[Path] = set()  # caches whose reuse was said already in this process
 SPLITS = ("train", "validation")  # the splits a cache holds; `test` is never written
+
+DecodeJob = tuple[str, str, int, bool]  # item id, path, model rate, trim silence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +72,21 @@ class PreparedCorpus:
         return self.manifest_path.parent
 
 
+@dataclasses.dataclass(frozen=True)
+class CachePlan:
+    """What a cache of one corpus will hold, fixed before any decoding: so every writer (this process's,
+    or a Beam pipeline's) fills the same shards the same way."""
+
+    parts: dict[str, list[AudioItem]]  # train/validation/test -> items
+    split_of: dict[str, str]  # item id -> train or validation (cached items only, in job order)
+    shard_names: dict[str, list[str]]  # train/validation -> shard file names
+    jobs: list[DecodeJob]  # one per cached item, in corpus order
+
+
+# Writes the shards and the manifest of `corpus` into a new, empty folder: `write_cache` here, or Beam's.
+CacheWriter = Callable[[Corpus, Path, SignalConfig, SplitConfig, Kind], None]
+
+
 def default_cache_dir() -> Path:
     """`$XDG_CACHE_HOME/keras_denoiser`, or `~/.cache/keras_denoiser`."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -83,23 +101,30 @@ def prepare_corpus(
     kind: Kind,
     workers: int | None = None,
     progress: bool = True,
+    writer: CacheWriter | None = None,
 ) -> PreparedCorpus:
     """Reuse the valid cache of `root`, or decode every train and validation item once into a new one.
 
-    `workers` decoding processes (default: up to 2; 1 decodes in this process).
+    `workers` decoding processes (default: up to 2; 1 decodes in this process). `writer` replaces
+    this process's decoding (a Beam pipeline); the key, reuse and atomic publish stay the same.
     """
     corpus = read_corpus(root)
     cache_dir = Path(cache_dir).expanduser()
     final = cache_dir / f"{_safe_name(corpus.root)}-{cache_key(corpus, signal_cfg, split, kind)}"
     existing = _load_valid(final, reused=True)
     if existing is not None:
-        logging.info("reusing prepared cache %s", final)
+        if final not in _ANNOUNCED:  # train reuses each cache for its train, validation and preview sets
+            _ANNOUNCED.add(final)
+            logging.info("reusing prepared cache %s", final)
         return existing
     cache_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(cache_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=cache_dir))
     try:
-        _write_cache(corpus, tmp, signal_cfg, split, kind, workers, progress)
+        if writer is None:
+            _write_cache(corpus, tmp, signal_cfg, split, kind, workers, progress)
+        else:
+            writer(corpus, tmp, signal_cfg, split, kind)
         try:
             os.rename(tmp, final)
         except OSError:  # another process completed the same cache first
@@ -167,7 +192,25 @@ def _safe_name(root: Path) -> str:
     return name or "corpus"
 
 
-def _decode(job: tuple[str, str, int, bool]) -> tuple[str, np.ndarray | str]:
+def plan_cache(corpus: Corpus, signal_cfg: SignalConfig, split: SplitConfig, kind: Kind) -> CachePlan:
+    """The split, the shard names and the decoding jobs of `corpus`."""
+    parts = split_items(corpus, kind, split)
+    split_of = {item.id: name for name in SPLITS for item in parts[name]}
+    by_id = {item.id: item for item in corpus.items}
+    return CachePlan(
+        parts=parts,
+        split_of=split_of,
+        shard_names={name: _shard_names(name, len(parts[name])) for name in SPLITS},
+        jobs=[(item_id, str(by_id[item_id].path), signal_cfg.sample_rate, kind == "speech") for item_id in split_of],
+    )
+
+
+def shard_of(position: int, num_shards: int) -> int:
+    """The shard of a split's `position`-th decoded item (skipped items not counted): round robin."""
+    return position % num_shards
+
+
+def decode_job(job: DecodeJob) -> tuple[str, np.ndarray | str]:
     """(id, samples) or (id, reason) for one file, silence trimmed when asked; runs in a worker process."""
     item_id, path, rate, trim = job
     try:
@@ -177,15 +220,15 @@ def _decode(job: tuple[str, str, int, bool]) -> tuple[str, np.ndarray | str]:
     return item_id, trim_silence(samples, rate) if trim else samples
 
 
-def _decoded(jobs: list[tuple[str, str, int, bool]], workers: int) -> Iterator[tuple[str, np.ndarray | str]]:
+def _decoded(jobs: list[DecodeJob], workers: int) -> Iterator[tuple[str, np.ndarray | str]]:
     if workers <= 1 or len(jobs) < 2:
-        yield from map(_decode, jobs)
+        yield from map(decode_job, jobs)
         return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_plain_warnings) as pool:
-        yield from pool.imap(_decode, jobs, chunksize=4)
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=plain_warnings) as pool:
+        yield from pool.imap(decode_job, jobs, chunksize=4)
 
 
-def _plain_warnings() -> None:
+def plain_warnings() -> None:
     """A worker's warnings (a peak above full scale) as `warning: file: reason`, as the CLI prints them,
     not `WARNING:absl:`: a spawned worker has no absl handler. Workers log nothing but warnings."""
     py_logging.basicConfig(format="warning: %(message)s", level=py_logging.WARNING)
@@ -204,32 +247,45 @@ def _write_cache(
 
     start = time.monotonic()
     by_id: dict[str, AudioItem] = {item.id: item for item in corpus.items}
-    parts = split_items(corpus, kind, split)
-    split_of = {item.id: name for name in SPLITS for item in parts[name]}
-    shard_names = {name: _shard_names(name, len(parts[name])) for name in SPLITS}
-    writers = {name: [tf.io.TFRecordWriter(str(folder / n)) for n in names] for name, names in shard_names.items()}
+    plan = plan_cache(corpus, signal_cfg, split, kind)
+    writers = {name: [tf.io.TFRecordWriter(str(folder / n)) for n in names] for name, names in plan.shard_names.items()}
     counts = {name: 0 for name in SPLITS}
     seconds = {name: 0.0 for name in SPLITS}
-    skipped = list(corpus.skipped)
-    jobs = [(item_id, str(by_id[item_id].path), signal_cfg.sample_rate, kind == "speech") for item_id in split_of]
+    failed: list[Skipped] = []
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     try:
-        decoded = _decoded(jobs, workers)
-        bar = tqdm(decoded, total=len(jobs), desc=f"prepare {corpus.root.name}", unit="file", disable=not progress)
+        decoded = _decoded(plan.jobs, workers)
+        bar = tqdm(decoded, total=len(plan.jobs), desc=f"prepare {corpus.root.name}", unit="file", disable=not progress)
         for item_id, samples in bar:
             if isinstance(samples, str):
                 logging.warning("skipped %s: %s", by_id[item_id].path, samples)
-                skipped.append(Skipped(str(by_id[item_id].path), samples))
+                failed.append(Skipped(str(by_id[item_id].path), samples))
                 continue
-            part = split_of[item_id]
-            shard = writers[part][counts[part] % len(writers[part])]
-            shard.write(_example(tf, item_id, samples))
+            part = plan.split_of[item_id]
+            writers[part][shard_of(counts[part], len(writers[part]))].write(encode_example(item_id, samples))
             counts[part] += 1
             seconds[part] += len(samples) / signal_cfg.sample_rate
     finally:
         for split_writers in writers.values():
             for writer in split_writers:
                 writer.close()
+    write_manifest(folder, corpus, signal_cfg, split, kind, plan, counts, seconds, failed, start)
+
+
+def write_manifest(
+    folder: Path,
+    corpus: Corpus,
+    signal_cfg: SignalConfig,
+    split: SplitConfig,
+    kind: Kind,
+    plan: CachePlan,
+    counts: dict[str, int],
+    seconds: dict[str, float],
+    failed: Sequence[Skipped],
+    start: float,
+) -> None:
+    """The manifest that makes `folder` a complete cache: written last, once every shard is."""
+    skipped = [*corpus.skipped, *failed]
     manifest = {
         "format": CACHE_FORMAT,
         "corpus": str(corpus.root.resolve()),
@@ -237,9 +293,9 @@ def _write_cache(
         "kind": kind,
         "split": dataclasses.asdict(split),
         "held_out": held_out_units(corpus, kind, split),
-        "counts": {**counts, "test": len(parts["test"]), "skipped": len(skipped)},
+        "counts": {**counts, "test": len(plan.parts["test"]), "skipped": len(skipped)},
         "seconds": {**seconds, "total": seconds["train"] + seconds["validation"]},
-        "shards": shard_names,
+        "shards": plan.shard_names,
         "skipped": [dataclasses.asdict(entry) for entry in skipped],
         "prepare_seconds": round(time.monotonic() - start, 3),
     }
@@ -251,7 +307,10 @@ def _shard_names(split: str, num_items: int) -> list[str]:
     return [f"{split}-{i:05d}-of-{count:05d}.tfrecord" for i in range(count)]
 
 
-def _example(tf, item_id: str, samples: np.ndarray) -> bytes:
+def encode_example(item_id: str, samples: np.ndarray) -> bytes:
+    """One cache record: a serialized `tf.train.Example` (see the module docstring)."""
+    import tensorflow as tf  # heavy; only needed when a cache is written
+
     feature = {
         "id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[item_id.encode("utf-8")])),
         "num_samples": tf.train.Feature(int64_list=tf.train.Int64List(value=[len(samples)])),

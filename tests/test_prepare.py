@@ -58,7 +58,7 @@ def test_second_prepare_reuses_the_cache_without_decoding(corpus, tmp_path, monk
     def no_decoding(job):
         raise AssertionError(f"decoded {job[1]} again")
 
-    monkeypatch.setattr(prepare, "_decode", no_decoding)
+    monkeypatch.setattr(prepare, "decode_job", no_decoding)
     second = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     assert second.reused and not first.reused
     assert second.manifest_path == first.manifest_path
@@ -78,7 +78,7 @@ def test_changed_file_list_or_rate_prepares_a_new_cache(corpus, tmp_path, write_
 
 
 def test_killed_prepare_leaves_no_valid_cache_and_the_next_one_recovers(corpus, tmp_path, monkeypatch) -> None:
-    real_decode = prepare._decode
+    real_decode = prepare.decode_job
     calls = []
 
     def dies_on_third(job):
@@ -87,11 +87,11 @@ def test_killed_prepare_leaves_no_valid_cache_and_the_next_one_recovers(corpus, 
             raise KeyboardInterrupt
         return real_decode(job)
 
-    monkeypatch.setattr(prepare, "_decode", dies_on_third)
+    monkeypatch.setattr(prepare, "decode_job", dies_on_third)
     with pytest.raises(KeyboardInterrupt):
         prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     assert not list((tmp_path / "cache").glob("*/manifest.json"))
-    monkeypatch.setattr(prepare, "_decode", real_decode)
+    monkeypatch.setattr(prepare, "decode_job", real_decode)
     prepared = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     assert prepared.num_train + prepared.num_validation == len(SECONDS)
 
