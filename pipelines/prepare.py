@@ -83,6 +83,22 @@ class CachePlan:
     jobs: list[DecodeJob]  # one per cached item, in corpus order
 
 
+@dataclasses.dataclass
+class Tally:
+    """The decoded items of each split, counted in job order: each one's shard position and the manifest's totals."""
+
+    sample_rate: int
+    counts: dict[str, int] = dataclasses.field(default_factory=lambda: {name: 0 for name in SPLITS})
+    seconds: dict[str, float] = dataclasses.field(default_factory=lambda: {name: 0.0 for name in SPLITS})
+
+    def add(self, part: str, num_samples: int) -> int:
+        """Count one decoded item of split `part`; its position among that split's decoded items."""
+        position = self.counts[part]
+        self.counts[part] += 1
+        self.seconds[part] += num_samples / self.sample_rate
+        return position
+
+
 # Writes the shards and the manifest of `corpus` into a new, empty folder: `write_cache` here, or Beam's.
 CacheWriter = Callable[[Corpus, Path, SignalConfig, SplitConfig, Kind], None]
 
@@ -220,6 +236,12 @@ def decode_job(job: DecodeJob) -> tuple[str, np.ndarray | str]:
     return item_id, trim_silence(samples, rate) if trim else samples
 
 
+def skipped_item(path: str | os.PathLike[str], reason: str) -> Skipped:
+    """A file that did not decode, as the manifest lists it, with its warning line."""
+    logging.warning("skipped %s: %s", path, reason)
+    return Skipped(str(path), reason)
+
+
 def _decoded(jobs: list[DecodeJob], workers: int) -> Iterator[tuple[str, np.ndarray | str]]:
     if workers <= 1 or len(jobs) < 2:
         yield from map(decode_job, jobs)
@@ -249,8 +271,7 @@ def _write_cache(
     by_id: dict[str, AudioItem] = {item.id: item for item in corpus.items}
     plan = plan_cache(corpus, signal_cfg, split, kind)
     writers = {name: [tf.io.TFRecordWriter(str(folder / n)) for n in names] for name, names in plan.shard_names.items()}
-    counts = {name: 0 for name in SPLITS}
-    seconds = {name: 0.0 for name in SPLITS}
+    tally = Tally(signal_cfg.sample_rate)
     failed: list[Skipped] = []
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     try:
@@ -258,18 +279,16 @@ def _write_cache(
         bar = tqdm(decoded, total=len(plan.jobs), desc=f"prepare {corpus.root.name}", unit="file", disable=not progress)
         for item_id, samples in bar:
             if isinstance(samples, str):
-                logging.warning("skipped %s: %s", by_id[item_id].path, samples)
-                failed.append(Skipped(str(by_id[item_id].path), samples))
+                failed.append(skipped_item(by_id[item_id].path, samples))
                 continue
             part = plan.split_of[item_id]
-            writers[part][shard_of(counts[part], len(writers[part]))].write(encode_example(item_id, samples))
-            counts[part] += 1
-            seconds[part] += len(samples) / signal_cfg.sample_rate
+            shards = writers[part]
+            shards[shard_of(tally.add(part, len(samples)), len(shards))].write(encode_example(item_id, samples))
     finally:
         for split_writers in writers.values():
             for writer in split_writers:
                 writer.close()
-    write_manifest(folder, corpus, signal_cfg, split, kind, plan, counts, seconds, failed, start)
+    write_manifest(folder, corpus, signal_cfg, split, kind, plan, tally, failed, start)
 
 
 def write_manifest(
@@ -279,8 +298,7 @@ def write_manifest(
     split: SplitConfig,
     kind: Kind,
     plan: CachePlan,
-    counts: dict[str, int],
-    seconds: dict[str, float],
+    tally: Tally,
     failed: Sequence[Skipped],
     start: float,
 ) -> None:
@@ -293,8 +311,8 @@ def write_manifest(
         "kind": kind,
         "split": dataclasses.asdict(split),
         "held_out": held_out_units(corpus, kind, split),
-        "counts": {**counts, "test": len(plan.parts["test"]), "skipped": len(skipped)},
-        "seconds": {**seconds, "total": seconds["train"] + seconds["validation"]},
+        "counts": {**tally.counts, "test": len(plan.parts["test"]), "skipped": len(skipped)},
+        "seconds": {**tally.seconds, "total": tally.seconds["train"] + tally.seconds["validation"]},
         "shards": plan.shard_names,
         "skipped": [dataclasses.asdict(entry) for entry in skipped],
         "prepare_seconds": round(time.monotonic() - start, 3),
@@ -316,7 +334,8 @@ def encode_example(item_id: str, samples: np.ndarray) -> bytes:
         "num_samples": tf.train.Feature(int64_list=tf.train.Int64List(value=[len(samples)])),
         "audio": tf.train.Feature(bytes_list=tf.train.BytesList(value=[samples.astype("<f4").tobytes()])),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic: map fields in key order, so the bytes do not depend on the process that wrote them
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def _load_valid(folder: Path, reused: bool) -> PreparedCorpus | None:

@@ -6,6 +6,10 @@
 Training prepares on demand too; running this first shows what was skipped and why before a long run.
 A cache is reused while the corpus files, the sample rate and the split flags are unchanged; the
 summary names the speakers (or files) held out for validation and test, which are not cached.
+With --runner the decoding runs on Apache Beam and writes the same cache (docs/scale_out.md):
+
+    keras_denoiser prepare --speech_dir=speech --runner=DirectRunner \
+        --beam_options='--direct_num_workers=2 --direct_running_mode=multi_processing'
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import corpus_flags
+from keras_denoiser.commands import beam_flags, corpus_flags
 from keras_denoiser.core.config import SignalConfig
 from keras_denoiser.core.errors import UserError
 from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
@@ -22,9 +26,11 @@ from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
 FLAGS = flags.FLAGS
 corpus_flags.define_corpus_flags()
 corpus_flags.define_split_flags()
+beam_flags.define_beam_flags()
 flags.adopt_module_key_flags(corpus_flags)
+flags.adopt_module_key_flags(beam_flags)
 flags.DEFINE_integer("sample_rate", SignalConfig().sample_rate, "Model sample rate in Hz to resample to; default 16000.")
-flags.DEFINE_integer("workers", 2, "Decoding processes; 1 decodes in the main process. Default 2.")
+flags.DEFINE_integer("workers", 2, "Decoding processes; 1 decodes in the main process (with --runner, Beam's options decide). Default 2.")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -37,7 +43,9 @@ def main(argv: Sequence[str]) -> int:
     cache_dir = FLAGS.cache_dir or default_cache_dir()
     signal = SignalConfig(sample_rate=FLAGS.sample_rate)
     split = corpus_flags.split_config()
+    options = beam_flags.beam_options()
+    writer = beam_flags.beam_module("pipelines.beam_prepare").cache_writer(FLAGS.runner, options) if FLAGS.runner else None
     for folder, kind in folders:
-        prepared = prepare_corpus(folder, cache_dir, signal, split, kind, workers=FLAGS.workers)
+        prepared = prepare_corpus(folder, cache_dir, signal, split, kind, workers=FLAGS.workers, writer=writer)
         print("\n".join(summary_lines(prepared)))
     return 0
