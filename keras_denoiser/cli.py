@@ -64,6 +64,21 @@ def _command_help(command: str, module: ModuleType) -> str:
     return f"{usage}\n\n{inspect.cleandoc(module.__doc__ or '')}\n\nflags:\n{flag_lines}"
 
 
+class _Once(logging.Filter):
+    """Each message once: train reuses a cache for its training, validation and preview sets, and says so once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.levelno, record.getMessage())
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
 class _PlainFormatter(logging.Formatter):
     """A warning as `warning: file: reason`, like errors, not absl's `W1127 01:28:28.779 1403 evaluate.py:97]`."""
 
@@ -81,7 +96,10 @@ def _guarded(
     """
 
     def run(argv: Sequence[str]) -> int | None:
-        absl_logging.get_absl_handler().python_handler.setFormatter(_PlainFormatter())
+        handler = absl_logging.get_absl_handler().python_handler
+        handler.setFormatter(_PlainFormatter())
+        handler.addFilter(_Once())
+        handler.setStream(sys.stderr)  # the real stream, when native chatter is filtered (tf_quiet.quiet_process)
         try:
             if len(argv) > 1 and not takes_arguments:
                 raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -108,10 +126,14 @@ def _parse_flags(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console-script entry point; a reader that closes the pipe early (`| head -1`) ends it quietly."""
+    """Console-script entry point; a reader that closes the pipe early (`| head -1`) ends it quietly.
+
+    The native libraries' log lines are kept off stderr unless `--verbosity=0` (or higher) asks for them.
+    """
+    verbose = tf_quiet.quiet_process(sys.argv)
     try:
         try:
-            _dispatch(sys.argv)
+            _dispatch(sys.argv, verbose)
         finally:
             sys.stdout.flush()
     except BrokenPipeError:
@@ -119,7 +141,7 @@ def main() -> None:
         sys.exit(1)
 
 
-def _dispatch(argv: list[str]) -> None:
+def _dispatch(argv: list[str], verbose: bool = False) -> None:
     if len(argv) < 2 or argv[1] in HELP_FLAGS + ("help",):
         print(_usage())
         sys.exit(0 if len(argv) >= 2 else 2)
@@ -139,7 +161,7 @@ def _dispatch(argv: list[str]) -> None:
             sys.exit(0 if wants_help else 2)
         command, rest = f"{command}_{rest[0]}", rest[1:]
     if command not in TENSORFLOW_FREE:
-        tf_quiet.import_tensorflow()
+        tf_quiet.import_tensorflow(verbose)
     module = importlib.import_module(f"keras_denoiser.commands.{command}")
     flag_args = rest[: rest.index("--")] if "--" in rest else rest
     if any(arg in HELP_FLAGS for arg in flag_args):

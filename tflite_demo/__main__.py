@@ -23,6 +23,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from tflite_demo import quiet
 from tflite_demo.audio_format import fit_subtype, output_container
 from tflite_demo.stream import FROM_SIDECAR, DemoError, StreamingDenoiser, StreamResult, denoise_signal
 
@@ -48,6 +49,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--max_attenuation_db", type=float, default=None,
                         help="Attenuate no bin by more than this many dB (the mask is floored at 10^(-dB/20); 0 gives "
                              "the input back, inf no limit). Default: the sidecar's max_attenuation_db, else no limit.")
+    parser.add_argument("--verbosity", type=int, default=-1,
+                        help="0 or more also shows LiteRT's own log lines (kept off stderr by default).")
     args = parser.parse_args(argv)
     if args.max_attenuation_db is not None and not args.max_attenuation_db >= 0:
         parser.error("--max_attenuation_db must be a number of dB >= 0 (inf: no limit)")
@@ -190,6 +193,8 @@ def denoise_file(denoiser: StreamingDenoiser, input_path: Path, output_path: Pat
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.verbosity < 0:
+        quiet.filter_native_stderr()
     try:
         if args.model == DEFAULT_MODEL and not DEFAULT_MODEL.is_file():
             raise DemoError(f"{DEFAULT_MODEL}: the bundled model is missing; pass --model=X.tflite")

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from tflite_demo import quiet
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT
 
 SIDECAR_FORMAT = "keras_denoiser.streaming/1"
@@ -101,7 +102,8 @@ def load_interpreter(model_path: Path, num_threads: int):
     if not model_path.is_file():
         raise DemoError(f"{model_path}: no such model file")
     try:
-        return Interpreter(model_path=str(model_path), num_threads=num_threads)
+        with quiet.held():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+            return Interpreter(model_path=str(model_path), num_threads=num_threads)
     except (ValueError, RuntimeError) as err:
         reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
         raise DemoError(f"{model_path}: not a TFLite model ({reason})") from None

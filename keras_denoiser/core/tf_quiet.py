@@ -4,45 +4,35 @@ TensorFlow 2.21 prints "oneDNN custom operations are on ..." twice (once per sha
 after absl's "All log messages before absl::InitializeLog() ..." warning) from static initializers
 that run before it reads TF_CPP_MIN_LOG_LEVEL, so that variable cannot silence them, even when set
 before Python starts. TF_ENABLE_ONEDNN_OPTS=0 would, but makes the offline U-Net's inference about
-2.5x slower on CPU. So the import runs with file descriptor 2 sent to a temporary file, and every
-line that is not this chatter is passed on to stderr afterwards.
+2.5x slower on CPU. So the import runs inside `tflite_demo.quiet.held` (file descriptor 2 held, the
+lines that are not chatter passed on afterwards); the CLI filters the whole process instead
+(`tflite_demo.quiet.filter_native_stderr`), which covers the converter's and LiteRT's lines too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
-import tempfile
-from typing import Iterator
+from typing import Sequence
 
-_CHATTER = re.compile(r"before absl::InitializeLog\(\) is called|\] oneDNN custom operations are on")
+from tflite_demo import quiet
 
 
-def import_tensorflow() -> None:
-    """Import TensorFlow once, with INFO/WARNING logs off and its start-up chatter kept off stderr."""
+def import_tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow once, with INFO/WARNING logs off and its start-up chatter kept off stderr,
+    unless `verbose` (`--verbosity=0` or more) asks for them."""
     if "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _stderr_without(_CHATTER):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
+    with contextlib.nullcontext() if verbose else quiet.held():
         import tensorflow  # noqa: F401
 
 
-@contextlib.contextmanager
-def _stderr_without(chatter: re.Pattern[str]) -> Iterator[None]:
-    """Hold everything written to file descriptor 2 and pass on the lines `chatter` does not match."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            lines = held.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.writelines(line for line in lines if not chatter.search(line))
-            sys.stderr.flush()
+def quiet_process(argv: Sequence[str]) -> bool:
+    """Keep native log lines off stderr for the whole process unless `argv` has `--verbosity=0` or more;
+    returns whether it has."""
+    verbose = quiet.verbose(argv)
+    if not verbose:
+        quiet.filter_native_stderr()
+    return verbose

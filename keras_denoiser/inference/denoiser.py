@@ -110,7 +110,9 @@ class Denoiser:
         own limit from its config); `chunk_frames` (STFT
         frames per chunk) bounds memory, not the result.
         """
-        from keras_denoiser.core import assets
+        from keras_denoiser.core import assets, tf_quiet
+
+        tf_quiet.import_tensorflow()  # before enhance imports it: no oneDNN/absl lines in the caller's terminal
         from keras_denoiser.inference.enhance import DEFAULT_CHUNK_FRAMES, KerasEnhancer
 
         if chunk_frames is not None and chunk_frames < 1:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from keras_denoiser.core import config as config_lib
 from keras_denoiser.core import losses
@@ -228,7 +229,9 @@ def _callbacks(
 
 
 def _print_summary(model: keras.Model, print_fn: Callable[[str], None]) -> None:
-    model.summary(print_fn=lambda line, **_: print_fn(line))
+    """The parameter count; the layer-by-layer summary (150 lines for a U-Net) only with --verbosity=1."""
+    if logging.get_verbosity() >= logging.DEBUG:
+        model.summary(print_fn=lambda line, **_: print_fn(line))
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     print_fn(f"parameters: {model.count_params()} ({trainable} trainable)")
 
