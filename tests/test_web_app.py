@@ -328,6 +328,25 @@ def test_a_lookahead_model_from_disk_streams_as_the_python_app(page, tmp_path) -
     choose_model(page, "unet_causal_int8.tflite")  # the bundled model it replaced can be chosen again
 
 
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
+def test_a_compact_model_from_disk_streams_as_the_python_app(page, tmp_path, quantization: str) -> None:
+    """unet_compact's states (a frame per encoder level, the GRU's hidden units) run on the page as in Python."""
+    from export import mixture
+    from export.streaming import export_streaming
+    from tests.export_support import trained_tiny_model
+
+    model, cfg = trained_tiny_model("unet_compact")
+    calibration = [mixture.generated_mixture(2.0, 16000, seed) for seed in (20, 21)]
+    path = export_streaming(model, tmp_path, quantizations=(quantization,), representative=calibration, train_config=cfg)[quantization]
+    page.find_element("id", "model-files").send_keys(f"{path}\n{path.with_suffix('.json')}")
+    wait_for(page, f"return window.denoiserApp.model.name === 'unet_compact_{quantization}.tflite'")
+    result = denoise_on_page(page, NOISY)
+    expected = denoise_signal(StreamingDenoiser(path), sf.read(NOISY, dtype="float32")[0]).audio
+    assert np.abs(expected).max() > 0.01
+    assert snr_db(expected, result["audio"][:, 0]) >= SNR_FLOOR_DB[quantization]
+    choose_model(page, "unet_causal_int8.tflite")
+
+
 @pytest.mark.parametrize("override, expected", [
     ("WebAssembly.validate = () => false;", "This browser has no WebAssembly SIMD"),
     ("navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('denied', 'NotAllowedError'));",
