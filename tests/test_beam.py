@@ -1,0 +1,161 @@
+"""`prepare --runner` and `denoise --runner` on Beam's DirectRunner, 2 workers in multi-processing mode,
+against the local commands on one generated corpus: the same cache record for record, the same
+outputs, a truncated file as a manifest row, a killed run resumed. Every run is the real CLI in a
+subprocess; Beam's worker start-up is slow, so the runs are shared module-wide."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import harmonic_speechlike
+from tests.enhance_helpers import save_tiny_unet
+
+pytest.importorskip("apache_beam", reason="needs the beam extra: pip install -r requirements-beam.txt")
+pytestmark = pytest.mark.slow
+
+BEAM = ["--runner=DirectRunner", "--beam_options=--direct_num_workers=2 --direct_running_mode=multi_processing"]
+SPLIT = ["--speech_unit=file", "--validation_fraction=0.3", "--test_fraction=0.2", "--cache_dir=cache"]
+TRUNCATED = "s3/b.wav"  # in the middle of the listing
+SPEAKERS, PER_SPEAKER = 7, 2
+
+# The CLI in a fresh process, with 3 records a shard (so the shard rule is exercised), saying whether Beam was imported.
+RUN_CLI = """
+import sys
+from pipelines import prepare
+prepare.ITEMS_PER_SHARD = 3
+from keras_denoiser import cli
+sys.argv = ["keras_denoiser", *sys.argv[1:]]
+try:
+    cli.main()
+    code = 0
+except SystemExit as end:
+    code = end.code
+print("apache_beam imported:", "apache_beam" in sys.modules)
+sys.exit(code)
+"""
+
+
+def _cli(root: Path, *args: str, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
+    command = [sys.executable, "-c", RUN_CLI, *args]
+    if popen:
+        return subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """Speech folders at several rates and channel counts, float samples, one file cut short; a tiny model."""
+    root = tmp_path_factory.mktemp("beam")
+    rates = (16000, 22050, 44100)
+    for s in range(SPEAKERS):
+        for u, name in enumerate("ab"[:PER_SPEAKER]):
+            rate = rates[(s + u) % 3]
+            wave = harmonic_speechlike(2.5, rate, seed=10 * s + u)
+            data = np.stack([wave, 0.5 * wave], axis=1) if s % 2 else wave
+            (root / "speech" / f"s{s}").mkdir(parents=True, exist_ok=True)
+            sf.write(root / "speech" / f"s{s}" / f"{name}.wav", data, rate, subtype="FLOAT")
+    cut = root / "speech" / TRUNCATED
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    save_tiny_unet(root / "tiny.keras")
+    return root
+
+
+def _cache(root: Path, name: str) -> Path:
+    (folder,) = (root / name).iterdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def caches(root: Path) -> tuple[Path, Path]:
+    """The cache of the local prepare and of the Beam one, each in its own --cache_dir."""
+    local = _cli(root, "prepare", "--speech_dir=speech", *SPLIT)
+    assert local.returncode == 0, local.stderr
+    assert "apache_beam imported: False" in local.stdout
+    beam = _cli(root, "prepare", "--speech_dir=speech", *SPLIT, "--cache_dir=beam_cache", *BEAM)
+    assert beam.returncode == 0, beam.stderr
+    assert f"skipped speech/{TRUNCATED}: truncated" in beam.stdout
+    return _cache(root, "cache"), _cache(root, "beam_cache")
+
+
+def test_beam_prepare_writes_the_local_cache_shard_for_shard(caches) -> None:
+    local, beam = caches
+    assert local.name == beam.name  # the same key: the same corpus, rate and split
+    manifests = [json.loads((folder / "manifest.json").read_text()) for folder in caches]
+    for manifest in manifests:
+        manifest.pop("prepare_seconds")
+    assert manifests[0] == manifests[1]  # held-out lists, counts, seconds, shard names, skipped files with reasons
+    shards = [name for names in manifests[0]["shards"].values() for name in names]
+    assert len(manifests[0]["shards"]["train"]) > 1 and manifests[0]["counts"]["validation"] > 0
+    for name in shards:
+        assert (local / name).read_bytes() == (beam / name).read_bytes(), name
+    assert [entry["path"] for entry in manifests[0]["skipped"]] == [f"speech/{TRUNCATED}"]
+    assert manifests[0]["skipped"][0]["reason"].startswith("truncated")
+
+
+@pytest.fixture(scope="module")
+def denoised(root: Path) -> dict:
+    """The local denoise, a Beam denoise killed after its first outputs, and its rerun."""
+    model = f"--model={root / 'tiny.keras'}"
+    local = _cli(root, "denoise", model, "--output_dir=local_out", "speech")
+    assert "apache_beam imported: False" in local.stdout
+    run = _cli(root, "denoise", model, "--output_dir=beam_out", "speech", *BEAM, start_new_session=True)
+    outputs = root / "beam_out"
+    deadline = time.monotonic() + 600
+    while run.poll() is None and time.monotonic() < deadline:
+        if outputs.exists() and any(p.suffix == ".wav" and not p.name.startswith(".") for p in outputs.rglob("*.wav")):
+            os.killpg(run.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    run.wait(timeout=60)
+    survivors = {p: p.stat().st_mtime_ns for p in outputs.rglob("*.wav") if not p.name.startswith(".")}
+    manifest_after_kill = (outputs / "manifest.jsonl").exists()
+    rerun = _cli(root, "denoise", model, "--output_dir=beam_out", "speech", *BEAM)
+    rows = [json.loads(line) for line in (outputs / "manifest.jsonl").read_text().splitlines()]
+    return {"local": local, "killed": run, "survivors": survivors, "manifest_after_kill": manifest_after_kill, "rerun": rerun, "rows": rows}
+
+
+def test_a_killed_beam_denoise_is_resumed_by_a_rerun_that_does_only_the_missing_files(root, denoised) -> None:
+    assert denoised["killed"].returncode == -signal.SIGKILL
+    survivors = denoised["survivors"]
+    assert 0 < len(survivors) < SPEAKERS * PER_SPEAKER - 1, "the kill came after every output: nothing to resume"
+    assert not denoised["manifest_after_kill"]  # written only at the end of a run
+    rows = {row["path"]: row for row in denoised["rows"]}
+    assert len(rows) == SPEAKERS * PER_SPEAKER
+    for path, mtime in survivors.items():
+        row = rows[f"speech/{path.relative_to(root / 'beam_out').as_posix()}"]
+        assert row["status"] == "exists" and path.stat().st_mtime_ns == mtime  # not written again
+    done = [row for row in rows.values() if row["status"] == "done"]
+    assert len(done) == SPEAKERS * PER_SPEAKER - 1 - len(survivors)
+    assert all(row["rate"] in (16000, 22050, 44100) and row["duration"] == pytest.approx(2.5) for row in done)
+
+
+def test_a_truncated_file_is_a_manifest_row_with_its_reason_and_the_others_are_done(root, denoised) -> None:
+    rerun = denoised["rerun"]
+    assert rerun.returncode == 1, rerun.stderr  # as the local denoise: a file failed
+    assert f"error: speech/{TRUNCATED}: truncated" in rerun.stderr
+    row = next(row for row in denoised["rows"] if row["path"] == f"speech/{TRUNCATED}")
+    assert row["status"] == "failed" and row["reason"].startswith("truncated") and row["output"].endswith(TRUNCATED)
+    assert not (root / "beam_out" / TRUNCATED).exists()
+    assert sum(row["status"] != "failed" for row in denoised["rows"]) == SPEAKERS * PER_SPEAKER - 1
+
+
+def test_beam_denoise_outputs_equal_the_local_denoise(root, denoised) -> None:
+    assert denoised["local"].returncode == 1  # the truncated file
+    local = sorted(p.relative_to(root / "local_out") for p in (root / "local_out").rglob("*.wav"))
+    beam = sorted(p.relative_to(root / "beam_out") for p in (root / "beam_out").rglob("*.wav") if not p.name.startswith("."))
+    assert local == beam and len(local) == SPEAKERS * PER_SPEAKER - 1
+    for name in local:
+        expected, rate = sf.read(root / "local_out" / name, dtype="float32")
+        got, beam_rate = sf.read(root / "beam_out" / name, dtype="float32")
+        assert beam_rate == rate and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6, err_msg=str(name))
