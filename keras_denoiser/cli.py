@@ -33,14 +33,17 @@ COMMANDS: dict[str, str] = {
     "choose_limit": "Choose a model's attenuation limit on held-out speakers (best PESQ-WB, STOI kept).",
     "export": "Export a model as a TF Serving SavedModel and TFLite models, with a parity report.",
     "serve_client": "Send audio to a TF Serving REST endpoint and write the enhanced audio.",
-    "benchmark": "Measure speed: `benchmark pipeline` (input graph), `benchmark training` (U-Net variants) or `benchmark inference`.",
+    "benchmark": (
+        "Measure speed: `benchmark pipeline` (input graph), `benchmark training` (U-Net variants), "
+        "`benchmark inference` or `benchmark scale_out` (Beam workers)."
+    ),
 }
 
 # Positional arguments of the commands that take them, as their usage line shows them; the others refuse any.
 ARGUMENTS: dict[str, str] = {"denoise": "INPUT...", "serve_client": "INPUT OUTPUT"}
 
 # Commands whose first argument picks a module of their own: `benchmark pipeline` -> benchmark_pipeline.
-SUBCOMMANDS: dict[str, tuple[str, ...]] = {"benchmark": ("pipeline", "training", "inference")}
+SUBCOMMANDS: dict[str, tuple[str, ...]] = {"benchmark": ("pipeline", "training", "inference", "scale_out")}
 
 # Commands that never load TensorFlow; every other one imports it first, with its start-up chatter filtered.
 TENSORFLOW_FREE = ("serve_client",)

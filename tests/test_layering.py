@@ -29,7 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     f"{K}.inference": {f"{K}.core", f"{K}.model"},
     f"{K}.evaluation": {f"{K}.core", "pipelines", "tflite_demo"},
     f"{K}.benchmarks": {
-        f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.evaluation", "tflite_demo",
+        f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.inference", f"{K}.evaluation",
+        "tflite_demo",  # inference: `benchmark scale_out` times the denoise command's own Beam path
     },
     f"{K}.commands": {
         f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.inference",
