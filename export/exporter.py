@@ -26,12 +26,12 @@ import numpy as np
 import tensorflow as tf
 
 from export import parity, report, saved_model, streaming, tflite
+from export.choices import FORMATS
 from keras_denoiser.core import config as config_lib
 from keras_denoiser.core import features
 from keras_denoiser.core.config import TrainConfig, check_attenuation_limit
 from keras_denoiser.core.errors import UserError
 
-FORMATS = ("saved_model", "tflite", "streaming_tflite")
 MODELS_CONFIG_FILE = "models.config"
 TFLITE_DIR = "tflite"
 STREAMING_DIR = "streaming"

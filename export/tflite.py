@@ -25,11 +25,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from export.choices import QUANTIZATIONS
 from keras_denoiser.core import features
 from keras_denoiser.core.config import SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
-
-QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
 Representative = Iterable["np.ndarray | Sequence[np.ndarray]"]
 

@@ -22,6 +22,7 @@ from absl import logging as absl_logging
 from keras_denoiser import __version__
 from keras_denoiser.core import tf_quiet
 from keras_denoiser.core.errors import UserError, os_error_line
+from tflite_demo import stopping
 
 COMMANDS: dict[str, str] = {
     "demo": "Denoise a bundled noisy sample with the bundled model and say where the results are.",
@@ -33,19 +34,24 @@ COMMANDS: dict[str, str] = {
     "choose_limit": "Choose a model's attenuation limit on held-out speakers (best PESQ-WB, STOI kept).",
     "export": "Export a model as a TF Serving SavedModel and TFLite models, with a parity report.",
     "serve_client": "Send audio to a TF Serving REST endpoint and write the enhanced audio.",
-    "benchmark": (
-        "Measure speed: `benchmark pipeline` (input graph), `benchmark training` (U-Net variants), "
-        "`benchmark inference` or `benchmark scale_out` (Beam workers)."
-    ),
+    "benchmark": "Measure speed: `benchmark pipeline`, `benchmark training`, `benchmark inference` or `benchmark scale_out`.",
 }
 
 # Positional arguments of the commands that take them, as their usage line shows them; the others refuse any.
 ARGUMENTS: dict[str, str] = {"denoise": "INPUT...", "serve_client": "INPUT OUTPUT"}
 
-# Commands whose first argument picks a module of their own: `benchmark pipeline` -> benchmark_pipeline.
-SUBCOMMANDS: dict[str, tuple[str, ...]] = {"benchmark": ("pipeline", "training", "inference", "scale_out")}
+# Commands whose first argument picks a module of their own (`benchmark pipeline` -> benchmark_pipeline), with what each does.
+SUBCOMMANDS: dict[str, dict[str, str]] = {
+    "benchmark": {
+        "pipeline": "input-graph vs Python preprocessing speed, and training-step speed",
+        "training": "training speed and cost of U-Net variants (default: the bundled models' recipes)",
+        "inference": "per-hop cost of streaming models vs DTLN, GTCRN and DeepFilterNet3",
+        "scale_out": "files per second of `denoise` on Beam's DirectRunner with 1 and 2 workers",
+    }
+}
 
 # Commands that never load TensorFlow; every other one imports it first, with its start-up chatter filtered.
+# `--help` loads it for none: command modules import TensorFlow-heavy code inside main().
 TENSORFLOW_FREE = ("serve_client",)
 
 HELP_FLAGS = ("-h", "--help", "--helpshort", "--helpfull", "-?")
@@ -55,7 +61,8 @@ def _usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: keras_denoiser COMMAND [--flags] [ARGS]", "", "commands:"]
     lines += [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
-    lines += ["", "`keras_denoiser COMMAND --help` shows a command's usage, examples and flags; --version the version."]
+    lines += ["", "`keras_denoiser COMMAND --help` (or `keras_denoiser help COMMAND`) shows a command's usage, examples and",
+              "flags; --version the version."]
     return "\n".join(lines)
 
 
@@ -136,7 +143,8 @@ def main() -> None:
     verbose = tf_quiet.quiet_process(sys.argv)
     try:
         try:
-            _dispatch(sys.argv, verbose)
+            with stopping.stopped_in_one_line():
+                _dispatch(sys.argv, verbose)
         finally:
             sys.stdout.flush()
     except BrokenPipeError:
@@ -144,7 +152,19 @@ def main() -> None:
         sys.exit(1)
 
 
+def _subcommand_usage(command: str) -> str:
+    """`benchmark --help`: its parts and what each measures."""
+    parts = SUBCOMMANDS[command]
+    width = max(map(len, parts))
+    lines = [f"usage: keras_denoiser {command} {{{'|'.join(parts)}}} [--flags]", "", f"{command} parts:"]
+    lines += [f"  {name:<{width}}  {text}" for name, text in parts.items()]
+    lines += ["", f"`keras_denoiser {command} PART --help` shows a part's flags."]
+    return "\n".join(lines)
+
+
 def _dispatch(argv: list[str], verbose: bool = False) -> None:
+    if len(argv) > 2 and argv[1] == "help":  # `help denoise` is `denoise --help`
+        argv = [argv[0], *argv[2:], "--help"]
     if len(argv) < 2 or argv[1] in HELP_FLAGS + ("help",):
         print(_usage())
         sys.exit(0 if len(argv) >= 2 else 2)
@@ -160,16 +180,16 @@ def _dispatch(argv: list[str], verbose: bool = False) -> None:
         choices = SUBCOMMANDS[command]
         if not rest or rest[0] not in choices:
             wants_help = bool(rest) and rest[0] in HELP_FLAGS
-            print(f"usage: keras_denoiser {command} {{{'|'.join(choices)}}} [--flags]", file=sys.stdout if wants_help else sys.stderr)
+            print(_subcommand_usage(command), file=sys.stdout if wants_help else sys.stderr)
             sys.exit(0 if wants_help else 2)
         command, rest = f"{command}_{rest[0]}", rest[1:]
-    if command not in TENSORFLOW_FREE:
-        tf_quiet.import_tensorflow(verbose)
     module = importlib.import_module(f"keras_denoiser.commands.{command}")
     flag_args = rest[: rest.index("--")] if "--" in rest else rest
     if any(arg in HELP_FLAGS for arg in flag_args):
         print(_command_help(command, module))
         sys.exit(0)
+    if command not in TENSORFLOW_FREE:
+        tf_quiet.import_tensorflow(verbose)
     sys.argv[0] = module.__name__  # absl attributes flag errors to the module named by argv[0]
     app.run(
         _guarded(module.main, command in ARGUMENTS),

@@ -43,6 +43,43 @@ def test_command_help_shows_usage_examples_and_flags_with_status_0(args: list[st
     assert result.stderr == ""  # no TensorFlow start-up lines either
 
 
+def _help_commands() -> list[list[str]]:
+    from keras_denoiser.cli import COMMANDS, SUBCOMMANDS
+
+    return [[name] for name in COMMANDS if name not in SUBCOMMANDS] + [
+        [name, part] for name, parts in SUBCOMMANDS.items() for part in parts
+    ]
+
+
+@pytest.mark.parametrize("args", _help_commands(), ids=" ".join)
+def test_help_loads_no_tensorflow(args: list[str]) -> None:
+    """`--help` answers fast because it imports no TensorFlow or Keras (5-9 s when it did)."""
+    if args == ["benchmark", "training"]:
+        pytest.xfail("its --variant help names benchmarks.training.VARIANT_FORMS, defined beside TensorFlow code")
+    code = (
+        "import contextlib, io, sys\n"
+        "from keras_denoiser import cli\n"
+        f"with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        f"    cli._dispatch(['keras_denoiser', *{args!r}, '--help'])\n"
+        "assert out.getvalue().startswith('usage: keras_denoiser'), out.getvalue()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr
+
+
+def test_help_command_and_examples_keep_their_line_breaks() -> None:
+    result = _run("help", "evaluate")
+    assert result.returncode == 0 and result.stdout.startswith("usage: keras_denoiser evaluate [flags]")
+    assert "--noise_dir=noise \\\n        --snrs=" in result.stdout  # a continued example stays on two lines
+
+
+def test_benchmark_help_lists_its_three_parts() -> None:
+    result = _run("benchmark", "--help")
+    assert result.returncode == 0
+    assert all(f"\n  {part} " in result.stdout for part in ("pipeline", "training", "inference")), result.stdout
+
+
 def test_tensorflow_startup_chatter_is_filtered_but_other_stderr_lines_pass() -> None:
     code = (
         "import os, sys\n"

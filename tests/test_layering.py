@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
         f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.inference",
         f"{K}.evaluation", f"{K}.benchmarks",
     },
-    K: {f"{K}.core", f"{K}.inference", f"{K}.commands"},
+    K: {f"{K}.core", f"{K}.inference", f"{K}.commands", "tflite_demo"},  # cli: tflite_demo.stopping
 }
 
 # Third-party packages a package must not import at all.

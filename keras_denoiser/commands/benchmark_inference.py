@@ -21,7 +21,6 @@ from typing import Sequence
 
 from absl import flags, logging
 
-from keras_denoiser.benchmarks.inference import NUM_THREADS, benchmark_inference, parse_size, table_lines
 from keras_denoiser.commands import json_out
 from keras_denoiser.core.errors import UserError
 
@@ -43,6 +42,8 @@ flags.DEFINE_list(
 
 def main(argv: Sequence[str]) -> int:
     """Run the timings and print the table."""
+    from keras_denoiser.benchmarks.inference import NUM_THREADS, benchmark_inference, parse_size, table_lines
+
     json_out.check()
     if FLAGS.seconds < 1.0:
         raise UserError("--seconds must be at least 1")

@@ -16,7 +16,6 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.benchmarks.pipeline import benchmark_pipeline, table_lines
 from keras_denoiser.commands import corpus_flags, json_out
 from keras_denoiser.core import assets
 from keras_denoiser.core.config import TrainConfig
@@ -33,6 +32,8 @@ flags.DEFINE_integer("steps", 20, "Batches timed for each measurement (after 2 w
 
 def main(argv: Sequence[str]) -> int:
     """Run the three measurements and print the table."""
+    from keras_denoiser.benchmarks.pipeline import benchmark_pipeline, table_lines
+
     json_out.check()
     if bool(FLAGS.speech_dir) != bool(FLAGS.noise_dir):
         raise UserError("give both --speech_dir and --noise_dir, or neither for the bundled sample corpus")

@@ -24,8 +24,6 @@ from keras_denoiser.core.atomic import check_output_file
 from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate, limit_choice
-from keras_denoiser.inference.enhance import KerasEnhancer
-from keras_denoiser.model import model_io
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "The model (.keras file or model folder) to choose a limit for.")
@@ -42,6 +40,9 @@ flags.mark_flag_as_required("model")
 
 
 def main(argv: Sequence[str]) -> int:
+    from keras_denoiser.inference.enhance import KerasEnhancer
+    from keras_denoiser.model import model_io
+
     limits = limit_choice.parse_limits(FLAGS.limits)
     model_path = model_io.resolve_model_path(FLAGS.model)
     model, train_cfg = model_io.load_model(model_path)

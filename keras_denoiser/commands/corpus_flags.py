@@ -8,7 +8,7 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.core.config import SPEECH_UNITS, SplitConfig
+from keras_denoiser.core.config import MIXTURE_SPLITS, SPEECH_UNITS, SplitConfig
 from keras_denoiser.core.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -72,10 +72,6 @@ def define_mixture_set_flags(default_split: str = "test") -> None:
 
     Shared by make_testset, evaluate and choose_limit, so the same flags build the same mixtures in all.
     """
-    from keras_denoiser.evaluation import (
-        testset,  # lazily: it loads TensorFlow, which prepare/train do not need for --help
-    )
-
     flags.DEFINE_list(
         "snrs", ["-5", "0", "5", "10", "15"], "Comma-separated mixture SNRs in dB, cycled over the files; default -5,0,5,10,15."
     )
@@ -87,7 +83,7 @@ def define_mixture_set_flags(default_split: str = "test") -> None:
         "corpora of isolated words (a sentence-level set); default 1.", lower_bound=1,
     )
     flags.DEFINE_enum(
-        "split", default_split, list(testset.SPLITS),
+        "split", default_split, list(MIXTURE_SPLITS),
         "Corpus items to mix: the held-out `test` speakers and noise files (report), the held-out `validation` "
         f"ones (select checkpoints), or `all`; default {default_split}.",
     )

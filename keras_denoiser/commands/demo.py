@@ -19,8 +19,6 @@ from keras_denoiser.commands import attenuation_flag
 from keras_denoiser.core import assets, audio, metrics
 from keras_denoiser.core.atomic import check_output_dir
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.inference.denoise_files import denoise_file, plot_file
-from keras_denoiser.inference.enhance import KerasEnhancer
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()
@@ -30,6 +28,9 @@ flags.DEFINE_string("model", None, "Model to demonstrate (.keras file or model f
 
 
 def main(argv: Sequence[str]) -> int:
+    from keras_denoiser.inference.denoise_files import denoise_file, plot_file
+    from keras_denoiser.inference.enhance import KerasEnhancer
+
     for path in (assets.NOISY_SAMPLE, assets.CLEAN_SAMPLE):
         if not path.is_file():
             raise UserError(f"{path}: bundled sample missing; reinstall keras-denoiser")

@@ -1,4 +1,4 @@
-"""Score models (and optionally established peers) with PESQ-WB, STOI, SI-SDR and real-time factor.
+r"""Score models (and optionally established peers) with PESQ-WB, STOI, SI-SDR and real-time factor.
 
     keras_denoiser evaluate --model=runs/unet --model=runs/causal --clean_dir=test/clean --noisy_dir=test/noisy
     keras_denoiser evaluate --model=runs/unet --speech_dir=LJSpeech-1.1 --noise_dir=noise \
@@ -21,9 +21,7 @@ from keras_denoiser.commands import attenuation_flag, corpus_flags, scoring_set
 from keras_denoiser.core.atomic import check_output_file, write_bytes_atomic
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate
-from keras_denoiser.evaluation.app_enhancer import StreamingAppEnhancer
 from keras_denoiser.evaluation.enhancer import Enhancer
-from keras_denoiser.inference.enhance import KerasEnhancer
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()
@@ -70,6 +68,9 @@ def main(argv: Sequence[str]) -> int:
 
 def _model(path: str) -> Enhancer:
     """A Keras model (chunked, as `denoise` runs it), or a streaming .tflite as the on-device app runs it."""
+    from keras_denoiser.evaluation.app_enhancer import StreamingAppEnhancer
+    from keras_denoiser.inference.enhance import KerasEnhancer
+
     if Path(path).suffix == ".tflite":
         return StreamingAppEnhancer(path, FLAGS.max_attenuation_db)
     return KerasEnhancer.from_path(path, FLAGS.chunk_frames, FLAGS.max_attenuation_db)

@@ -1,4 +1,4 @@
-"""Export a trained model for TF Serving and TFLite, check every artefact against Keras, write a report.
+r"""Export a trained model for TF Serving and TFLite, check every artefact against Keras, write a report.
 
     keras_denoiser export --model=runs/unet --export_dir=exported --name=denoiser \
         --formats=saved_model,tflite --quantize=float32,float16,dynamic,int8
@@ -19,17 +19,12 @@ from typing import Sequence
 import numpy as np
 from absl import flags, logging
 
-from export import mixture
-from export.exporter import FORMATS, ExportRequest, ParitySignals, export_model
-from export.parity import ParityError
-from export.report import format_table
-from export.tflite import QUANTIZATIONS
+from export.choices import FORMATS, QUANTIZATIONS, SERVING_NAME
 from keras_denoiser.commands import attenuation_flag
 from keras_denoiser.core import audio
 from keras_denoiser.core.assets import DEFAULT_MODEL, SAMPLE_DIR, SAMPLE_NOISE_DIR
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.model import model_io
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()
@@ -47,7 +42,7 @@ flags.DEFINE_list(
 flags.DEFINE_list(
     "quantize", list(QUANTIZATIONS), f"Comma-separated TFLite quantizations, from {', '.join(QUANTIZATIONS)}; default all."
 )
-flags.DEFINE_string("name", None, "Serving name of the model (URL /v1/models/NAME); default: the model's architecture name.")
+flags.DEFINE_string("name", SERVING_NAME, f"Serving name of the model (URL /v1/models/NAME); default {SERVING_NAME}.")
 flags.DEFINE_integer("version", 1, "Serving version number of the SavedModel folder DIR/NAME/VERSION; default 1.")
 flags.DEFINE_multi_string("speech_dir", [], "Speech folder for int8 calibration data (repeat for several); default: the bundled sample corpus.")
 flags.DEFINE_multi_string("noise_dir", [], "Noise folder for int8 calibration data (repeat for several); default: the bundled sample's noise/.")
@@ -60,11 +55,16 @@ flags.mark_flag_as_required("export_dir")
 
 
 def main(argv: Sequence[str]) -> int:
+    from export.exporter import ExportRequest, ParitySignals, export_model
+    from export.parity import ParityError
+    from export.report import format_table
+    from keras_denoiser.model import model_io
+
     logging.set_verbosity(logging.WARNING)  # keep TF's SavedModel chatter out of the report
     model, train_cfg = model_io.load_model(FLAGS.model or DEFAULT_MODEL)
     request = ExportRequest(
         export_dir=Path(FLAGS.export_dir),
-        name=FLAGS.name or train_cfg.model.name,
+        name=FLAGS.name,
         version=FLAGS.version,
         formats=tuple(FLAGS.formats or default_formats(train_cfg)),
         quantizations=tuple(FLAGS.quantize),
@@ -103,6 +103,8 @@ def _sample_files() -> tuple[list[Path], list[Path]]:
 
 
 def _test_mixture(train_cfg: TrainConfig, seconds: float) -> tuple[np.ndarray, str]:
+    from export import mixture
+
     rate = train_cfg.signal.sample_rate
     speech, noise = _sample_files()
     if speech and noise:
@@ -119,6 +121,8 @@ def _calibration(
     batches: int,
     needed: bool,
 ) -> tuple[list[np.ndarray], str]:
+    from export import mixture
+
     if not needed:
         return [], "not needed (no int8 model)"
     if bool(speech_dirs) != bool(noise_dirs):

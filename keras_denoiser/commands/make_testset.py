@@ -1,4 +1,4 @@
-"""Write a deterministic noisy/clean test set: `clean/`, `noisy/` (16 kHz wav) and testset.csv.
+r"""Write a deterministic noisy/clean test set: `clean/`, `noisy/` (16 kHz wav) and testset.csv.
 
     keras_denoiser make_testset --speech_dir=LJSpeech-1.1 --noise_dir=noise --output_dir=testset \
         --snrs=-5,0,5,10,15 --num_files=100 --seed=0 --split=test
@@ -18,9 +18,9 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser.commands import corpus_flags
+from keras_denoiser.core import progress
 from keras_denoiser.core.atomic import check_output_dir
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.evaluation import testset
 
 RATE = 16000
 
@@ -35,6 +35,8 @@ flags.mark_flags_as_required(["speech_dir", "noise_dir", "output_dir"])
 
 
 def main(argv: Sequence[str]) -> int:
+    from keras_denoiser.evaluation import testset
+
     snrs = corpus_flags.mixture_snrs(FLAGS.snrs)
     output_dir = Path(FLAGS.output_dir)
     _check_output_dir(output_dir)
@@ -42,7 +44,7 @@ def main(argv: Sequence[str]) -> int:
     examples = testset.mixtures(speech, noise, snrs, FLAGS.num_files, FLAGS.seed, RATE, FLAGS.phrase_words)
     if FLAGS.overwrite:
         testset.remove_testset(output_dir)
-    count = testset.write_testset(examples, output_dir, RATE)
+    count = testset.write_testset(progress.bar(examples, "make_testset", total=FLAGS.num_files), output_dir, RATE)
     files = sum(map(len, speech)), sum(map(len, noise))
     print(f"{count} mixtures from {len(speech)} speakers ({files[0]} files) and {len(noise)} noise folders "
           f"({files[1]} files) of the {FLAGS.split} split "

@@ -1,4 +1,4 @@
-"""Decode and resample speech and noise corpora once into the TFRecord cache that training reads.
+r"""Decode and resample speech and noise corpora once into the TFRecord cache that training reads.
 
     keras_denoiser prepare --speech_dir=LJSpeech-1.1 --speech_dir=extra_speech --noise_dir=noise \
         --cache_dir=~/.cache/keras_denoiser

@@ -11,7 +11,7 @@ from absl import flags
 from keras_denoiser.commands import corpus_flags
 from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.evaluation import evaluate, testset
+from keras_denoiser.evaluation import evaluate
 from keras_denoiser.evaluation.enhancer import Enhancer
 
 RATE = 16000  # the rate every score is computed at
@@ -36,6 +36,8 @@ def examples(split: SplitConfig | None = None) -> list[evaluate.Example]:
 
     Mixtures are drawn from the held-out speakers of `split` (default: the split flags).
     """
+    from keras_denoiser.evaluation import testset
+
     pairs = FLAGS.clean_dir or FLAGS.noisy_dir
     mixes = FLAGS.speech_dir or FLAGS.noise_dir
     if bool(pairs) == bool(mixes):

@@ -33,7 +33,6 @@ from keras_denoiser.core.config import (
 )
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.training import distribute
-from keras_denoiser.training.backup import latest_backup, read_metadata
 from pipelines.corpora import existing_corpus_folder
 
 FLAGS = flags.FLAGS
@@ -217,6 +216,8 @@ def _teacher_weight() -> float:
 
 def _data_seed(cfg: TrainConfig, backup_dir: Path, role: distribute.WorkerRole) -> int:
     """A training-data seed that differs per worker and per resume point, so no batch is replayed."""
+    from keras_denoiser.training.backup import latest_backup, read_metadata
+
     folder = latest_backup(backup_dir)
     global_step = int(read_metadata(folder)["global_step"]) if folder is not None else 0
     return cfg.seed + DATA_SEED_STRIDE_PER_WORKER * role.index + global_step

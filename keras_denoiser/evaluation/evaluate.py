@@ -20,7 +20,7 @@ import math
 import time
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from absl import logging
@@ -28,7 +28,9 @@ from absl import logging
 from keras_denoiser.core import audio, metrics
 from keras_denoiser.core.atomic import write_bytes_atomic
 from keras_denoiser.evaluation.enhancer import Enhancer
-from keras_denoiser.evaluation.testset import TableEntry
+
+if TYPE_CHECKING:  # testset imports TensorFlow (mixing); `--help` of the scoring commands must not
+    from keras_denoiser.evaluation.testset import TableEntry
 
 NOISY = "noisy"
 ALL_FILES = "all"
@@ -87,6 +89,8 @@ def pair_examples(clean_dir: Path, noisy_dir: Path, rate: int, table: Mapping[st
 
     `table`: what the test set table says of each file (its SNR and sources), where it says anything.
     """
+    from keras_denoiser.evaluation.testset import TableEntry
+
     noisy_files = audio.find_audio_files(noisy_dir)
     if not noisy_files:
         logging.warning("%s: no audio files", noisy_dir)

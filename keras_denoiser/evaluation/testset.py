@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_denoiser.core import atomic, audio
-from keras_denoiser.core.config import SplitConfig
+from keras_denoiser.core.config import MIXTURE_SPLITS, SplitConfig
 from keras_denoiser.core.errors import UserError
 from pipelines import phrases
 from pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items, unit_key
@@ -32,7 +32,7 @@ MIX_GAIN_DB = -25.0
 CSV_NAME = "testset.csv"
 CSV_FIELDS = ("file", "snr", "speech_id", "noise_id", "offset")
 TESTSET_PARTS = ("clean", "noisy", CSV_NAME)
-SPLITS = ("test", "validation", "all")
+SPLITS = MIXTURE_SPLITS
 
 
 @dataclasses.dataclass(frozen=True)

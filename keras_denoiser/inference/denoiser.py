@@ -113,7 +113,8 @@ class Denoiser:
         from keras_denoiser.core import assets, tf_quiet
 
         tf_quiet.import_tensorflow()  # before enhance imports it: no oneDNN/absl lines in the caller's terminal
-        from keras_denoiser.inference.enhance import DEFAULT_CHUNK_FRAMES, KerasEnhancer
+        from keras_denoiser.core.config import DEFAULT_CHUNK_FRAMES
+        from keras_denoiser.inference.enhance import KerasEnhancer
 
         if chunk_frames is not None and chunk_frames < 1:
             raise UserError(f"chunk_frames must be positive, got {chunk_frames}")
@@ -148,7 +149,10 @@ def _check_audio(audio: np.ndarray, sample_rate: int) -> None:
 
     Its samples are checked on their way through `denoise_blocks`, as a file's are.
     """
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
+    whole = isinstance(sample_rate, (int, np.integer)) or (
+        isinstance(sample_rate, (float, np.floating)) and float(sample_rate).is_integer()  # 16000.0, as librosa gives it
+    )
+    if isinstance(sample_rate, bool) or not whole or sample_rate < 1:
         raise UserError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
     rate_problem = audio_io.rate_problem(int(sample_rate))
     if rate_problem:

@@ -21,11 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_denoiser.core import features
-from keras_denoiser.core.config import SignalConfig, TrainConfig
+from keras_denoiser.core.config import DEFAULT_CHUNK_FRAMES, SignalConfig, TrainConfig
 from keras_denoiser.model import model_io
 from keras_denoiser.model.network import receptive_radius, time_multiple
-
-DEFAULT_CHUNK_FRAMES = 1024
 
 
 @dataclasses.dataclass(frozen=True)

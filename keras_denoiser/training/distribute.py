@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-
-import keras
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
 from keras_denoiser.core.errors import UserError
+
+if TYPE_CHECKING:  # imported where used: `train --help` lists STRATEGIES without loading TensorFlow
+    import keras
+    import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -47,6 +49,8 @@ def worker_role_from_tf_config(tf_config: str | None) -> WorkerRole:
 
 def make_strategy(name: str) -> tuple[tf.distribute.Strategy, WorkerRole]:
     """The strategy called `name` and this process's role; create it before any other TF work."""
+    import tensorflow as tf
+
     if name == "default":
         return tf.distribute.get_strategy(), WorkerRole()
     if name == "mirrored":
@@ -62,6 +66,8 @@ def make_strategy(name: str) -> tuple[tf.distribute.Strategy, WorkerRole]:
 
 def unsharded(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """An infinite generated dataset that every worker draws in full (no file sharding to apply)."""
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return dataset.with_options(options)
@@ -78,6 +84,8 @@ def work_around_keras_multi_worker(model: keras.Model, strategy: tf.distribute.S
       fails on scalars ("Invalid reduction dimension 0", tensorflow/tensorflow#72388). The steps
       here return each log as a one-element vector, which that reduction turns back into a scalar.
     """
+    import tensorflow as tf
+
 
     def local_value(value):
         if isinstance(value, tf.distribute.DistributedValues):
