@@ -276,7 +276,7 @@ def _write_cache(
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     try:
         decoded = _decoded(plan.jobs, workers)
-        bar = tqdm(decoded, total=len(plan.jobs), desc=f"prepare {corpus.root.name}", unit="file", disable=not progress)
+        bar = tqdm(decoded, total=len(plan.jobs), desc=f"prepare {corpus.root.name}", unit="file", disable=None if progress else True)  # a bar on a terminal only
         for item_id, samples in bar:
             if isinstance(samples, str):
                 failed.append(skipped_item(by_id[item_id].path, samples))

@@ -23,7 +23,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from tflite_demo import quiet
+from tflite_demo import quiet, stopping
 from tflite_demo.audio_format import fit_subtype, output_container
 from tflite_demo.stream import FROM_SIDECAR, DemoError, StreamingDenoiser, StreamResult, denoise_signal
 
@@ -216,4 +216,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with stopping.stopped_in_one_line():
+        sys.exit(main())

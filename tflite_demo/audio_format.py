@@ -24,6 +24,12 @@ def format_for(path: Path) -> str:
     return ext.upper() if ext.upper() in sf.available_formats() else "WAV"
 
 
+def output_formats() -> list[str]:
+    """What `--output_format` takes: every container this libsndfile writes (mp3 from libsndfile 1.1),
+    but RAW, which has no header to read it back by."""
+    return sorted(name.lower() for name in sf.available_formats() if name != "RAW")
+
+
 def known_extension(path: Path) -> bool:
     """Whether `path`'s extension names a container libsndfile writes."""
     ext = path.suffix.lower().lstrip(".")

@@ -1,4 +1,4 @@
-"""Denoise audio files or folders (recursively) with a trained model.
+r"""Denoise audio files or folders (recursively) with a trained model.
 
     keras_denoiser denoise --output_dir=enhanced recordings/ interview.flac
     keras_denoiser denoise --model=runs/unet --output_dir=enhanced --output_format=flac --plot noisy/
@@ -24,10 +24,9 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser.commands import attenuation_flag, beam_flags
-from keras_denoiser.core import assets
+from keras_denoiser.core import assets, audio, progress
+from keras_denoiser.core.config import DEFAULT_CHUNK_FRAMES
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.inference.denoise_files import denoise_all, plan_jobs
-from keras_denoiser.inference.enhance import DEFAULT_CHUNK_FRAMES, KerasEnhancer
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()
@@ -39,8 +38,9 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string("output_dir", None, "Folder the enhanced files are written to (created); required.")
 flags.DEFINE_enum(
-    "output_format", None, ["wav", "flac", "ogg", "aiff", "w64", "caf"],
-    "Write this format instead of the input's own (the extension changes); default: keep the input's format.",
+    "output_format", None, audio.output_formats(),
+    "Write this container instead of the input's own (the extension changes), e.g. flac, mp3, ogg, wav; "
+    "default: keep the input's container and sample format.",
 )
 flags.DEFINE_bool("overwrite", False, "Replace outputs that already exist; default false (they are skipped).")
 flags.DEFINE_bool("plot", False, "Also write NAME.png per file: noisy and enhanced spectrograms and the mask (first 30 s).")
@@ -53,6 +53,9 @@ flags.mark_flag_as_required("output_dir")
 
 
 def main(argv: Sequence[str]) -> int:
+    from keras_denoiser.inference.denoise_files import denoise_all, plan_jobs
+    from keras_denoiser.inference.enhance import KerasEnhancer
+
     inputs = [*argv[1:], *_listed_inputs()]
     if not inputs:
         raise UserError("give at least one input file or folder")
@@ -65,15 +68,15 @@ def main(argv: Sequence[str]) -> int:
     if not jobs:
         raise UserError(f"no audio files found in {', '.join(map(str, inputs))}")
     enhancer = KerasEnhancer.from_path(FLAGS.model or assets.DEFAULT_MODEL, FLAGS.chunk_frames, FLAGS.max_attenuation_db)
-    from tqdm import tqdm
-
+    bar = progress.AudioProgress([job.source for job in jobs], "denoise")
     report = denoise_all(
         enhancer,
         jobs,
         overwrite=FLAGS.overwrite,
         plot=FLAGS.plot,
-        say=lambda line: tqdm.write(line, file=sys.stderr),
-        progress=lambda items: tqdm(items, desc="denoise", unit="file", disable=None),
+        say=progress.write,
+        progress=bar.files,
+        advance=bar.advance,
     )
     return _summary(len(report.written), len(report.skipped), len(report.failed))
 

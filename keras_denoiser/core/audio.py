@@ -21,6 +21,7 @@ from tflite_demo.audio_format import FLOAT_SUBTYPES as FLOAT_SUBTYPES
 from tflite_demo.audio_format import fit_subtype as fit_subtype
 from tflite_demo.audio_format import format_for as format_for
 from tflite_demo.audio_format import output_container as output_container
+from tflite_demo.audio_format import output_formats as output_formats
 from tflite_demo.audio_format import output_subtype as output_subtype
 
 SILENCE_FRAME_SECONDS = 0.02

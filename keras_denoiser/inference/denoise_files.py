@@ -96,8 +96,13 @@ def denoise_all(
     plot: bool = False,
     say: Callable[[str], None] = print,
     progress: Callable[[Sequence[Job]], Iterator[Job]] = iter,
+    advance: Callable[[float], None] = lambda seconds: None,
 ) -> Report:
-    """Denoise every job; failures and skips are reported through `say`, one line each."""
+    """Denoise every job; failures and skips are reported through `say`, one line each.
+
+    `progress` wraps the loop over jobs and `advance` hears the seconds of input done within a file
+    (`core.progress.AudioProgress` shows both on a terminal).
+    """
     report = Report()
     inputs = {_resolved(j.source) for j in jobs}
     claimed: dict[Path, Path] = {}
@@ -114,7 +119,7 @@ def denoise_all(
         else:
             claimed[target] = job.source
             try:
-                denoise_file(enhancer, job.source, job.target, job.output_format)
+                denoise_file(enhancer, job.source, job.target, job.output_format, advance)
                 if plot:
                     plot_file(enhancer, job.source, job.target.with_suffix(".png"))
                 report.written.append(job.target)
@@ -135,7 +140,13 @@ def _failure(job: Job, err: Exception) -> str:
     return f"{job.source}: {err}"
 
 
-def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path, output_format: str | None = None) -> None:
+def denoise_file(
+    enhancer: KerasEnhancer,
+    source: Path,
+    target: Path,
+    output_format: str | None = None,
+    advance: Callable[[float], None] = lambda seconds: None,
+) -> None:
     """Enhance `source` into `target` with the same rate, channels and length; atomic.
 
     The container is `output_format` when given, else the input's own as libsndfile detects it from
@@ -151,6 +162,7 @@ def denoise_file(enhancer: KerasEnhancer, source: Path, target: Path, output_for
         with _atomic_sound_file(target, src.samplerate, src.channels, fmt, subtype) as dst:
             for block in blocks:
                 _write(dst, audio.fit_subtype(block, subtype))
+                advance(len(block) / src.samplerate)
 
 
 def _write(dst: sf.SoundFile, block: np.ndarray) -> None:
