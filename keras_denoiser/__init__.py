@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+from keras_denoiser.core.errors import UserError
+
 __version__ = "0.1.0"
-__all__ = ["Denoiser", "__version__"]
+__all__ = ["Denoiser", "UserError", "__version__"]
 
 
 def __getattr__(name: str):
