@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_denoiser.benchmarks.training import BUNDLED_RECIPES, bundled_variants, parse_variant
+from keras_denoiser.benchmarks.variants import BUNDLED_RECIPES, bundled_variants, parse_variant
 from keras_denoiser.core.errors import UserError
 from tests.conftest import harmonic_speechlike
 

@@ -54,8 +54,6 @@ def _help_commands() -> list[list[str]]:
 @pytest.mark.parametrize("args", _help_commands(), ids=" ".join)
 def test_help_loads_no_tensorflow(args: list[str]) -> None:
     """`--help` answers fast because it imports no TensorFlow or Keras (5-9 s when it did)."""
-    if args == ["benchmark", "training"]:
-        pytest.xfail("its --variant help names benchmarks.training.VARIANT_FORMS, defined beside TensorFlow code")
     code = (
         "import contextlib, io, sys\n"
         "from keras_denoiser import cli\n"

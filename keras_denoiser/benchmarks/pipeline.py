@@ -20,7 +20,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_denoiser.benchmarks.training import bundled_variants, train_steps_per_second
+from keras_denoiser.benchmarks.training import train_steps_per_second
+from keras_denoiser.benchmarks.variants import bundled_variants
 from keras_denoiser.core.audio import read_mono
 from keras_denoiser.core.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.features import LOG_EPSILON

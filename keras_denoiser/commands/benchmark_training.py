@@ -18,18 +18,11 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.benchmarks.training import (
-    VARIANT_FORMS,
-    benchmark_training,
-    bundled_variants,
-    parse_variant,
-    table_lines,
-)
+from keras_denoiser.benchmarks.variants import VARIANT_FORMS, bundled_variants, parse_variant
 from keras_denoiser.commands import corpus_flags, json_out
 from keras_denoiser.core import assets
 from keras_denoiser.core.config import MixConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
-from pipelines.prepare import default_cache_dir
 
 FLAGS = flags.FLAGS
 corpus_flags.define_corpus_flags()
@@ -52,6 +45,9 @@ def main(argv: Sequence[str]) -> int:
     if FLAGS.batch_size < 1 or FLAGS.steps < 1:
         raise UserError("--batch_size and --steps must be at least 1")
     variants = [parse_variant(text) for text in FLAGS.variant] or bundled_variants()
+    from keras_denoiser.benchmarks.training import benchmark_training, table_lines  # TensorFlow: after the checks
+    from pipelines.prepare import default_cache_dir
+
     cfg = TrainConfig(batch_size=FLAGS.batch_size, mix=MixConfig(crop_seconds=FLAGS.crop_seconds))
     speech_dirs = FLAGS.speech_dir or [str(assets.SAMPLE_DIR)]
     noise_dirs = FLAGS.noise_dir or [str(assets.SAMPLE_NOISE_DIR)]

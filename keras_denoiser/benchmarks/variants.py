@@ -1,0 +1,65 @@
+"""Which networks `benchmark training` times: the variant grammar and the bundled models' recipes.
+
+Apart from the timing code so that `benchmark training --help` and the flag checks load no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from keras_denoiser.core import assets
+from keras_denoiser.core.config import LOSSES, ModelConfig, TrainConfig, load_json
+from keras_denoiser.core.errors import UserError
+
+_VARIANT = re.compile(
+    r"^(?P<name>\w+):(?P<depth>\d+)x(?P<filters>\d+)"
+    r"(?::(?:(?P<bands>\d+)g(?P<units>\d+)|(?P<context>\d+)(?:b(?P<band>\d+))?))?(?::(?P<loss>\w+))?$"
+)
+VARIANT_FORMS = (
+    "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS]][:LOSS] or "
+    "unet_compact:DEPTHxFILTERS[:BANDSgGRU_UNITS][:LOSS], e.g. unet_causal:3x12:6b4 or unet_compact:2x16:64g128"
+)
+# The bundled models whose recipes are timed by default: the streaming one first.
+BUNDLED_RECIPES = ("unet_causal", "unet")
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One network and loss to time; `bundled` when it is a bundled model's recipe."""
+
+    model: ModelConfig
+    loss: str
+    bundled: bool = False
+
+    @property
+    def label(self) -> str:
+        m = self.model
+        if m.name == "unet_compact":
+            shape = f"{m.bands} bands, GRU {m.rnn_units}"
+        else:
+            shape = f"{m.context_layers} context" + (f" + {m.band_context_layers} band" if m.band_context_layers else "")
+        lookahead = f", lookahead {m.lookahead_frames}" if m.lookahead_frames else ""
+        return f"{m.name} {m.depth}x{m.base_filters}, {shape}{lookahead}, {self.loss}" + (" (bundled)" if self.bundled else "")
+
+
+def parse_variant(text: str) -> Variant:
+    """A variant from its text (`VARIANT_FORMS`): no context layers and weighted_mask_mse unless given."""
+    match = _VARIANT.match(text.strip())
+    if not match:
+        raise UserError(f"variant {text!r} is not {VARIANT_FORMS}")
+    loss = match["loss"] or "weighted_mask_mse"
+    if loss not in LOSSES:
+        raise UserError(f"variant {text!r}: unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
+    compact = {"bands": int(match["bands"]), "rnn_units": int(match["units"])} if match["bands"] else {}
+    model = ModelConfig(
+        name=match["name"], depth=int(match["depth"]), base_filters=int(match["filters"]),
+        context_layers=int(match["context"] or 0), band_context_layers=int(match["band"] or 0), **compact,
+    )
+    return Variant(model, loss)
+
+
+def bundled_variants() -> list[Variant]:
+    """The bundled models' own networks and losses (`BUNDLED_RECIPES`), read from their configs."""
+    configs = [load_json(TrainConfig, assets.ASSETS_DIR / "models" / f"{name}.json") for name in BUNDLED_RECIPES]
+    return [Variant(cfg.model, cfg.loss, bundled=True) for cfg in configs]
