@@ -343,3 +343,10 @@ def test_output_keeps_the_inputs_container_and_subtype(float_model, tmp_path, na
     assert result.returncode == 0, result.stderr
     info = sf.info(str(tmp_path / output))
     assert (info.format, info.subtype) == expected
+
+
+def test_a_whole_signal_export_is_refused_naming_the_export_that_streams(write_wav, tmp_path) -> None:
+    offline = ROOT / "keras_denoiser" / "assets" / "models" / "tflite" / "unet-int8.tflite"
+    result = run_demo(f"--model={offline}", f"--input={write_wav('n.wav', np.zeros(1600))}", f"--output={tmp_path / 'o.wav'}")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "keras_denoiser export --model=" in result.stderr and "--formats=streaming_tflite" in result.stderr

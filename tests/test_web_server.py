@@ -17,6 +17,7 @@ import pytest
 from tflite_demo.web.server import BUNDLED_MODELS, ServerError, Site, make_server, tls_context
 
 ROOT = Path(__file__).resolve().parents[1]
+ROOT_MODELS = ROOT / "keras_denoiser" / "assets" / "models" / "tflite"
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_malformed_request_is_400_not_a_traceback(server) -> None:
 def test_a_chosen_model_is_offered_first_with_its_sidecar(site_dir, tmp_path) -> None:
     chosen = tmp_path / "mine.tflite"
     chosen.write_bytes(b"model bytes")
-    chosen.with_suffix(".json").write_text("{}")
+    shutil.copyfile(BUNDLED_MODELS[0].with_suffix(".json"), chosen.with_suffix(".json"))  # a streaming sidecar, checked at start-up
     site = Site.build(site_dir, [chosen, *BUNDLED_MODELS])
     assert json.loads(site.models_json)[0] == {"name": "mine.tflite", "tflite": "models/mine.tflite", "json": "models/mine.json"}
     assert site.lookup("/models/mine.tflite") == chosen and site.lookup("/models/mine.json") == chosen.with_suffix(".json")
@@ -142,3 +143,17 @@ def test_https_with_a_certificate_and_no_traceback_for_a_plain_http_client(site_
     assert "Traceback" not in capfd.readouterr().err
     with pytest.raises(ServerError, match="not a usable certificate and key"):
         tls_context(key, key)
+
+
+def test_a_whole_signal_model_is_refused_at_start_up_naming_the_export_that_streams(site_dir) -> None:
+    offline = ROOT_MODELS / "unet-int8.tflite"  # the bundled offline export: a sidecar, but not a streaming one
+    with pytest.raises(ServerError) as refused:
+        Site.build(site_dir, [offline, *BUNDLED_MODELS])
+    line = str(refused.value)
+    assert "\n" not in line and line.startswith(str(offline.with_suffix(".json")))
+    assert "keras_denoiser export --model=" in line and "--formats=streaming_tflite" in line
+
+
+def test_favicon_is_no_content_not_a_404(server) -> None:
+    status, _, body = request(server, "/favicon.ico")
+    assert (status, body) == (204, b"")

@@ -28,6 +28,13 @@ SIDECAR_FORMAT = "keras_denoiser.streaming/1"
 FROM_SIDECAR = "sidecar"  # max_attenuation_db's default: whatever the model's sidecar says
 
 
+# What every "not a streaming model" error says to do: the app runs only the frame-by-frame export.
+MAKE_STREAMING = (
+    "make one with `keras_denoiser export --model=CAUSAL.keras --export_dir=DIR --formats=streaming_tflite` "
+    "on a causal model (e.g. keras_denoiser/assets/models/unet_causal.keras) and pass DIR/streaming/*.tflite"
+)
+
+
 class DemoError(Exception):
     """A problem the user can fix (bad file, missing device); printed as one line."""
 
@@ -69,9 +76,9 @@ class StreamSpec:
                 lookahead_frames=frame_count(meta.get("lookahead_frames", 0)),
             )
         except FileNotFoundError:
-            raise DemoError(f"{model_path}: missing its sidecar {path.name} (export it with the streaming exporter)") from None
+            raise DemoError(f"{model_path}: missing its sidecar {path.name}; {MAKE_STREAMING}") from None
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise DemoError(f"{path}: not a streaming-model sidecar ({err})") from None
+            raise DemoError(f"{path}: not a streaming-model sidecar ({err}); {MAKE_STREAMING}") from None
 
 
 def attenuation_limit(value: object) -> float | None:
@@ -114,7 +121,7 @@ def signature_indices(interpreter, model_path: Path) -> tuple[dict[str, int], di
     try:
         runner = interpreter.get_signature_runner()
     except ValueError as err:
-        raise DemoError(f"{model_path}: not a streaming model ({err})") from None
+        raise DemoError(f"{model_path}: not a streaming model ({err}); {MAKE_STREAMING}") from None
     inputs = {name: d["index"] for name, d in runner.get_input_details().items()}
     outputs = {name: d["index"] for name, d in runner.get_output_details().items()}
     return inputs, outputs

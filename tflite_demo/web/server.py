@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from tflite_demo.stream import DemoError, StreamSpec
+
 WEB_DIR = Path(__file__).resolve().parent
 DIST_DIR = WEB_DIR / "dist"
 BUNDLED_MODELS = sorted((WEB_DIR.parent / "models").glob("*.tflite"), key=lambda p: "int8" not in p.name)
@@ -56,8 +58,10 @@ class Site:
             sidecar = model.with_suffix(".json")
             if not model.is_file():
                 raise ServerError(f"{model}: no such model file")
-            if not sidecar.is_file():
-                raise ServerError(f"{model}: missing its sidecar {sidecar.name} (export it with the streaming exporter)")
+            try:
+                StreamSpec.load(model)  # as the app checks it: a whole-signal export is refused here, not in the page
+            except DemoError as err:
+                raise ServerError(str(err)) from None
             name = model.name if all(m.name != model.name or m == model for m in models) else f"{model.parent.name}_{model.name}"
             files[f"/models/{name}"] = model
             files[f"/models/{Path(name).with_suffix('.json')}"] = sidecar
@@ -100,6 +104,10 @@ def make_handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
             raise AttributeError(name)
 
         def _send(self, body: bool) -> None:
+            if urlsplit(self.path).path == "/favicon.ico":  # browsers ask for it unprompted: no icon, and no 404 either
+                self.send_response(204)
+                self.end_headers()
+                return
             target = site.lookup(self.path)
             if target is None:
                 self.send_error(404, "not one of this app's files")
