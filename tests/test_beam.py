@@ -159,3 +159,22 @@ def test_beam_denoise_outputs_equal_the_local_denoise(root, denoised) -> None:
         got, beam_rate = sf.read(root / "beam_out" / name, dtype="float32")
         assert beam_rate == rate and got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6, err_msg=str(name))
+
+
+def test_inputs_are_planned_as_the_local_denoise_plans_them(tmp_path: Path, write_wav, monkeypatch) -> None:
+    from keras_denoiser.core.errors import UserError
+    from keras_denoiser.inference.beam_denoise import plan_file_jobs
+
+    for name in ("in/a.wav", "in/sub/b.flac", "in/out/old.wav", "c.wav", "d/c.wav"):
+        write_wav(name, np.zeros(160, np.float32))
+    (tmp_path / "in" / "notes.txt").write_text("not audio")
+    monkeypatch.chdir(tmp_path)
+    jobs = plan_file_jobs(["in", "c.wav"], str(tmp_path / "in" / "out"), None)  # outputs inside an input folder
+    out = tmp_path / "in" / "out"
+    assert [(j.source, j.target) for j in jobs] == [
+        ("in/a.wav", f"{out}/a.wav"), ("in/sub/b.flac", f"{out}/sub/b.flac"), ("c.wav", f"{out}/c.wav")]
+    assert [j.target for j in plan_file_jobs(["in/*.wav"], "o", "flac")] == ["o/a.flac"]
+    with pytest.raises(UserError, match="d/c.wav: output o/c.wav is also the output of c.wav"):
+        plan_file_jobs(["c.wav", "d/c.wav"], "o", None)
+    with pytest.raises(UserError, match="missing: no such file or folder"):
+        plan_file_jobs(["missing"], "o", None)

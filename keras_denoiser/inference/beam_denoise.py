@@ -66,10 +66,10 @@ def plan_file_jobs(inputs: Sequence[str], output_dir: str, output_format: str | 
     """
     if beam_io.is_local(output_dir):
         check_output_dir(output_dir)
-    below_output = output_dir.rstrip("/") + "/"
+    below_output = _comparable(output_dir).rstrip("/") + "/"
     jobs: list[FileJob] = []
     for given in inputs:
-        found = [(path, rel) for path, rel in _listed(given) if not path.startswith(below_output)]
+        found = [(path, rel) for path, rel in _listed(given) if not _comparable(path).startswith(below_output)]
         for path, rel in found:
             target = beam_io.join(output_dir, rel)
             if output_format:
@@ -81,6 +81,11 @@ def plan_file_jobs(inputs: Sequence[str], output_dir: str, output_format: str | 
             raise UserError(f"{job.source}: output {job.target} is also the output of {by_target[job.target]}")
         by_target[job.target] = job.source
     return jobs
+
+
+def _comparable(path: str) -> str:
+    """A local path made absolute, so a relative and an absolute name of one folder compare equal."""
+    return os.path.abspath(path) if beam_io.is_local(path) else path
 
 
 def _listed(given: str) -> list[tuple[str, str]]:
@@ -144,8 +149,7 @@ def denoise_row(enhancer: KerasEnhancer, job: FileJob, overwrite: bool) -> Row:
     """Denoise one job and say how it went; never raises for a file (a failure is a row with its reason)."""
     start = time.monotonic()
     if beam_io.exists(job.target) and not overwrite:
-        with beam_io.local_input(job.target) as done:
-            return _row(job, "exists", "output already complete (from an earlier run)", 0.0, sf.info(str(done)))
+        return _row(job, "exists", "output already complete (from an earlier run)", 0.0, _info(job.target))
     try:
         with beam_io.local_input(job.source) as source, beam_io.output_file(job.target) as target:
             denoise_file(enhancer, source, target, job.output_format)
@@ -157,6 +161,15 @@ def denoise_row(enhancer: KerasEnhancer, job: FileJob, overwrite: bool) -> Row:
     except Exception as err:  # noqa: BLE001 - one file must never fail the job; its row says what went wrong
         return _row(job, "failed", f"{type(err).__name__}: {err}", time.monotonic() - start)
     return _row(job, "done", "", time.monotonic() - start, info)
+
+
+def _info(path: str) -> Any:
+    """The header of an existing output, or None when it cannot be read (it is still not redone)."""
+    try:
+        with beam_io.local_input(path) as local:
+            return sf.info(str(local))
+    except (OSError, RuntimeError, ValueError, TypeError):  # libsndfile's errors are RuntimeErrors
+        return None
 
 
 def _row(job: FileJob, status: str, reason: str, seconds: float, info: Any = None) -> Row:
