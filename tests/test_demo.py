@@ -29,6 +29,6 @@ def test_demo_writes_enhanced_audio_and_plot_and_reports_the_change(tmp_path: Pa
 
 def test_bundled_sample_corpus_is_small_and_licensed() -> None:
     files = [p for p in assets.SAMPLE_DIR.rglob("*") if p.is_file()]
-    assert sum(p.stat().st_size for p in files) < 2_000_000
+    assert sum(p.stat().st_size for p in files) < 4_000_000  # a few MB: the demo's sample and an 8-speaker corpus
     assert (assets.SAMPLE_DIR / "LICENSE.md").is_file() and (assets.SAMPLE_DIR / "metadata.csv").is_file()
     assert len(list((assets.SAMPLE_DIR / "wavs").glob("*.wav"))) >= 5 and list(assets.SAMPLE_NOISE_DIR.glob("*.wav"))

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from absl import flags
+from absl import flags, logging
 
 from keras_denoiser.commands import beam_flags, corpus_flags
-from keras_denoiser.core.config import SignalConfig
+from keras_denoiser.core.config import SignalConfig, empty_split_advice
 from keras_denoiser.core.errors import UserError
 from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
 
@@ -48,4 +48,7 @@ def main(argv: Sequence[str]) -> int:
     for folder, kind in folders:
         prepared = prepare_corpus(folder, cache_dir, signal, split, kind, workers=FLAGS.workers, writer=writer)
         print("\n".join(summary_lines(prepared)))
+        for part, count in (("validation", prepared.num_validation), ("test", prepared.num_test)):
+            if count == 0:  # train, make_testset or choose_limit would stop on it later
+                logging.warning("%s: %s", folder, empty_split_advice(kind, part, split))
     return 0

@@ -195,6 +195,21 @@ class SplitConfig:
             raise UserError("validation_fraction + test_fraction must leave something to train on (sum < 1)")
 
 
+def empty_split_advice(kind: str, part: str, split: SplitConfig, split_flag: bool = False) -> str:
+    """Why the `part` split of `kind` ("speech"/"noise") is empty and how to fill it: the one wording
+    prepare, make_testset, evaluate and choose_limit use. `split_flag`: the command has `--split`."""
+    fraction = split.test_fraction if part == "test" else split.validation_fraction
+    units = "speakers" if kind == "speech" and split.speech_unit == "speaker" else f"{kind} files"
+    fixes = [f"--split=all to draw from every {kind} item"] if split_flag else []
+    if units == "speakers":
+        fixes += ["more speaker folders (one folder per speaker)", "--speech_unit=file to hold out files instead"]
+    else:
+        fixes += [f"more {units}"]
+    fixes.append(f"another --split_seed or a larger --{part}_fraction")
+    return (f"no {kind} in the {part} split: {fraction:g} of the {units} are held out for it, by a hash "
+            f"of split seed {split.seed}, and none fell there; use {', or '.join(fixes)}")
+
+
 LOSSES = ("mask_mse", "weighted_mask_mse", "asymmetric_mask_mse", "compressed_spectral", "snr")
 MASK_TARGET_LOSSES = LOSSES[:3]  # losses whose target is a mask (the IRM), which a teacher's mask can join
 

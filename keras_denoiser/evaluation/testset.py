@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_denoiser.core import atomic, audio
-from keras_denoiser.core.config import MIXTURE_SPLITS, SplitConfig
+from keras_denoiser.core.config import MIXTURE_SPLITS, SplitConfig, empty_split_advice
 from keras_denoiser.core.errors import UserError
 from pipelines import phrases
 from pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items, unit_key
@@ -74,10 +74,7 @@ def split_corpora(
     noise = [group for root in noise_dirs for group in corpus_groups(root, split, split_cfg, "noise")]
     for kind, items, dirs in (("speech", speech, speech_dirs), ("noise", noise, noise_dirs)):
         if not items:
-            raise UserError(
-                f"{', '.join(dirs)}: no {kind} in the {split} split (split seed {split_cfg.seed}, validation "
-                f"{split_cfg.validation_fraction:g}, test {split_cfg.test_fraction:g})"
-            )
+            raise UserError(f"{', '.join(dirs)}: {empty_split_advice(kind, split, split_cfg, split_flag=True)}")
     return speech, noise
 
 
