@@ -84,6 +84,21 @@ class ParitySignals:
     representative_source: str
 
 
+def check_request(train_cfg: TrainConfig, request: ExportRequest) -> None:
+    """UserError, before any work, for a format the model cannot take, naming what makes the right kind."""
+    if "streaming_tflite" in request.formats and not train_cfg.model.causal:
+        raise UserError(
+            f"{train_cfg.model.name} is not causal, so it cannot stream frame by frame; export a causal model "
+            "(`keras_denoiser train --model=unet_causal ...`, or keras_denoiser/assets/models/unet_causal.keras) "
+            "with --formats=streaming_tflite"
+        )
+    if "tflite" in request.formats and train_cfg.model.recurrent:
+        raise UserError(
+            f"{train_cfg.model.name} has a GRU, whose whole-signal loop TFLite's builtin ops cannot hold; "
+            "export streaming_tflite (one frame per call, the GRU's state as a tensor) for devices"
+        )
+
+
 def export_model(
     model: keras.Model, train_cfg: TrainConfig, request: ExportRequest, signals: ParitySignals
 ) -> tuple[list[parity.ParityRow], Path]:
@@ -92,11 +107,7 @@ def export_model(
     Raises UserError before writing anything when the folder already holds an export, and
     ParityError (nothing published) when an artefact is beyond its tolerance.
     """
-    if "tflite" in request.formats and train_cfg.model.recurrent:
-        raise UserError(
-            f"{train_cfg.model.name} has a GRU, whose whole-signal loop TFLite's builtin ops cannot hold; "
-            "export streaming_tflite (one frame per call, the GRU's state as a tensor) for devices"
-        )
+    check_request(train_cfg, request)
     request = dataclasses.replace(request, max_attenuation_db=train_cfg.attenuation_limit(request.max_attenuation_db))
     destination = Path(request.export_dir)
     _check_destination(destination)

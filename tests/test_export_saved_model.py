@@ -139,3 +139,13 @@ def test_cli_corrupt_model_and_unknown_quantization_are_one_line_errors(tmp_path
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: unknown quantization 'int3'")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_streaming_export_of_a_non_causal_model_names_the_causal_path_before_any_work(tmp_path: Path) -> None:
+    offline = tmp_path / "offline" / "model.keras"
+    save_model(tiny_model(), offline, TINY_CONFIG)  # the offline `unet`
+    result = _run_export(f"--model={offline}", f"--export_dir={tmp_path / 'out'}", "--formats=streaming_tflite")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "unet is not causal" in result.stderr and "--formats=streaming_tflite" in result.stderr
+    assert "keras_denoiser train --model=unet_causal" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -55,7 +55,7 @@ flags.mark_flag_as_required("export_dir")
 
 
 def main(argv: Sequence[str]) -> int:
-    from export.exporter import ExportRequest, ParitySignals, export_model
+    from export.exporter import ExportRequest, ParitySignals, check_request, export_model
     from export.parity import ParityError
     from export.report import format_table
     from keras_denoiser.model import model_io
@@ -70,6 +70,7 @@ def main(argv: Sequence[str]) -> int:
         quantizations=tuple(FLAGS.quantize),
         max_attenuation_db=FLAGS.max_attenuation_db,
     )
+    check_request(train_cfg, request)  # before calibration data is prepared
     needs_calibration = bool({"tflite", "streaming_tflite"} & set(request.formats)) and "int8" in request.quantizations
     signals = ParitySignals(
         *_test_mixture(train_cfg, FLAGS.test_seconds),
