@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "choose_limit": "Choose a model's attenuation limit on held-out speakers (best PESQ-WB, STOI kept).",
     "export": "Export a model as a TF Serving SavedModel and TFLite models, with a parity report.",
     "serve_client": "Send audio to a TF Serving REST endpoint and write the enhanced audio.",
+    "serve_local": "Answer TF Serving's REST predict API on 127.0.0.1 from an export, for trying serve_client.",
     "benchmark": "Measure speed: `benchmark pipeline`, `benchmark training`, `benchmark inference` or `benchmark scale_out`.",
 }
 

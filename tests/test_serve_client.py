@@ -1,7 +1,8 @@
 """The REST client against the exported SavedModel served the way TF Serving serves it.
 
-A local HTTP server on 127.0.0.1 (random free port) speaks TF Serving's REST predict JSON and calls
-`signatures['serving_default'](waveform=...)` with named tensors, exactly like the model server.
+`keras_denoiser.inference.serve_local` (the `serve_local` command) answers on 127.0.0.1 (random free
+port) with TF Serving's REST predict JSON, calling `signatures['serving_default'](waveform=...)` with
+named tensors, exactly like the model server.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -24,37 +23,8 @@ from keras_denoiser.core import audio
 from keras_denoiser.core.errors import AudioFileError, UserError
 from keras_denoiser.core.metrics import si_sdr
 from keras_denoiser.inference import serve_client
+from keras_denoiser.inference.serve_local import LocalServing
 from tests.export_support import LOWEST_PARITY_BOUND_DB, RATE, tiny_export, trained_tiny_model
-
-
-class _Predict(BaseHTTPRequestHandler):
-    """POST /v1/models/denoiser:predict with columnar (`inputs`) or row (`instances`) JSON."""
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.request_sizes.append(len(body))
-        if self.path != "/v1/models/denoiser:predict":
-            return self._reply(404, {"error": f"Servable not found for request: {self.path}"})
-        request = json.loads(body)
-        signature = self.server.signatures[request.get("signature_name", "serving_default")]
-        columnar = "inputs" in request
-        rows = request["inputs"]["waveform"] if columnar else request["instances"]
-        try:
-            enhanced = signature(waveform=tf.constant(rows, tf.float32))["enhanced"].numpy().tolist()
-        except (tf.errors.InvalidArgumentError, ValueError) as err:
-            return self._reply(400, {"error": str(err).splitlines()[0]})
-        self._reply(200, {"outputs": enhanced} if columnar else {"predictions": enhanced})
-
-    def _reply(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +36,12 @@ def served(tmp_path_factory):
     """
     export_dir = tmp_path_factory.mktemp("export") / "out"
     tiny_export(export_dir, trained_tiny_model()[0], ("saved_model",))
-    loaded = tf.saved_model.load(str(export_dir / "denoiser" / "1"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Predict)
-    server.signatures = loaded.signatures
-    server.request_sizes = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1/models/denoiser:predict", loaded.signatures["serving_default"], server
+    serving = LocalServing.load(export_dir)  # what `keras_denoiser serve_local` runs
+    server = serving.server(port=0)
+    server.start()
+    server.export_dir = export_dir
+    signature = serving.models["denoiser"][1].signatures["serving_default"]
+    yield f"http://127.0.0.1:{server.server_port}/v1/models/denoiser:predict", signature, server
     server.shutdown()
     server.server_close()
 
@@ -247,3 +216,34 @@ def test_output_keeps_the_inputs_container_and_subtype(tmp_path: Path, fmt, subt
     serve_client.enhance_file(source, tmp_path / output, "http://127.0.0.1:1/v1/models/denoiser:predict", echo)
     info = sf.info(str(tmp_path / output))
     assert (info.format, info.subtype) == expected
+
+
+def test_the_local_server_answers_on_localhost_only_with_the_model_status(served) -> None:
+    import urllib.request
+
+    url, _, server = served
+    assert server.server_address[0] == "127.0.0.1"
+    with urllib.request.urlopen(url.removesuffix(":predict"), timeout=30) as reply:
+        status = json.loads(reply.read())
+    assert status["model_version_status"][0]["state"] == "AVAILABLE"
+
+
+def test_serve_local_command_serves_serve_client_and_stops_on_ctrl_c(served, write_wav, tmp_path: Path) -> None:
+    import signal
+
+    _, signature, server = served
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_denoiser", "serve_local", f"--export_dir={server.export_dir}", "--port=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("serving denoiser (version 1) at http://127.0.0.1:"), first + process.stderr.read()
+        assert "not for production" in process.stdout.readline()
+        wave = mixture.generated_mixture(1.0, RATE, seed=7)
+        serve_client.enhance_file(write_wav("n.wav", wave, RATE, subtype="FLOAT"), tmp_path / "o.wav", first.split(" at ")[1].strip())
+        np.testing.assert_allclose(sf.read(tmp_path / "o.wav", dtype="float32")[0], _direct(signature, wave), atol=1e-4)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
