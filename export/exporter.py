@@ -100,9 +100,15 @@ def check_request(train_cfg: TrainConfig, request: ExportRequest) -> None:
 
 
 def export_model(
-    model: keras.Model, train_cfg: TrainConfig, request: ExportRequest, signals: ParitySignals
+    model: keras.Model,
+    train_cfg: TrainConfig,
+    request: ExportRequest,
+    signals: ParitySignals,
+    done: Callable[[str], None] = lambda artefact: None,
 ) -> tuple[list[parity.ParityRow], Path]:
     """Write every artefact of `request`, check parity, publish the folder; the rows and the report path.
+
+    `done` hears each artefact's name once it is built and checked (the command's progress lines).
 
     Raises UserError before writing anything when the folder already holds an export, and
     ParityError (nothing published) when an artefact is beyond its tolerance.
@@ -114,7 +120,7 @@ def export_model(
     destination.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
     try:
-        rows = _build(model, train_cfg, request, signals, build)
+        rows = _build(model, train_cfg, request, signals, build, done)
         table = report.format_table(rows)
         report_path = report.write_report(build, rows, _details(model, train_cfg, request, signals))
         failures = [line for line in map(parity.failure, rows) if line]
@@ -146,12 +152,15 @@ class _Job:
     signals: ParitySignals
     reference: np.ndarray
     build: Path
+    done: Callable[[str], None] = lambda artefact: None  # hears each artefact once built and checked
 
     def row(self, artefact: str, path: Path, enhance: Callable[[np.ndarray], np.ndarray], size: int) -> parity.ParityRow:
         """Parity of `enhance` on the test mixture against the Keras reference."""
         output, seconds = parity.timed(enhance, self.signals.test_wave.astype(np.float32))
         rate = self.train_cfg.signal.sample_rate
-        return parity.compare(artefact, str(path.relative_to(self.build)), self.reference, output, size, seconds, rate)
+        row = parity.compare(artefact, str(path.relative_to(self.build)), self.reference, output, size, seconds, rate)
+        self.done(artefact)
+        return row
 
     def masker_row(self, artefact: str, path: Path, masker: Callable[[np.ndarray], np.ndarray]) -> parity.ParityRow:
         """Parity of a TFLite mask model (whole-spectrogram or streaming) on the test mixture."""
@@ -161,7 +170,12 @@ class _Job:
 
 
 def _build(
-    model: keras.Model, train_cfg: TrainConfig, request: ExportRequest, signals: ParitySignals, build: Path
+    model: keras.Model,
+    train_cfg: TrainConfig,
+    request: ExportRequest,
+    signals: ParitySignals,
+    build: Path,
+    done: Callable[[str], None],
 ) -> list[parity.ParityRow]:
     signal_cfg = train_cfg.signal
     rate = signal_cfg.sample_rate
@@ -174,7 +188,7 @@ def _build(
 
     reference, seconds = parity.timed(keras_enhance, wave)
     rows = [parity.ParityRow("keras", "", 0.0, None, None, 0, 1000 * seconds / (len(wave) / rate))]
-    job = _Job(train_cfg, request, signals, reference, build)
+    job = _Job(train_cfg, request, signals, reference, build, done)
     if {"saved_model", "tflite"} & set(request.formats):
         rows += _export_saved_model_and_tflite(model, job)
     if "streaming_tflite" in request.formats:

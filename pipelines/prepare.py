@@ -24,6 +24,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -246,8 +247,16 @@ def _decoded(jobs: list[DecodeJob], workers: int) -> Iterator[tuple[str, np.ndar
     if workers <= 1 or len(jobs) < 2:
         yield from map(decode_job, jobs)
         return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=plain_warnings) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_start) as pool:
         yield from pool.imap(decode_job, jobs, chunksize=4)
+
+
+def _worker_start() -> None:
+    """A decoding worker's set-up: plain warnings, and Ctrl-C left to the parent. The terminal sends
+    SIGINT to every process of the command; the parent ends the pool and says so in one line, where each
+    worker would print a KeyboardInterrupt traceback of its own."""
+    plain_warnings()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def plain_warnings() -> None:

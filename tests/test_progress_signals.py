@@ -90,3 +90,46 @@ def test_sigterm_in_a_pipe_is_one_line_status_143_and_leaves_no_partial_file(wor
     assert process.returncode == 143, stderr
     assert stderr == "terminated (SIGTERM); no partial output was left\n"  # and no bar: stderr is no terminal
     assert not any(p.name.endswith(".part") for p in out.rglob("*"))
+
+
+def _on_terminal(args: list[str], seconds: float = 300) -> tuple[str, int]:
+    """What a command shows on a 120-column pseudo-terminal, and its exit status."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "keras_denoiser", *args])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    try:
+        shown = _read_until(fd, b"\x00never", seconds)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return shown.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+def test_export_says_each_artefact_on_a_terminal(work: Path, tmp_path: Path) -> None:
+    text, status = _on_terminal(["export", f"--model={work / 'tiny.keras'}", f"--export_dir={tmp_path / 'x'}",
+                                 "--formats=saved_model,tflite", "--quantize=float32", "--test_seconds=0.5"])
+    assert status == 0, text
+    assert "export: saved_model built and checked (1 so far" in text and "export: tflite_float32 built and checked (2 so far" in text
+
+
+def test_ctrl_c_during_prepare_with_workers_is_one_line_without_worker_tracebacks(tmp_path: Path) -> None:
+    from keras_denoiser.core import assets
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "keras_denoiser", "prepare", f"--speech_dir={assets.SAMPLE_DIR / 'speakers'}",
+                                  f"--cache_dir={tmp_path / 'cache'}", "--workers=2"])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    try:
+        shown = _read_until(fd, b"prepare speakers:", 240)
+        os.killpg(pid, signal.SIGINT)  # as the terminal sends it: to the command and its decoding workers
+        shown += _read_until(fd, b"\x00never", 60)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    text = shown.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 130, text
+    assert "Traceback" not in text and text.count("interrupted (Ctrl-C)") == 1, text

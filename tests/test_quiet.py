@@ -51,10 +51,12 @@ def test_denoise_is_quiet_and_verbosity_brings_the_lines_back(tiny_model: Path, 
     assert any("oneDNN" in line for line in _lines(run(*command, "--overwrite", "--verbosity=0")))
 
 
-def test_export_is_quiet(tiny_model: Path, tmp_path: Path) -> None:
+def test_export_is_quiet_and_calibrates_without_an_empty_split_warning(tiny_model: Path, tmp_path: Path) -> None:
     result = run("-m", "keras_denoiser", "export", f"--model={tiny_model}", f"--export_dir={tmp_path / 'x'}",
-                 "--formats=tflite", "--quantize=float32", "--test_seconds=0.5")
+                 "--formats=tflite", "--quantize=float32,int8", "--test_seconds=0.5", "--calibration_batches=1",
+                 f"--cache_dir={tmp_path / 'cache'}")
     assert _lines(result) == []
+    assert "split is empty" not in result.stderr, result.stderr  # the bundled speakers/ holds a validation speaker
 
 
 def test_tflite_demo_is_quiet_and_verbosity_brings_the_lines_back(noisy: Path, tmp_path: Path) -> None:

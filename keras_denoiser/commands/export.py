@@ -21,8 +21,8 @@ from absl import flags, logging
 
 from export.choices import FORMATS, QUANTIZATIONS, SERVING_NAME
 from keras_denoiser.commands import attenuation_flag
-from keras_denoiser.core import audio
-from keras_denoiser.core.assets import DEFAULT_MODEL, SAMPLE_DIR, SAMPLE_NOISE_DIR
+from keras_denoiser.core import audio, progress
+from keras_denoiser.core.assets import DEFAULT_MODEL, SAMPLE_DIR, SAMPLE_NOISE_DIR, SAMPLE_SPEAKERS_DIR
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
 
@@ -79,7 +79,7 @@ def main(argv: Sequence[str]) -> int:
         ),
     )
     try:
-        rows, report_path = export_model(model, train_cfg, request, signals)
+        rows, report_path = export_model(model, train_cfg, request, signals, progress.steps("export"))
     except ParityError as err:
         print(err.table)
         raise
@@ -134,7 +134,8 @@ def _calibration(
         if not (speech and noise):
             waves = (mixture.generated_mixture(2.0, train_cfg.signal.sample_rate, seed) for seed in range(16))
             return list(mixture.log_magnitude_blocks(waves, train_cfg.signal)), "generated speech-like mixtures"
-        speech_dirs, noise_dirs = [str(SAMPLE_DIR)], [str(SAMPLE_NOISE_DIR)]
+        # several speakers, so its validation split is not empty (the one-speaker wavs/ would warn so)
+        speech_dirs, noise_dirs = [str(SAMPLE_SPEAKERS_DIR)], [str(SAMPLE_NOISE_DIR)]
         source += "the bundled sample corpus "
     from pipelines.dataset import build_datasets
     from pipelines.prepare import default_cache_dir

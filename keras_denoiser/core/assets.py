@@ -10,5 +10,6 @@ DEFAULT_MODEL = ASSETS_DIR / "models" / "unet.keras"
 DEFAULT_MODEL_TFLITE_DIR = ASSETS_DIR / "models" / "tflite"
 SAMPLE_DIR = ASSETS_DIR / "sample"
 SAMPLE_NOISE_DIR = SAMPLE_DIR / "noise"
+SAMPLE_SPEAKERS_DIR = SAMPLE_DIR / "speakers"  # 8 speakers: one held out for validation, one for test
 NOISY_SAMPLE = SAMPLE_DIR / "noisy_sample.wav"
 CLEAN_SAMPLE = SAMPLE_DIR / "clean_sample.wav"

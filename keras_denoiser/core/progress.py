@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable, Iterator, Sequence, TypeVar
+import time
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import soundfile as sf
 from tqdm import tqdm
@@ -25,6 +26,27 @@ def bar(items: Iterable[T], desc: str, unit: str = "file", total: int | None = N
 def write(line: str) -> None:
     """Print a line to stderr without breaking a bar that is on the terminal."""
     tqdm.write(line, file=sys.stderr)
+
+
+def steps(desc: str) -> Callable[[str], None]:
+    """A callback that prints `desc: NAME done (i, elapsed)` per finished step on a terminal, nothing elsewhere:
+    for work in a few long steps (export's conversions), where a bar would stand still."""
+    start, count = time.monotonic(), 0
+
+    def done(name: str) -> None:
+        nonlocal count
+        count += 1
+        if _on_terminal():
+            write(f"{desc}: {name} built and checked ({count} so far, {time.monotonic() - start:.0f} s)")
+
+    return done
+
+
+def _on_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class AudioProgress:
