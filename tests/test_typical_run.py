@@ -82,3 +82,17 @@ def test_the_bundled_corpus_holds_a_validation_and_a_test_speaker_and_noise_file
 
     for split in ("validation", "test"):  # would raise UserError when empty
         testset.split_corpora([str(assets.SAMPLE_DIR / "speakers")], [str(assets.SAMPLE_NOISE_DIR)], split, SplitConfig())
+
+
+@pytest.mark.slow
+def test_train_on_one_speaker_names_the_empty_splits_and_the_fixes(tmp_path: Path) -> None:
+    sample = assets.SAMPLE_DIR
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_denoiser", "train", f"--speech_dir={sample}", f"--noise_dir={sample / 'noise'}",
+         f"--model_dir={tmp_path / 'run'}", f"--cache_dir={tmp_path / 'cache'}", *SMALLER["train"]],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    for part in ("validation", "test"):  # LJ layout: one speaker, so no held-out speaker at all
+        assert f"warning: no speech in the {part} split" in result.stderr, result.stderr
+    assert result.stderr.count("--speech_unit=file") == 2

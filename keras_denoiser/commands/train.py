@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from absl import flags
+from absl import flags, logging
 
 from keras_denoiser.commands import corpus_flags
 from keras_denoiser.core.atomic import check_output_dir, write_bytes_atomic
@@ -30,6 +30,7 @@ from keras_denoiser.core.config import (
     ModelConfig,
     SignalConfig,
     TrainConfig,
+    empty_split_advice,
 )
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.training import distribute
@@ -256,10 +257,15 @@ def main(argv: Sequence[str]) -> int:
     if cfg.teacher:
         train_ds = with_teacher_masks(train_ds, load_teacher(cfg.teacher, cfg.signal), cfg.teacher_weight)
     if role.is_chief:
-        _write_held_out(model_dir, {
+        held_out = {
             kind: held_out_record(prepare_all(dirs, cache_dir, cfg.signal, cfg.split, kind))
             for kind, dirs in (("speech", FLAGS.speech_dir), ("noise", FLAGS.noise_dir))
-        })
+        }
+        _write_held_out(model_dir, held_out)
+        for kind, record in held_out.items():
+            for part in ("validation", "test"):
+                if not record[part]:  # make_testset, evaluate and choose_limit would stop on it later
+                    logging.warning("%s", empty_split_advice(kind, part, cfg.split))
     preview = preview_mixture(FLAGS.speech_dir, FLAGS.noise_dir, cache_dir, cfg) if role.is_chief else None
     command = shlex.join(["keras_denoiser", *sys.argv[1:]])
     with StopSignal() as stop:
