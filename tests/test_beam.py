@@ -5,6 +5,7 @@ subprocess; Beam's worker start-up is slow, so the runs are shared module-wide."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -17,10 +18,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import harmonic_speechlike
+from tests.conftest import harmonic_speechlike, skip_unless_available
 from tests.enhance_helpers import save_tiny_unet
 
-pytest.importorskip("apache_beam", reason="needs the beam extra: pip install -r requirements-beam.txt")
+skip_unless_available(None if importlib.util.find_spec("apache_beam") else "needs the beam extra: pip install -r requirements-beam.txt")
 pytestmark = pytest.mark.slow
 
 BEAM = ["--runner=DirectRunner", "--beam_options=--direct_num_workers=2 --direct_running_mode=multi_processing"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import harmonic_speechlike
+from tests.conftest import harmonic_speechlike, skip_unless_available
 from tests.enhance_helpers import save_tiny_unet
 
-pytest.importorskip("apache_beam", reason="needs the beam extra: pip install -r requirements-beam.txt")
+skip_unless_available(None if importlib.util.find_spec("apache_beam") else "needs the beam extra: pip install -r requirements-beam.txt")
 
 
 def test_the_table_gives_each_run_s_rate_against_the_first() -> None:

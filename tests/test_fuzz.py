@@ -21,6 +21,7 @@ from keras_denoiser.core import audio
 from keras_denoiser.core.config import SignalConfig, SplitConfig
 from keras_denoiser.core.errors import UserError
 from pipelines.prepare import prepare_corpus
+from tests.conftest import skip_unless_available
 from tests.enhance_helpers import save_tiny_unet
 from tests.fuzz_audio import Case, write_fuzz_files
 from tflite_demo.__main__ import read_input
@@ -133,8 +134,8 @@ def test_one_denoise_over_the_folder_finishes_every_file_and_writes_only_sane_ou
         assert np.isfinite(data).all() and np.abs(data).max() <= bound, name
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed; CI has it (the web page's reader test)")
 def test_the_web_page_reader_refuses_what_python_refuses(fuzzed) -> None:
+    skip_unless_available(None if shutil.which("node") else "node is not installed (the web page's reader test)")
     folder, cases = fuzzed
     result = subprocess.run(
         ["node", "--test", str(WEB_TEST)], env={**os.environ, "FUZZ_AUDIO_DIR": str(folder)},
