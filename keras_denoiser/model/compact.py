@@ -62,6 +62,9 @@ def band_centers(num_bins: int, bands: int, sample_rate: int) -> np.ndarray:
 def band_matrices(num_bins: int, bands: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(pool `[bins, bands]`, expand `[bands, bins]`) float32.
 
+    A saved model stores only `bands` and the rate and rebuilds these on load, so the layout
+    (`band_centers`) is part of the model format: changing it changes every trained model.
+
     `expand` holds triangular weights between neighbouring band centres: each bin's weights sum to
     one, so it linearly interpolates a band mask to bins. `pool` is its transpose with each band's
     column scaled to sum to one: the weighted mean of the bins a band covers.
