@@ -25,12 +25,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export import parity, report, saved_model, streaming, tflite
-from export.choices import FORMATS
 from keras_denoiser.core import config as config_lib
 from keras_denoiser.core import features
 from keras_denoiser.core.config import TrainConfig, check_attenuation_limit
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.export import parity, report, saved_model, streaming, tflite
+from keras_denoiser.export.choices import FORMATS
 
 MODELS_CONFIG_FILE = "models.config"
 TFLITE_DIR = "tflite"

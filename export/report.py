@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from export.parity import TOLERANCES, ParityRow
+from keras_denoiser.export.parity import TOLERANCES, ParityRow
 
 REPORT_FILE = "export_report.json"
 

@@ -1,6 +1,6 @@
 """Streaming export of the causal U-Net: one STFT frame in, one mask frame out, explicit state.
 
-    from export.streaming import export_streaming
+    from keras_denoiser.export.streaming import export_streaming
     export_streaming("runs/causal/model.keras", "exported/streaming")
     # -> unet_causal_float32.tflite/.json, unet_causal_int8.tflite/.json
 
@@ -29,12 +29,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export import mixture, tflite
-from export.tflite import attenuation_limit_entry
 from keras_denoiser.core import features
 from keras_denoiser.core.atomic import write_bytes_atomic
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.export import mixture, tflite
+from keras_denoiser.export.tflite import attenuation_limit_entry
 from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE
 from keras_denoiser.model.model_io import load_model
 from keras_denoiser.model.network import CausalStep

@@ -25,10 +25,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.choices import QUANTIZATIONS
 from keras_denoiser.core import features
 from keras_denoiser.core.config import SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.export.choices import QUANTIZATIONS
 
 Representative = Iterable["np.ndarray | Sequence[np.ndarray]"]
 

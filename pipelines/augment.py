@@ -13,7 +13,7 @@ import math
 
 import tensorflow as tf
 
-from pipelines.mixing import uniform
+from keras_denoiser.pipelines.mixing import uniform
 
 RT60_SECONDS = (0.15, 0.8)
 DIRECT_TO_REVERB_DB = (-3.0, 12.0)

@@ -21,8 +21,8 @@ from typing import Iterable, Sequence
 from keras_denoiser.core import beam_io
 from keras_denoiser.core.beam_io import beam
 from keras_denoiser.core.config import SignalConfig, SplitConfig
-from pipelines.corpora import Corpus, Kind
-from pipelines.prepare import (
+from keras_denoiser.pipelines.corpora import Corpus, Kind
+from keras_denoiser.pipelines.prepare import (
     SPLITS,
     CachePlan,
     CacheWriter,

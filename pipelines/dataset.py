@@ -22,11 +22,11 @@ from absl import logging
 from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
-from pipelines.augment import augment
-from pipelines.corpora import Kind
-from pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform
-from pipelines.phrases import speaker_phrases
-from pipelines.prepare import PreparedCorpus, prepare_all
+from keras_denoiser.pipelines.augment import augment
+from keras_denoiser.pipelines.corpora import Kind
+from keras_denoiser.pipelines.mixing import change_speed, loop_to_length, mix_at_snr, random_crop, seeds_for, uniform
+from keras_denoiser.pipelines.phrases import speaker_phrases
+from keras_denoiser.pipelines.prepare import PreparedCorpus, prepare_all
 
 __all__ = ["build_datasets", "build_waveform_datasets", "mix_at_snr", "preview_mixture"]
 

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from keras_denoiser.core.audio import read_mono, trim_silence
 from keras_denoiser.core.config import SignalConfig, SplitConfig
 from keras_denoiser.core.errors import AudioFileError, UserError
-from pipelines.corpora import AudioItem, Corpus, Kind, Skipped, held_out_units, read_corpus, split_items
+from keras_denoiser.pipelines.corpora import AudioItem, Corpus, Kind, Skipped, held_out_units, read_corpus, split_items
 
 CACHE_FORMAT = 2
 MANIFEST = "manifest.json"

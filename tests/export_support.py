@@ -16,10 +16,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export import mixture, parity, saved_model
-from export.exporter import ExportRequest, ParitySignals, export_model
 from keras_denoiser.core import features
 from keras_denoiser.core.config import ModelConfig, TrainConfig
+from keras_denoiser.export import mixture, parity, saved_model
+from keras_denoiser.export.exporter import ExportRequest, ParitySignals, export_model
 from keras_denoiser.model.network import build_network
 
 TINY_CONFIG = TrainConfig(model=ModelConfig(depth=2, base_filters=4))

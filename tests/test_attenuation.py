@@ -15,14 +15,14 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from export import mixture, streaming, tflite
-from export.exporter import ExportRequest, ParitySignals, export_model
-from export.saved_model import ENHANCED_OUTPUT, SERVING_SIGNATURE, WAVEFORM_INPUT
 from keras_denoiser.core import config as config_lib
 from keras_denoiser.core import features
 from keras_denoiser.core.config import DEFAULT_MAX_ATTENUATION_DB, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.app_enhancer import StreamingAppEnhancer
+from keras_denoiser.export import mixture, streaming, tflite
+from keras_denoiser.export.exporter import ExportRequest, ParitySignals, export_model
+from keras_denoiser.export.saved_model import ENHANCED_OUTPUT, SERVING_SIGNATURE, WAVEFORM_INPUT
 from keras_denoiser.inference.enhance import KerasEnhancer
 from keras_denoiser.model import model_io
 from tests.enhance_helpers import save_tiny_unet, tiny_unet

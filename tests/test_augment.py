@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import augment
+from keras_denoiser.pipelines import augment
 from tests.conftest import harmonic_speechlike
 
 RATE = 16000

@@ -32,7 +32,7 @@ SPEAKERS, PER_SPEAKER = 7, 2
 # The CLI in a fresh process, with 3 records a shard (so the shard rule is exercised), saying whether Beam was imported.
 RUN_CLI = """
 import sys
-from pipelines import prepare
+from keras_denoiser.pipelines import prepare
 prepare.ITEMS_PER_SHARD = 3
 from keras_denoiser import cli
 sys.argv = ["keras_denoiser", *sys.argv[1:]]

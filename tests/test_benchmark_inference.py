@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.streaming import export_streaming
 from keras_denoiser.benchmarks.inference import benchmark_inference, parse_size, table_lines
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.peers import dtln
+from keras_denoiser.export.streaming import export_streaming
 from tests.enhance_helpers import tiny_unet
 from tests.peer_support import require_peer
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import parity, saved_model, tflite
 from keras_denoiser.core import assets, audio
 from keras_denoiser.core.metrics import si_sdr, snr_db
+from keras_denoiser.export import parity, saved_model, tflite
 from keras_denoiser.model import model_io
 from tests.export_support import LOWEST_PARITY_BOUND_DB, keras_enhance
 from tflite_demo.stream import StreamingDenoiser, denoise_signal

@@ -12,7 +12,7 @@ import soundfile as sf
 from keras_denoiser.core.audio import read_mono
 from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
-from pipelines.corpora import read_audio_folder, read_corpus, read_ljspeech, split_of
+from keras_denoiser.pipelines.corpora import read_audio_folder, read_corpus, read_ljspeech, split_of
 from tests.conftest import harmonic_speechlike
 
 

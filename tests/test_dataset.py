@@ -13,9 +13,9 @@ from keras_denoiser.benchmarks.pipeline import _numpy_stft, python_batches
 from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import MixConfig, SignalConfig, SplitConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
-from pipelines.corpora import read_corpus
-from pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
-from pipelines.mixing import change_speed, loop_to_length, random_crop
+from keras_denoiser.pipelines.corpora import read_corpus
+from keras_denoiser.pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
+from keras_denoiser.pipelines.mixing import change_speed, loop_to_length, random_crop
 from tests.conftest import harmonic_speechlike
 
 CFG = TrainConfig(

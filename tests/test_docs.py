@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_layering import ALLOWED, K
+from tests.test_layering import ALLOWED, NESTED, K
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVELOPMENT = ROOT / "docs" / "development.md"
@@ -50,7 +50,7 @@ def _package_names(cell: str) -> set[str]:
     if cell.strip().startswith("nothing of ours"):
         return set()
     names = {item.strip().strip("`").strip() for item in cell.split(",")}
-    subpackages = {p.parent.name for p in (ROOT / K).glob("*/__init__.py")}
+    subpackages = {p.parent.name for p in (ROOT / K).glob("*/__init__.py")} | set(NESTED)
     return {f"{K}.{name}" if name in subpackages else name for name in names if name}
 
 

@@ -7,11 +7,11 @@ import importlib.metadata
 import numpy as np
 import pytest
 
-from export import mixture
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.core.metrics import si_sdr
 from keras_denoiser.evaluation.peers import PEERS, dtln
 from keras_denoiser.evaluation.peers.delay import measure_delay
+from keras_denoiser.export import mixture
 from tests.peer_support import require_peer
 
 RATE = 16000

@@ -17,7 +17,7 @@ from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate, testset
 from keras_denoiser.model import model_io
-from pipelines.corpora import read_corpus, split_of
+from keras_denoiser.pipelines.corpora import read_corpus, split_of
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet
 from tests.export_support import trained_tiny_model

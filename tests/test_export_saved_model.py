@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import parity, saved_model
-from export.exporter import ExportRequest
 from keras_denoiser.core import features
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.export import parity, saved_model
+from keras_denoiser.export.exporter import ExportRequest
 from keras_denoiser.model.model_io import save_model
 from tests.export_support import RATE, TINY_CONFIG, tiny_export, tiny_model, trained_tiny_model
 

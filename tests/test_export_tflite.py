@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import mixture, parity, tflite
 from keras_denoiser.core import features
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.core.metrics import si_sdr, snr_db
+from keras_denoiser.export import mixture, parity, tflite
 from tests.export_support import (
     LOWEST_PARITY_BOUND_DB,
     RATE,

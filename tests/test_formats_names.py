@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from export import mixture
+from keras_denoiser.export import mixture
 from tests.enhance_helpers import save_tiny_unet
 
 
@@ -51,7 +51,7 @@ def test_output_format_takes_what_libsndfile_writes_mp3_included(tiny: Path, tmp
 
 
 def test_the_export_default_serving_name_is_the_one_the_docs_use() -> None:
-    from export.choices import SERVING_NAME
+    from keras_denoiser.export.choices import SERVING_NAME
 
     root = Path(__file__).resolve().parents[1]
     assert SERVING_NAME == "denoiser"

@@ -20,7 +20,7 @@ import soundfile as sf
 from keras_denoiser.core import audio
 from keras_denoiser.core.config import SignalConfig, SplitConfig
 from keras_denoiser.core.errors import UserError
-from pipelines.prepare import prepare_corpus
+from keras_denoiser.pipelines.prepare import prepare_corpus
 from tests.conftest import skip_unless_available
 from tests.enhance_helpers import save_tiny_unet
 from tests.fuzz_audio import Case, write_fuzz_files

@@ -14,8 +14,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP_LEVELS = ("keras_denoiser", "pipelines", "export", "tflite_demo")
 K = "keras_denoiser"
+# Top-level folders installed as keras_denoiser.<name> (setup.py's NESTED): the wheel's top level
+# holds only the two names of TOP_LEVELS.
+NESTED = ("pipelines", "export")
+TOP_LEVELS = (K, "tflite_demo")
+FOLDERS = (K, *NESTED, "tflite_demo")
 
 # package -> the packages of ours it may import (besides itself). A module belongs to the longest
 # package name that prefixes it; `keras_denoiser` itself is only the entry points (__init__, __main__, cli).
@@ -23,17 +27,17 @@ ALLOWED: dict[str, set[str]] = {
     f"{K}.core": {"tflite_demo"},  # its TF-free audio_format: the output container rule
     "tflite_demo": set(),
     f"{K}.model": {f"{K}.core"},
-    "pipelines": {f"{K}.core"},
-    "export": {f"{K}.core", f"{K}.model"},
+    f"{K}.pipelines": {f"{K}.core"},
+    f"{K}.export": {f"{K}.core", f"{K}.model"},
     f"{K}.training": {f"{K}.core", f"{K}.model"},
     f"{K}.inference": {f"{K}.core", f"{K}.model"},
-    f"{K}.evaluation": {f"{K}.core", "pipelines", "tflite_demo"},
+    f"{K}.evaluation": {f"{K}.core", f"{K}.pipelines", "tflite_demo"},
     f"{K}.benchmarks": {
-        f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.inference", f"{K}.evaluation",
-        "tflite_demo",  # inference: `benchmark scale_out` times the denoise command's own Beam path
+        f"{K}.core", f"{K}.model", f"{K}.pipelines", f"{K}.export", f"{K}.training", f"{K}.inference",
+        f"{K}.evaluation", "tflite_demo",  # inference: `benchmark scale_out` times the denoise command's own Beam path
     },
     f"{K}.commands": {
-        f"{K}.core", f"{K}.model", "pipelines", "export", f"{K}.training", f"{K}.inference",
+        f"{K}.core", f"{K}.model", f"{K}.pipelines", f"{K}.export", f"{K}.training", f"{K}.inference",
         f"{K}.evaluation", f"{K}.benchmarks",
     },
     K: {f"{K}.core", f"{K}.inference", f"{K}.commands", "tflite_demo"},  # cli: tflite_demo.stopping
@@ -44,12 +48,21 @@ FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {"tflite_demo": {"tensorflow", "ker
 
 
 def _module_name(path: Path) -> str:
+    """The installed dotted name of a source file (pipelines/x.py is keras_denoiser.pipelines.x)."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = [K, *parts] if parts[0] in NESTED else parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _source_path(module: str) -> Path:
+    """Where an installed dotted name of ours lives in the repository (the inverse of _module_name)."""
+    parts = module.split(".")
+    parts = parts[1:] if len(parts) > 1 and parts[0] == K and parts[1] in NESTED else parts
+    return ROOT.joinpath(*parts)
+
+
 def _is_package(module: str) -> bool:
-    return (ROOT / module.replace(".", "/") / "__init__.py").exists()
+    return (_source_path(module) / "__init__.py").exists()
 
 
 def _imports(path: Path) -> set[str]:
@@ -69,7 +82,7 @@ def _imports(path: Path) -> set[str]:
             for alias in node.names:
                 submodule = f"{source}.{alias.name}"
                 is_ours = submodule.split(".")[0] in TOP_LEVELS
-                path_of = ROOT / submodule.replace(".", "/")
+                path_of = _source_path(submodule)
                 names.add(submodule if is_ours and (path_of.with_suffix(".py").exists() or path_of.is_dir()) else source)
     return names
 
@@ -81,7 +94,7 @@ def _package_of(module: str) -> str | None:
 
 
 def _our_modules() -> list[Path]:
-    return sorted(p for top in TOP_LEVELS for p in (ROOT / top).rglob("*.py") if "node_modules" not in p.parts)
+    return sorted(p for top in FOLDERS for p in (ROOT / top).rglob("*.py") if "node_modules" not in p.parts)
 
 
 def test_the_table_has_no_cycle_and_names_only_real_packages() -> None:
@@ -105,6 +118,7 @@ def test_module_imports_only_what_its_package_may(path: Path) -> None:
     assert own is not None, f"{path.relative_to(ROOT)} belongs to no package of ALLOWED"
     for name in sorted(_imports(path)):
         top = name.split(".")[0]
+        assert top not in NESTED, f"{path.relative_to(ROOT)} imports {name}: installed, it is {K}.{name}"
         assert top not in FORBIDDEN_THIRD_PARTY.get(own, set()), f"{path.relative_to(ROOT)} imports {name}"
         target = _package_of(name)
         if top in TOP_LEVELS and target != own:

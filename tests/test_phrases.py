@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from keras_denoiser.core.config import MixConfig, SplitConfig, TrainConfig
-from pipelines.corpora import read_corpus, split_items, unit_key
-from pipelines.dataset import build_waveform_datasets
-from pipelines.phrases import join_with_pauses, random_pauses
+from keras_denoiser.pipelines.corpora import read_corpus, split_items, unit_key
+from keras_denoiser.pipelines.dataset import build_waveform_datasets
+from keras_denoiser.pipelines.phrases import join_with_pauses, random_pauses
 
 RATE = 16000
 SPEAKERS = 6

@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from keras_denoiser.core.config import SignalConfig, SplitConfig
 from keras_denoiser.core.errors import UserError
-from pipelines import prepare
-from pipelines.prepare import default_cache_dir, prepare_corpus
+from keras_denoiser.pipelines import prepare
+from keras_denoiser.pipelines.prepare import default_cache_dir, prepare_corpus
 from tests.conftest import harmonic_speechlike
 
 SECONDS = (1.0, 2.0, 1.5, 3.0, 2.5, 1.0)

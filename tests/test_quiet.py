@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from export import mixture
+from keras_denoiser.export import mixture
 from tests.enhance_helpers import save_tiny_unet
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,10 +18,10 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from export import mixture
 from keras_denoiser.core import audio
 from keras_denoiser.core.errors import AudioFileError, UserError
 from keras_denoiser.core.metrics import si_sdr
+from keras_denoiser.export import mixture
 from keras_denoiser.inference import serve_client
 from keras_denoiser.inference.serve_local import LocalServing
 from tests.export_support import LOWEST_PARITY_BOUND_DB, RATE, tiny_export, trained_tiny_model

@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 from tensorflow.core.protobuf import saved_model_pb2
 
-from export import report
-from export.exporter import MODELS_CONFIG_FILE, STREAMING_DIR, TFLITE_DIR
-from export.saved_model import save_serving_model
+from keras_denoiser.export import report
+from keras_denoiser.export.exporter import MODELS_CONFIG_FILE, STREAMING_DIR, TFLITE_DIR
+from keras_denoiser.export.saved_model import save_serving_model
 from tests.enhance_helpers import tiny_unet
 
 SERVING = Path(__file__).resolve().parents[1] / "export" / "serving"

@@ -11,9 +11,9 @@ import tensorflow as tf
 from keras_denoiser.core.audio import trim_silence
 from keras_denoiser.core.config import SignalConfig, SplitConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
-from pipelines.corpora import held_out_units, read_corpus, split_items, unit_key
-from pipelines.dataset import build_datasets
-from pipelines.prepare import prepare_corpus
+from keras_denoiser.pipelines.corpora import held_out_units, read_corpus, split_items, unit_key
+from keras_denoiser.pipelines.dataset import build_datasets
+from keras_denoiser.pipelines.prepare import prepare_corpus
 from tests.conftest import harmonic_speechlike
 
 SPLIT = SplitConfig(seed=3, validation_fraction=0.3, test_fraction=0.3)

@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from export import mixture, parity, tflite
-from export.exporter import ExportRequest
-from export.streaming import StreamingTFLiteMasker, StreamingUNet, export_streaming
 from keras_denoiser.core import features
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.core.metrics import si_sdr, snr_db
+from keras_denoiser.export import mixture, parity, tflite
+from keras_denoiser.export.exporter import ExportRequest
+from keras_denoiser.export.streaming import StreamingTFLiteMasker, StreamingUNet, export_streaming
 from keras_denoiser.model import model_io
 from keras_denoiser.model.network import build_network
 from keras_denoiser.model.unet import FIRST_CONVOLUTION

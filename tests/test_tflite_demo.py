@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from export import mixture
-from export.streaming import export_streaming
 from keras_denoiser.core import features
 from keras_denoiser.core.config import SignalConfig
 from keras_denoiser.core.metrics import si_sdr
+from keras_denoiser.export import mixture
+from keras_denoiser.export.streaming import export_streaming
 from tests.enhance_helpers import tiny_unet
 from tflite_demo import live
 from tflite_demo.__main__ import resample

@@ -310,7 +310,7 @@ def test_mismatched_model_says_so_and_the_previous_model_stays(page, tmp_path) -
 
 def test_a_lookahead_model_from_disk_streams_as_the_python_app(page, tmp_path) -> None:
     """The page holds back the spectra a lookahead model's late masks belong to, as the Python app does."""
-    from export.streaming import export_streaming
+    from keras_denoiser.export.streaming import export_streaming
     from tests.enhance_helpers import tiny_unet
 
     model, cfg = tiny_unet("unet_causal", seed=3, lookahead_frames=2)
@@ -331,8 +331,8 @@ def test_a_lookahead_model_from_disk_streams_as_the_python_app(page, tmp_path) -
 @pytest.mark.parametrize("quantization", ["float32", "int8"])
 def test_a_compact_model_from_disk_streams_as_the_python_app(page, tmp_path, quantization: str) -> None:
     """unet_compact's states (a frame per encoder level, the GRU's hidden units) run on the page as in Python."""
-    from export import mixture
-    from export.streaming import export_streaming
+    from keras_denoiser.export import mixture
+    from keras_denoiser.export.streaming import export_streaming
     from tests.export_support import trained_tiny_model
 
     model, cfg = trained_tiny_model("unet_compact")

@@ -19,12 +19,12 @@ from typing import Sequence
 
 import numpy as np
 
-from export import mixture
-from export.streaming import export_streaming
 from keras_denoiser.core.audio import resample
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.peers import PEER_STREAMS, check_peer_names
+from keras_denoiser.export import mixture
+from keras_denoiser.export.streaming import export_streaming
 from keras_denoiser.model.network import build_network
 from tflite_demo.stream import HopStream, StreamingDenoiser, denoise_signal
 

@@ -25,9 +25,9 @@ from keras_denoiser.benchmarks.variants import bundled_variants
 from keras_denoiser.core.audio import read_mono
 from keras_denoiser.core.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.features import LOG_EPSILON
+from keras_denoiser.pipelines.corpora import AudioItem, Kind, read_corpus, split_items
+from keras_denoiser.pipelines.dataset import build_datasets
 from keras_denoiser.training.train import build_model
-from pipelines.corpora import AudioItem, Kind, read_corpus, split_items
-from pipelines.dataset import build_datasets
 
 PathLike = str | os.PathLike[str]
 WARMUP_BATCHES = 2

@@ -20,8 +20,8 @@ import tensorflow as tf
 from keras_denoiser.benchmarks.cost import network_cost
 from keras_denoiser.benchmarks.variants import Variant
 from keras_denoiser.core.config import TrainConfig
+from keras_denoiser.pipelines.dataset import build_datasets
 from keras_denoiser.training.train import build_model
-from pipelines.dataset import build_datasets
 
 PathLike = str | os.PathLike[str]
 WARMUP_STEPS = 2

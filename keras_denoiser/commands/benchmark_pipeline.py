@@ -20,7 +20,7 @@ from keras_denoiser.commands import corpus_flags, json_out
 from keras_denoiser.core import assets
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
-from pipelines.prepare import default_cache_dir
+from keras_denoiser.pipelines.prepare import default_cache_dir
 
 FLAGS = flags.FLAGS
 corpus_flags.define_corpus_flags()

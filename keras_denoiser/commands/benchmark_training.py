@@ -46,7 +46,7 @@ def main(argv: Sequence[str]) -> int:
         raise UserError("--batch_size and --steps must be at least 1")
     variants = [parse_variant(text) for text in FLAGS.variant] or bundled_variants()
     from keras_denoiser.benchmarks.training import benchmark_training, table_lines  # TensorFlow: after the checks
-    from pipelines.prepare import default_cache_dir
+    from keras_denoiser.pipelines.prepare import default_cache_dir
 
     cfg = TrainConfig(batch_size=FLAGS.batch_size, mix=MixConfig(crop_seconds=FLAGS.crop_seconds))
     speech_dirs = FLAGS.speech_dir or [str(assets.SAMPLE_DIR)]

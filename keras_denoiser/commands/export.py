@@ -19,12 +19,12 @@ from typing import Sequence
 import numpy as np
 from absl import flags, logging
 
-from export.choices import FORMATS, QUANTIZATIONS, SERVING_NAME
 from keras_denoiser.commands import attenuation_flag
 from keras_denoiser.core import audio, progress
 from keras_denoiser.core.assets import DEFAULT_MODEL, SAMPLE_DIR, SAMPLE_NOISE_DIR, SAMPLE_SPEAKERS_DIR
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.export.choices import FORMATS, QUANTIZATIONS, SERVING_NAME
 
 FLAGS = flags.FLAGS
 attenuation_flag.define_attenuation_flag()
@@ -55,9 +55,9 @@ flags.mark_flag_as_required("export_dir")
 
 
 def main(argv: Sequence[str]) -> int:
-    from export.exporter import ExportRequest, ParitySignals, check_request, export_model
-    from export.parity import ParityError
-    from export.report import format_table
+    from keras_denoiser.export.exporter import ExportRequest, ParitySignals, check_request, export_model
+    from keras_denoiser.export.parity import ParityError
+    from keras_denoiser.export.report import format_table
     from keras_denoiser.model import model_io
 
     logging.set_verbosity(logging.WARNING)  # keep TF's SavedModel chatter out of the report
@@ -104,7 +104,7 @@ def _sample_files() -> tuple[list[Path], list[Path]]:
 
 
 def _test_mixture(train_cfg: TrainConfig, seconds: float) -> tuple[np.ndarray, str]:
-    from export import mixture
+    from keras_denoiser.export import mixture
 
     rate = train_cfg.signal.sample_rate
     speech, noise = _sample_files()
@@ -122,7 +122,7 @@ def _calibration(
     batches: int,
     needed: bool,
 ) -> tuple[list[np.ndarray], str]:
-    from export import mixture
+    from keras_denoiser.export import mixture
 
     if not needed:
         return [], "not needed (no int8 model)"
@@ -137,8 +137,8 @@ def _calibration(
         # several speakers, so its validation split is not empty (the one-speaker wavs/ would warn so)
         speech_dirs, noise_dirs = [str(SAMPLE_SPEAKERS_DIR)], [str(SAMPLE_NOISE_DIR)]
         source += "the bundled sample corpus "
-    from pipelines.dataset import build_datasets
-    from pipelines.prepare import default_cache_dir
+    from keras_denoiser.pipelines.dataset import build_datasets
+    from keras_denoiser.pipelines.prepare import default_cache_dir
 
     _, validation = build_datasets(speech_dirs, noise_dirs, cache_dir or default_cache_dir(), train_cfg)
     log_mags = [batch[0].numpy() for batch in itertools.islice(validation, batches)]  # (log_mag, *loss targets)

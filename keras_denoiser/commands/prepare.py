@@ -21,7 +21,7 @@ from absl import flags, logging
 from keras_denoiser.commands import beam_flags, corpus_flags
 from keras_denoiser.core.config import SignalConfig, empty_split_advice
 from keras_denoiser.core.errors import UserError
-from pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
+from keras_denoiser.pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
 
 FLAGS = flags.FLAGS
 corpus_flags.define_corpus_flags()
@@ -44,7 +44,7 @@ def main(argv: Sequence[str]) -> int:
     signal = SignalConfig(sample_rate=FLAGS.sample_rate)
     split = corpus_flags.split_config()
     options = beam_flags.beam_options()
-    writer = beam_flags.beam_module("pipelines.beam_prepare").cache_writer(FLAGS.runner, options) if FLAGS.runner else None
+    writer = beam_flags.beam_module("keras_denoiser.pipelines.beam_prepare").cache_writer(FLAGS.runner, options) if FLAGS.runner else None
     for folder, kind in folders:
         prepared = prepare_corpus(folder, cache_dir, signal, split, kind, workers=FLAGS.workers, writer=writer)
         print("\n".join(summary_lines(prepared)))

@@ -33,8 +33,8 @@ from keras_denoiser.core.config import (
     empty_split_advice,
 )
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.pipelines.corpora import existing_corpus_folder
 from keras_denoiser.training import distribute
-from pipelines.corpora import existing_corpus_folder
 
 FLAGS = flags.FLAGS
 DEFAULT_TEACHER_WEIGHT = 0.5
@@ -244,11 +244,11 @@ def main(argv: Sequence[str]) -> int:
         existing_corpus_folder(folder)
     strategy, role = distribute.make_strategy(FLAGS.strategy)
 
+    from keras_denoiser.pipelines.dataset import build_datasets, preview_mixture
+    from keras_denoiser.pipelines.prepare import default_cache_dir, held_out_record, prepare_all
     from keras_denoiser.training import train as train_lib  # TensorFlow work starts after the strategy exists
     from keras_denoiser.training.callbacks import StopSignal, TrainingInterrupted
     from keras_denoiser.training.teacher import load_teacher, with_teacher_masks
-    from pipelines.dataset import build_datasets, preview_mixture
-    from pipelines.prepare import default_cache_dir, held_out_record, prepare_all
 
     model_dir = Path(FLAGS.model_dir)
     cache_dir = FLAGS.cache_dir or default_cache_dir()

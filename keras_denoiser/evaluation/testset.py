@@ -24,9 +24,9 @@ import tensorflow as tf
 from keras_denoiser.core import atomic, audio
 from keras_denoiser.core.config import MIXTURE_SPLITS, SplitConfig, empty_split_advice
 from keras_denoiser.core.errors import UserError
-from pipelines import phrases
-from pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items, unit_key
-from pipelines.mixing import mix_at_snr
+from keras_denoiser.pipelines import phrases
+from keras_denoiser.pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items, unit_key
+from keras_denoiser.pipelines.mixing import mix_at_snr
 
 MIX_GAIN_DB = -25.0
 CSV_NAME = "testset.csv"
