@@ -11,7 +11,7 @@ BEAM_STAMP := $(VENV)/.beam-installed
 
 .PHONY: demo test lint install peers beam clean
 
-$(STAMP): requirements.txt setup.cfg pyproject.toml
+$(STAMP): requirements.txt setup.cfg setup.py pyproject.toml
 	@.ci/check_system $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
