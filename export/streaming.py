@@ -17,7 +17,6 @@ Each .tflite gets a JSON sidecar with the signal parameters and the state tensor
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -38,23 +37,13 @@ from keras_denoiser.export.tflite import attenuation_limit_entry
 from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE
 from keras_denoiser.model.model_io import load_model
 from keras_denoiser.model.network import CausalStep
+from tflite_demo.sidecar import StateTensor, StreamSpec, output_delay
 
 QUANTIZATIONS = ("float32", "int8")
 FRAME_INPUT = "log_magnitude"
 MASK_OUTPUT = "mask"
-SIDECAR_FORMAT = "keras_denoiser.streaming/1"
 # Calibration: at most this many frames (with their states) are fed to the int8 converter.
 MAX_CALIBRATION_FRAMES = 2000
-
-
-@dataclasses.dataclass(frozen=True)
-class StateTensor:
-    """One causal convolution's memory (its last `shape[1]` input frames) as named TFLite tensors."""
-
-    input_name: str
-    output_name: str
-    shape: tuple[int, ...]
-    layer: str
 
 
 StepFn = Callable[..., Mapping[str, Any]]  # named inputs as keyword arguments -> named outputs
@@ -181,36 +170,30 @@ def _signature_name(tensor_name: str) -> str:
 
 
 def sidecar(streaming: StreamingUNet, quantization: str, representative: str, max_attenuation_db: float) -> dict:
-    """What an app needs to drive the model: signal parameters, tensor names and shapes."""
-    cfg, lookahead = streaming.signal_cfg, streaming.model_cfg.lookahead_frames
-    return {
-        "format": SIDECAR_FORMAT,
-        "model": streaming.model_cfg.name,
-        "depth": streaming.model_cfg.depth,
-        "base_filters": streaming.model_cfg.base_filters,
-        "kernel_size": streaming.model_cfg.kernel_size,
-        "context_layers": streaming.model_cfg.context_layers,
-        "band_context_layers": streaming.model_cfg.band_context_layers,  # no state: they see one frame
-        # The mask out with frame n is frame n - lookahead_frames's: keep that many spectra back.
-        "lookahead_frames": lookahead,
-        "quantization": quantization,
-        "representative": representative if quantization == "int8" else None,
-        "sample_rate": cfg.sample_rate,
-        "frame_length": cfg.frame_length,
-        "hop_length": cfg.hop_length,
-        "window": "hann_periodic",
-        "feature": "log(|rfft(window * frame)| + log_epsilon)",
-        "log_epsilon": features.LOG_EPSILON,
-        "output_delay_samples": cfg.frame_length - cfg.hop_length + lookahead * cfg.hop_length,
-        "latency_ms": 1000.0 * (cfg.frame_length + lookahead * cfg.hop_length) / cfg.sample_rate,
-        "max_attenuation_db": attenuation_limit_entry(max_attenuation_db),
-        "input": {"name": FRAME_INPUT, "shape": [1, 1, cfg.num_bins]},
-        "output": {"name": MASK_OUTPUT, "shape": [1, 1, cfg.num_bins]},
-        "states": [
-            {"input": s.input_name, "output": s.output_name, "shape": list(s.shape), "layer": s.layer}
-            for s in streaming.states
-        ],
-    }
+    """What an app needs to drive the model (`tflite_demo.sidecar.StreamSpec`), and what the network is."""
+    cfg, model = streaming.signal_cfg, streaming.model_cfg
+    spec = StreamSpec(
+        sample_rate=cfg.sample_rate,
+        frame_length=cfg.frame_length,
+        hop_length=cfg.hop_length,
+        log_epsilon=features.LOG_EPSILON,
+        output_delay_samples=output_delay(cfg.frame_length, cfg.hop_length, model.lookahead_frames),
+        input_name=FRAME_INPUT,
+        mask_name=MASK_OUTPUT,
+        states=tuple(streaming.states),
+        quantization=quantization,
+        max_attenuation_db=attenuation_limit_entry(max_attenuation_db),
+        lookahead_frames=model.lookahead_frames,
+    )
+    return spec.to_json(
+        model=model.name,
+        depth=model.depth,
+        base_filters=model.base_filters,
+        kernel_size=model.kernel_size,
+        context_layers=model.context_layers,
+        band_context_layers=model.band_context_layers,  # no state: they see one frame
+        representative=representative if quantization == "int8" else None,
+    )
 
 
 class StreamingTFLiteMasker:

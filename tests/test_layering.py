@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "tflite_demo": set(),
     f"{K}.model": {f"{K}.core"},
     f"{K}.pipelines": {f"{K}.core"},
-    f"{K}.export": {f"{K}.core", f"{K}.model"},
+    f"{K}.export": {f"{K}.core", f"{K}.model", "tflite_demo"},  # the runtime: sidecar schema, state loop
     f"{K}.training": {f"{K}.core", f"{K}.model"},
     f"{K}.inference": {f"{K}.core", f"{K}.model"},
     f"{K}.evaluation": {f"{K}.core", f"{K}.pipelines", "tflite_demo"},

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -22,79 +21,11 @@ from typing import Protocol
 import numpy as np
 
 from tflite_demo import quiet
+from tflite_demo.errors import DemoError
+from tflite_demo.sidecar import MAKE_STREAMING, StreamSpec, attenuation_limit
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT
 
-SIDECAR_FORMAT = "keras_denoiser.streaming/1"
 FROM_SIDECAR = "sidecar"  # max_attenuation_db's default: whatever the model's sidecar says
-
-
-# What every "not a streaming model" error says to do: the app runs only the frame-by-frame export.
-MAKE_STREAMING = (
-    "make one with `keras_denoiser export --model=CAUSAL.keras --export_dir=DIR --formats=streaming_tflite` "
-    "on a causal model (e.g. keras_denoiser/assets/models/unet_causal.keras) and pass DIR/streaming/*.tflite"
-)
-
-
-class DemoError(Exception):
-    """A problem the user can fix (bad file, missing device); printed as one line."""
-
-
-@dataclasses.dataclass(frozen=True)
-class StreamSpec:
-    """The sidecar: signal parameters and the model's tensor names."""
-
-    sample_rate: int
-    frame_length: int
-    hop_length: int
-    log_epsilon: float
-    output_delay_samples: int
-    input_name: str
-    mask_name: str
-    states: tuple[tuple[str, str, tuple[int, ...]], ...]  # (input name, output name, shape)
-    quantization: str
-    max_attenuation_db: float | None = None  # the default attenuation limit; None: plain mask
-    lookahead_frames: int = 0  # the mask out with frame n is frame n - lookahead_frames's
-
-    @classmethod
-    def load(cls, model_path: Path) -> "StreamSpec":
-        path = model_path.with_suffix(".json")
-        try:
-            meta = json.loads(path.read_text())
-            if meta.get("format") != SIDECAR_FORMAT:
-                raise ValueError(f"format is {meta.get('format')!r}, expected {SIDECAR_FORMAT!r}")
-            return cls(
-                sample_rate=int(meta["sample_rate"]),
-                frame_length=int(meta["frame_length"]),
-                hop_length=int(meta["hop_length"]),
-                log_epsilon=float(meta["log_epsilon"]),
-                output_delay_samples=int(meta["output_delay_samples"]),
-                input_name=meta["input"]["name"],
-                mask_name=meta["output"]["name"],
-                states=tuple((s["input"], s["output"], tuple(s["shape"])) for s in meta["states"]),
-                quantization=meta["quantization"],
-                max_attenuation_db=attenuation_limit(meta.get("max_attenuation_db")),
-                lookahead_frames=frame_count(meta.get("lookahead_frames", 0)),
-            )
-        except FileNotFoundError:
-            raise DemoError(f"{model_path}: missing its sidecar {path.name}; {MAKE_STREAMING}") from None
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise DemoError(f"{path}: not a streaming-model sidecar ({err}); {MAKE_STREAMING}") from None
-
-
-def attenuation_limit(value: object) -> float | None:
-    """A valid maximum attenuation in dB (a number >= 0, inf meaning none), or None for no limit."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"max_attenuation_db must be a number >= 0, not {value!r}")
-    return None if value == float("inf") else float(value)
-
-
-def frame_count(value: object) -> int:
-    """A whole number of frames (0 or more)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"lookahead_frames must be an integer >= 0, not {value!r}")
-    return value
 
 
 def mask_floor(max_attenuation_db: float | None) -> float:
@@ -143,7 +74,7 @@ class StreamingDenoiser:
         self.max_attenuation_db = attenuation_limit(limit)
         self.mask_floor = mask_floor(self.max_attenuation_db)
         inputs, outputs = signature_indices(interpreter, model_path)
-        expected = {self.spec.input_name, *(name for name, _, _ in self.spec.states)}
+        expected = {self.spec.input_name, *(s.input_name for s in self.spec.states)}
         if set(inputs) != expected:
             raise DemoError(f"{model_path}: inputs {sorted(inputs)} do not match its sidecar {sorted(expected)}")
         # Per hop: write the frame, invoke, copy each next state onto its input in place (the
@@ -154,8 +85,8 @@ class StreamingDenoiser:
         self._frame = interpreter.tensor(inputs[self.spec.input_name])
         self._mask_index = outputs[self.spec.mask_name]
         self._state_views = [
-            (interpreter.tensor(inputs[name]), interpreter.tensor(outputs[next_name]))
-            for name, next_name, _ in self.spec.states
+            (interpreter.tensor(inputs[s.input_name]), interpreter.tensor(outputs[s.output_name]))
+            for s in self.spec.states
         ]
         self.model_path = model_path
         self._stft = StreamingSTFT(self.spec.frame_length, self.spec.hop_length)
@@ -176,8 +107,7 @@ class StreamingDenoiser:
 
     @property
     def latency_ms(self) -> float:
-        """Algorithmic latency: a hop is buffered, then its output leaves `output_delay_samples` later."""
-        return 1000.0 * (self.output_delay_samples + self.hop_length) / self.sample_rate
+        return self.spec.latency_ms
 
     def reset(self) -> None:
         """Forget the past: zero STFT buffers, held spectra and model states."""

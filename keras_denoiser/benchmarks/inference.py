@@ -109,7 +109,7 @@ def benchmark_inference(
                     stream = StreamingDenoiser(paths[quantization], num_threads=NUM_THREADS)
                     size = os.path.getsize(paths[quantization])
                     timing = time_stream(f"{label} {quantization}", "LiteRT", stream, wave, rate, size)
-                    state_kb = sum(4 * np.prod(shape) for _, _, shape in stream.spec.states) / 1024.0
+                    state_kb = sum(4 * np.prod(s.shape) for s in stream.spec.states) / 1024.0
                     rows.append(dataclasses.replace(timing, state_kb=float(state_kb)))
     for name in peers:
         try:
