@@ -15,6 +15,7 @@ from typing import Callable, NamedTuple
 import tensorflow as tf
 
 from keras_denoiser.core.config import SignalConfig, check_attenuation_limit
+from tflite_demo import stream
 
 LOG_EPSILON = 1e-6
 
@@ -82,9 +83,10 @@ def mask_floor(max_attenuation_db: float) -> float:
     """The smallest mask value allowed by an attenuation limit: 10^(-dB/20); `inf` dB is no limit (0).
 
     A floor keeps some of the input everywhere, so a mask that is wrong on an unheard voice can
-    never remove it outright; 0 dB keeps everything and gives the input back.
+    never remove it outright; 0 dB keeps everything and gives the input back. The rule itself is
+    the app's (`tflite_demo.stream.mask_floor`), so the graph floors as the device does.
     """
-    return 10.0 ** (-check_attenuation_limit(max_attenuation_db) / 20.0)
+    return stream.mask_floor(check_attenuation_limit(max_attenuation_db))
 
 
 class Enhanced(NamedTuple):
