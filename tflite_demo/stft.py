@@ -26,6 +26,16 @@ def synthesis_window(window: np.ndarray, hop_length: int) -> np.ndarray:
     return window / denominator
 
 
+def stft(wave: np.ndarray, frame_length: int, hop_length: int, pad: int) -> np.ndarray:
+    """Complex spectra `[frames, frame_length // 2 + 1]` of a whole signal, as keras_denoiser's
+    `features.stft` computes them: `pad` zeros on both sides (plus enough to complete the last hop),
+    periodic Hann window, one-sided FFT."""
+    extra = (-(len(wave) + 2 * pad - frame_length)) % hop_length
+    padded = np.pad(wave, (pad, pad + extra))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, frame_length)[::hop_length]
+    return np.fft.rfft(frames * hann_window(frame_length), axis=-1)
+
+
 class StreamingSTFT:
     """One spectrum per hop of new samples; the first frame sees `frame_length - hop_length` zeros of past."""
 

@@ -23,11 +23,12 @@ import tensorflow as tf
 from keras_denoiser.benchmarks.training import train_steps_per_second
 from keras_denoiser.benchmarks.variants import bundled_variants
 from keras_denoiser.core.audio import read_mono
-from keras_denoiser.core.config import MixConfig, SignalConfig, TrainConfig
+from keras_denoiser.core.config import MixConfig, TrainConfig
 from keras_denoiser.core.features import LOG_EPSILON
 from keras_denoiser.pipelines.corpora import AudioItem, Kind, read_corpus, split_items
 from keras_denoiser.pipelines.dataset import build_datasets
 from keras_denoiser.training.train import build_model
+from tflite_demo.stft import stft
 
 PathLike = str | os.PathLike[str]
 WARMUP_BATCHES = 2
@@ -134,21 +135,13 @@ def _python_example(speech, noise, cfg: TrainConfig, length: int, rng: np.random
     mixture = clean + hiss
     gain = 10 ** (gain_db / 20) / max(np.sqrt(np.mean(mixture**2)), 1e-12)
     gain *= min(1.0, 0.99 / max(np.abs(mixture).max() * gain, 1e-12))
-    speech_spec, noise_spec = _numpy_stft(clean * gain, cfg.signal), _numpy_stft(hiss * gain, cfg.signal)
+    signal = cfg.signal
+    speech_spec = stft(clean * gain, signal.frame_length, signal.hop_length, signal.pad)
+    noise_spec = stft(hiss * gain, signal.frame_length, signal.hop_length, signal.pad)
     speech_power, noise_power = np.abs(speech_spec) ** 2, np.abs(noise_spec) ** 2
     irm = np.sqrt(np.divide(speech_power, speech_power + noise_power, out=np.zeros_like(speech_power),
                             where=speech_power + noise_power > 0))
     return np.log(np.abs(speech_spec + noise_spec) + LOG_EPSILON).astype(np.float32), irm.astype(np.float32)
-
-
-def _numpy_stft(wave: np.ndarray, cfg: SignalConfig) -> np.ndarray:
-    """numpy twin of `features.stft`: same padding, periodic Hann window, one-sided FFT."""
-    padded = len(wave) + 2 * cfg.pad
-    extra = (-(padded - cfg.frame_length)) % cfg.hop_length
-    wave = np.pad(wave, (cfg.pad, cfg.pad + extra))
-    frames = np.lib.stride_tricks.sliding_window_view(wave, cfg.frame_length)[:: cfg.hop_length]
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.frame_length) / cfg.frame_length)
-    return np.fft.rfft(frames * window, axis=-1)
 
 
 def _train_items(dirs: Iterable[PathLike], cfg: TrainConfig, kind: Kind) -> list[AudioItem]:
