@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import soundfile as sf
 from keras_denoiser.core.errors import AudioFileError, UserError
 from keras_denoiser.inference.denoise_files import denoise_all, denoise_file, plan_jobs
 from keras_denoiser.inference.enhance import KerasEnhancer
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
 
@@ -173,8 +173,7 @@ def _write_bad_and_odd_inputs(folder: Path) -> tuple[list[str], list[str]]:
 
 
 def _denoise(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "keras_denoiser", "denoise", f"--model={tmp_path / 'tiny.keras'}", *args]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    return cli_runner.run("denoise", f"--model={tmp_path / 'tiny.keras'}", *args, cwd=tmp_path)
 
 
 def test_cli_reports_each_bad_file_once_and_still_writes_the_good_ones(tmp_path: Path) -> None:
