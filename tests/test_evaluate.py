@@ -18,6 +18,7 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate, testset
 from keras_denoiser.model import model_io
 from keras_denoiser.pipelines.corpora import read_corpus, split_of
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 from tests.enhance_helpers import save_tiny_unet
 from tests.export_support import trained_tiny_model
@@ -142,9 +143,8 @@ def testset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _evaluate(root: Path, *flags: str) -> list[dict[str, str]]:
     """Run `keras_denoiser evaluate` on the test set in `root`; the per-file CSV rows."""
-    command = [sys.executable, "-m", "keras_denoiser", "evaluate", "--clean_dir=test/clean", "--noisy_dir=test/noisy",
-               "--csv_out=scores.csv", "--markdown_out=scores.md", *flags]
-    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
+    result = cli_runner.run("evaluate", "--clean_dir=test/clean", "--noisy_dir=test/noisy", "--csv_out=scores.csv",
+                            "--markdown_out=scores.md", *flags, cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
     with open(root / "scores.csv") as handle:
         return list(csv.DictReader(handle))
@@ -198,9 +198,9 @@ def test_evaluate_cli_scores_the_light_peers_above_the_noisy_input(testset_dir: 
         assert gain > LIGHT_PEER_MIN_GAIN_DB[name], (name, noisy_sdr, peer_sdr)
 
 
-def _make_testset_command(speech: Path, noise: Path, out: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "keras_denoiser", "make_testset", f"--speech_dir={speech}", f"--noise_dir={noise}",
-            f"--output_dir={out}", "--split=all", "--snrs=0,5", "--seed=2", *flags]
+def _make_testset_args(speech: Path, noise: Path, out: Path, *flags: str) -> list[str]:
+    return ["make_testset", f"--speech_dir={speech}", f"--noise_dir={noise}", f"--output_dir={out}", "--split=all",
+            "--snrs=0,5", "--seed=2", *flags]
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -209,26 +209,26 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_make_testset_cli_is_byte_identical_for_a_seed_and_refuses_a_used_folder(tmp_path: Path) -> None:
     speech, noise = _corpora(tmp_path)
-    runs = [subprocess.Popen(_make_testset_command(speech, noise, tmp_path / name, "--num_files=3"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
-    for run in runs:
-        _, stderr = run.communicate(timeout=300)
-        assert run.returncode == 0, stderr
+    # One run in a process of its own (its own hash seed), one in this process, at the same time.
+    command = [sys.executable, "-m", "keras_denoiser", *_make_testset_args(speech, noise, tmp_path / "a", "--num_files=3")]
+    other = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    here = cli_runner.run(*_make_testset_args(speech, noise, tmp_path / "b", "--num_files=3"))
+    _, stderr = other.communicate(timeout=300)
+    assert other.returncode == 0, stderr
+    assert here.returncode == 0, here.stderr
     first = _files(tmp_path / "a")
     assert sorted(first) == ["clean/0000.wav", "clean/0001.wav", "clean/0002.wav", "noisy/0000.wav", "noisy/0001.wav",
                              "noisy/0002.wav", "testset.csv"]
     assert first == _files(tmp_path / "b")
 
-    refused = subprocess.run(_make_testset_command(speech, noise, tmp_path / "a", "--num_files=2"),
-                             capture_output=True, text=True, timeout=300)
+    refused = cli_runner.run(*_make_testset_args(speech, noise, tmp_path / "a", "--num_files=2"))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert [line for line in refused.stderr.splitlines() if line.startswith("error:")] == [
         f"error: {tmp_path / 'a'}: already holds files; choose a new or empty --output_dir, or pass --overwrite"]
     assert _files(tmp_path / "a") == first
 
     (tmp_path / "a" / "notes.txt").write_text("mine")
-    replaced = subprocess.run(_make_testset_command(speech, noise, tmp_path / "a", "--num_files=2", "--overwrite"),
-                              capture_output=True, text=True, timeout=300)
+    replaced = cli_runner.run(*_make_testset_args(speech, noise, tmp_path / "a", "--num_files=2", "--overwrite"))
     assert replaced.returncode == 0, replaced.stderr
     second = _files(tmp_path / "a")
     assert sorted(second) == ["clean/0000.wav", "clean/0001.wav", "noisy/0000.wav", "noisy/0001.wav", "notes.txt",
@@ -259,8 +259,7 @@ def test_write_csv_replaces_the_file_whole_and_leaves_no_temporary(tmp_path: Pat
 
 
 def test_evaluate_refuses_non_positive_chunk_frames_in_one_line(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "keras_denoiser", "evaluate", "--chunk_frames=0", "--model=m.keras"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = cli_runner.run("evaluate", "--chunk_frames=0", "--model=m.keras", cwd=tmp_path)
     assert result.returncode == 2
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         "error: flag --chunk_frames=0: 0 is not a positive integer"]
@@ -301,9 +300,8 @@ def test_evaluate_runs_a_streaming_tflite_as_the_app_does(tmp_path: Path) -> Non
     model = ROOT / "tflite_demo" / "models" / "unet_causal_int8.tflite"
     scores = {}
     for limit in ("0", "inf"):
-        command = [sys.executable, "-m", "keras_denoiser", "evaluate", f"--model={model}", f"--max_attenuation_db={limit}",
-                   "--clean_dir=test/clean", "--noisy_dir=test/noisy", f"--csv_out=scores{limit}.csv"]
-        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        result = cli_runner.run("evaluate", f"--model={model}", f"--max_attenuation_db={limit}", "--clean_dir=test/clean",
+                                "--noisy_dir=test/noisy", f"--csv_out=scores{limit}.csv", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         with open(tmp_path / f"scores{limit}.csv") as handle:
             scores[limit] = {(r["system"], r["file"]): float(r["si_sdr_db"]) for r in csv.DictReader(handle)}
@@ -317,9 +315,8 @@ def test_evaluate_with_no_matched_files_is_one_line(tmp_path: Path) -> None:
     save_tiny_unet(tmp_path / "tiny.keras")
     for folder in ("clean", "noisy"):
         (tmp_path / folder).mkdir()
-    command = [sys.executable, "-m", "keras_denoiser", "evaluate", f"--model={tmp_path / 'tiny.keras'}",
-               f"--clean_dir={tmp_path / 'clean'}", f"--noisy_dir={tmp_path / 'noisy'}"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = cli_runner.run("evaluate", f"--model={tmp_path / 'tiny.keras'}", f"--clean_dir={tmp_path / 'clean'}",
+                            f"--noisy_dir={tmp_path / 'noisy'}")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: nothing to score: no clean/noisy pairs in {tmp_path / 'noisy'} and {tmp_path / 'clean'}")
@@ -332,9 +329,8 @@ def test_evaluate_warns_in_plain_lines_of_a_missing_or_shorter_partner(tmp_path:
     write_wav("clean/a.wav", speech)
     write_wav("noisy/a.wav", speech[:8000] + 0.05)
     write_wav("noisy/b.wav", speech)
-    command = [sys.executable, "-m", "keras_denoiser", "evaluate", f"--model={tmp_path / 'tiny.keras'}",
-               f"--clean_dir={tmp_path / 'clean'}", f"--noisy_dir={tmp_path / 'noisy'}"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = cli_runner.run("evaluate", f"--model={tmp_path / 'tiny.keras'}", f"--clean_dir={tmp_path / 'clean'}",
+                            f"--noisy_dir={tmp_path / 'noisy'}")
     assert result.returncode == 0, result.stderr[-2000:]
     warnings = [line for line in result.stderr.splitlines() if "clean reference" in line]
     assert warnings == [
