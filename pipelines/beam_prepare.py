@@ -6,8 +6,9 @@ cache as it always does; only the decoding is spread over Beam's workers. The pi
 job once, gathers the small outcome of each (job index, length, reason), assigns the decoded ones
 to shards in job order as the local prepare does, and writes each shard sorted by job index: the
 shards are the local prepare's, record for record. A worker holds one shard's records at a time.
+Corpus and cache may be on any filesystem Beam reads (`beam_storage.files_for`).
 
-    prepare_corpus(root, cache_dir, signal, split, "speech", writer=cache_writer("DirectRunner", []))
+    prepare_corpus(root, cache_dir, signal, split, "speech", writer=cache_writer("DirectRunner", []), files_for=files_for)
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from __future__ import annotations
 import functools
 import json
 import time
-from pathlib import Path
 from typing import Iterable, Sequence
 
 from keras_denoiser.core import beam_io
 from keras_denoiser.core.beam_io import beam
 from keras_denoiser.core.config import SignalConfig, SplitConfig
+from keras_denoiser.pipelines.beam_storage import files_for
 from keras_denoiser.pipelines.corpora import Corpus, Kind
 from keras_denoiser.pipelines.prepare import (
     SPLITS,
@@ -48,7 +49,7 @@ def cache_writer(runner: str, beam_options: Sequence[str]) -> CacheWriter:
 
 def _write_cache(
     corpus: Corpus,
-    folder: Path,
+    folder: str,
     signal_cfg: SignalConfig,
     split: SplitConfig,
     kind: Kind,
@@ -58,7 +59,7 @@ def _write_cache(
 ) -> None:
     start = time.monotonic()
     plan = plan_cache(corpus, signal_cfg, split, kind)
-    outcomes_path = str(folder / OUTCOMES)
+    outcomes_path = beam_io.join(folder, OUTCOMES)
 
     def build(pipeline: beam.Pipeline) -> None:
         decoded = (
@@ -74,19 +75,19 @@ def _write_cache(
             | "decoded" >> beam.Filter(lambda row: row[1] is not None)
             | "key by shard" >> beam.Map(lambda row, names: (names[row[0][0]], (row[0][0], row[1])), beam.pvalue.AsSingleton(shards))
             | "group" >> beam.GroupByKey()
-            | "write shard" >> beam.MapTuple(lambda name, records: _write_shard(name, records, str(folder)))
+            | "write shard" >> beam.MapTuple(lambda name, records: _write_shard(name, records, folder))
         )
         _ = outcomes | "report" >> beam.Map(lambda rows: beam_io.write_text(outcomes_path, json.dumps(rows)))
 
     beam_io.run(build, runner, beam_options)
     outcomes = sorted(tuple(row) for row in json.loads(beam_io.read_text(outcomes_path)))
-    Path(outcomes_path).unlink()
+    beam_io.delete([outcomes_path])
     _, tally = _assign(outcomes, plan, signal_cfg.sample_rate)
     failed = [skipped_item(plan.jobs[index][1], reason) for index, _, reason in outcomes if reason is not None]
     for name in (name for part in SPLITS for name in plan.shard_names[part]):
-        if not (folder / name).exists():  # every one of its files was skipped: an empty shard, as the local prepare leaves
-            _write_shard(name, [], str(folder))
-    write_manifest(folder, corpus, signal_cfg, split, kind, plan, tally, failed, start)
+        if not beam_io.exists(beam_io.join(folder, name)):  # every one of its files was skipped: an empty shard, as the local prepare leaves
+            _write_shard(name, [], folder)
+    write_manifest(files_for(folder), folder, corpus, signal_cfg, split, kind, plan, tally, failed, start)
 
 
 def _decode(indexed: tuple[int, DecodeJob]) -> tuple[Outcome, bytes | None]:

@@ -6,6 +6,7 @@ and the reason; nothing it meets stops the run.
 
     corpus = read_corpus("LJSpeech-1.1")      # LJ layout: metadata.csv + wavs/<id>.wav
     corpus = read_corpus("noise")              # any folder tree of wav/flac/ogg files
+    corpus = read_corpus("gs://bucket/noise", RemoteFiles())  # through Beam's filesystems (prepare --runner)
     train = split_items(corpus, "speech", SplitConfig())["train"]
 """
 
@@ -20,9 +21,9 @@ from typing import Literal
 import soundfile as sf
 from absl import logging
 
-from keras_denoiser.core.audio import find_audio_files
 from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.pipelines.storage import LOCAL, Files, folder_name, read_text
 
 LJ_METADATA = "metadata.csv"
 LJ_AUDIO_FOLDER = "wavs"
@@ -35,7 +36,7 @@ class AudioItem:
     """One usable audio file: `id` is the LJ row id, or the path relative to the folder root."""
 
     id: str
-    path: Path
+    path: str  # a local path, or an address such as gs://bucket/speech/a.wav (see `storage`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,27 +51,34 @@ class Skipped:
 class Corpus:
     """The usable items of one corpus folder and the entries skipped on the way."""
 
-    root: Path
+    root: str  # as given: item paths and skipped entries start with it
+    origin: str  # the same folder named from anywhere (absolute): what a cache key and manifest record
     items: tuple[AudioItem, ...]
     skipped: tuple[Skipped, ...]
 
+    @property
+    def name(self) -> str:
+        """The folder's own name, which unit keys start with."""
+        return folder_name(self.root)
 
-def read_corpus(root: str | os.PathLike[str]) -> Corpus:
+
+def read_corpus(root: str | os.PathLike[str], files: Files = LOCAL) -> Corpus:
     """LJ Speech layout when `root/metadata.csv` exists, otherwise any folder tree of audio files."""
-    root = existing_corpus_folder(root)
-    if (root / LJ_METADATA).is_file():
-        return read_ljspeech(root)
-    return read_audio_folder(root)
+    folder = corpus_folder(root, files)
+    if files.stat(files.join(folder, LJ_METADATA)) is not None:
+        return read_ljspeech(folder, files)
+    return read_audio_folder(folder, files)
 
 
-def read_ljspeech(root: str | os.PathLike[str]) -> Corpus:
+def read_ljspeech(root: str | os.PathLike[str], files: Files = LOCAL) -> Corpus:
     """Rows `id|text[|normalized]` of `root/metadata.csv`, audio in `root/wavs/<id>.wav`."""
-    root = existing_corpus_folder(root)
-    metadata = root / LJ_METADATA
+    root = corpus_folder(root, files)
+    metadata = files.join(root, LJ_METADATA)
     try:
-        lines = metadata.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_text(files, metadata).splitlines()
     except OSError as err:
-        raise UserError(f"{metadata}: cannot read ({err.strerror})") from None
+        raise UserError(f"{metadata}: cannot read ({err.strerror or err})") from None
+    audio_folder = files.join(root, LJ_AUDIO_FOLDER)
     items: list[AudioItem] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
@@ -85,27 +93,27 @@ def read_ljspeech(root: str | os.PathLike[str]) -> Corpus:
             problem = Skipped(where, f"duplicate id {item_id!r}")
         else:
             seen.add(item_id)
-            path = root / LJ_AUDIO_FOLDER / f"{item_id}.wav"
-            problem = _escape_problem(path, root / LJ_AUDIO_FOLDER, where) or _audio_problem(path)
+            path = files.join(audio_folder, f"{item_id}.wav")
+            problem = _escape_problem(path, audio_folder, where, files) or _audio_problem(path, files)
             if problem is None:
                 items.append(AudioItem(item_id, path))
         if problem is not None:
             skipped.append(problem)
-    return _finish(root, items, skipped)
+    return _finish(root, items, skipped, files)
 
 
-def read_audio_folder(root: str | os.PathLike[str]) -> Corpus:
+def read_audio_folder(root: str | os.PathLike[str], files: Files = LOCAL) -> Corpus:
     """Every audio file (by extension) below `root`; ids are paths relative to `root`."""
-    root = existing_corpus_folder(root)
+    root = corpus_folder(root, files)
     items: list[AudioItem] = []
     skipped: list[Skipped] = []
-    for path in find_audio_files(root):
-        problem = _escape_problem(path, root, str(path)) or _audio_problem(path)
+    for path, item_id in files.audio_files(root):
+        problem = _escape_problem(path, root, path, files) or _audio_problem(path, files)
         if problem is None:
-            items.append(AudioItem(path.relative_to(root).as_posix(), path))
+            items.append(AudioItem(item_id, path))
         else:
             skipped.append(problem)
-    return _finish(root, items, skipped)
+    return _finish(root, items, skipped, files)
 
 
 def unit_key(corpus: Corpus, item: AudioItem, kind: Kind, split: SplitConfig) -> str:
@@ -119,9 +127,9 @@ def unit_key(corpus: Corpus, item: AudioItem, kind: Kind, split: SplitConfig) ->
     if kind == "speech" and split.speech_unit == "speaker":
         folder = PurePosixPath(item.id).parent
         if folder == PurePosixPath("."):
-            return corpus.root.name
-        return "/".join([corpus.root.name, *(part.split("@", 1)[0] for part in folder.parts)])
-    return f"{corpus.root.name}/{item.id}"
+            return corpus.name
+        return "/".join([corpus.name, *(part.split("@", 1)[0] for part in folder.parts)])
+    return f"{corpus.name}/{item.id}"
 
 
 def split_of(key: str, split: SplitConfig) -> str:
@@ -154,40 +162,48 @@ def held_out_units(corpus: Corpus, kind: Kind, split: SplitConfig) -> dict[str, 
 
 def existing_corpus_folder(root: str | os.PathLike[str]) -> Path:
     """`root` as a Path; UserError when it is not a folder (checked before any long work too)."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise UserError(f"{root}: no such corpus folder")
-    return root
+    return Path(corpus_folder(root, LOCAL))
 
 
-def _escape_problem(path: Path, root: Path, where: str) -> Skipped | None:
+def corpus_folder(root: str | os.PathLike[str], files: Files) -> str:
+    """`root` as corpus paths are built from it; UserError when it is not a folder on `files`."""
+    folder = files.folder(os.fspath(root))
+    if folder is None:
+        where = " on this machine (give --runner to read it through Apache Beam)" if "://" in os.fspath(root) else ""
+        raise UserError(f"{os.fspath(root)}: no such corpus folder{where}")
+    return folder
+
+
+def _escape_problem(path: str, root: str, where: str, files: Files) -> Skipped | None:
     """A Skipped entry when `path` (after resolving `..` and symlinks) lies outside `root`."""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
+    if not files.inside(path, root):
         return Skipped(where, f"escapes the corpus folder ({path})")
     return None
 
 
-def _audio_problem(path: Path) -> Skipped | None:
+def _audio_problem(path: str, files: Files) -> Skipped | None:
     """A Skipped entry when `path` is missing, empty or has no readable audio header with samples."""
-    if not path.is_file():
-        return Skipped(str(path), "no such file")
-    if path.stat().st_size == 0:
-        return Skipped(str(path), "empty file")
+    stat = files.stat(path)
+    if stat is None:
+        return Skipped(path, "no such file")
+    if stat[0] == 0:
+        return Skipped(path, "empty file")
     try:
-        info = sf.info(str(path))
+        with files.open(path) as src:  # the header only: a remote file is not fetched whole
+            info = sf.info(src)
+    except OSError as err:
+        return Skipped(path, f"not readable ({err.strerror or err})")
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         reason = getattr(err, "error_string", None) or str(err).strip() or type(err).__name__
-        return Skipped(str(path), f"not readable audio ({reason})")
+        return Skipped(path, f"not readable audio ({reason})")
     if info.frames <= 0:
-        return Skipped(str(path), "no samples")
+        return Skipped(path, "no samples")
     return None
 
 
-def _finish(root: Path, items: list[AudioItem], skipped: list[Skipped]) -> Corpus:
+def _finish(root: str, items: list[AudioItem], skipped: list[Skipped], files: Files) -> Corpus:
     for entry in skipped:
         logging.warning("skipped %s: %s", entry.path, entry.reason)
     if not items:
         raise UserError(f"{root}: no usable audio files ({len(skipped)} skipped)")
-    return Corpus(root, tuple(items), tuple(skipped))
+    return Corpus(root, files.absolute(root), tuple(items), tuple(skipped))

@@ -5,7 +5,9 @@ and modification times), the sample rate, the kind (speech or noise) and the spl
 prepares a new cache and an unchanged corpus reuses the old one. Only the `train` and `validation`
 splits are written: the `test` speakers and noise files never enter a cache that training reads.
 Speech is trimmed of leading and trailing silence (`audio.trim_silence`). A cache is built in a hidden temporary folder and
-renamed into place when complete: a killed prepare never leaves a cache that looks valid.
+renamed into place when complete: a killed prepare never leaves a cache that looks valid. Corpus and
+cache are on this machine, or (with a Beam writer, `prepare --runner`) on any filesystem Beam reads:
+`storage.Files` is what they need of a filesystem.
 
     prepared = prepare_corpus("LJSpeech-1.1", default_cache_dir(), SignalConfig(), SplitConfig(), "speech")
     prepared.train_shards, prepared.manifest_path
@@ -23,9 +25,7 @@ import logging as py_logging
 import math
 import multiprocessing
 import os
-import shutil
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -38,13 +38,13 @@ from keras_denoiser.core.audio import read_mono, trim_silence
 from keras_denoiser.core.config import SignalConfig, SplitConfig
 from keras_denoiser.core.errors import AudioFileError, UserError
 from keras_denoiser.pipelines.corpora import AudioItem, Corpus, Kind, Skipped, held_out_units, read_corpus, split_items
+from keras_denoiser.pipelines.storage import Files, FilesFor, local_files, read_text
 
 CACHE_FORMAT = 2
 MANIFEST = "manifest.json"
 ITEMS_PER_SHARD = 64
 MAX_SHARDS = 16
-TMP_PREFIX = ".tmp-"
-_ANNOUNCED: set[Path] = set()  # caches whose reuse was said already in this process
+_ANNOUNCED: set[str] = set()  # caches whose reuse was said already in this process
 SPLITS = ("train", "validation")  # the splits a cache holds; `test` is never written
 
 DecodeJob = tuple[str, str, int, bool]  # item id, path, model rate, trim silence
@@ -54,10 +54,11 @@ DecodeJob = tuple[str, str, int, bool]  # item id, path, model rate, trim silenc
 class PreparedCorpus:
     """A complete cache of one corpus: its shards per split and the totals from its manifest."""
 
-    root: Path
-    manifest_path: Path
-    train_shards: tuple[Path, ...]
-    validation_shards: tuple[Path, ...]
+    root: str
+    cache_path: str  # the folder holding the shards and the manifest
+    manifest_path: str
+    train_shards: tuple[str, ...]
+    validation_shards: tuple[str, ...]
     num_train: int
     num_validation: int
     train_seconds: float
@@ -66,11 +67,6 @@ class PreparedCorpus:
     held_out: dict[str, list[str]]  # validation/test -> speaker (or file) keys
     skipped: tuple[Skipped, ...]
     reused: bool
-
-    @property
-    def cache_path(self) -> Path:
-        """The folder holding the shards and the manifest."""
-        return self.manifest_path.parent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +97,7 @@ class Tally:
 
 
 # Writes the shards and the manifest of `corpus` into a new, empty folder: `write_cache` here, or Beam's.
-CacheWriter = Callable[[Corpus, Path, SignalConfig, SplitConfig, Kind], None]
+CacheWriter = Callable[[Corpus, str, SignalConfig, SplitConfig, Kind], None]
 
 
 def default_cache_dir() -> Path:
@@ -119,37 +115,39 @@ def prepare_corpus(
     workers: int | None = None,
     progress: bool = True,
     writer: CacheWriter | None = None,
+    files_for: FilesFor = local_files,
 ) -> PreparedCorpus:
     """Reuse the valid cache of `root`, or decode every train and validation item once into a new one.
 
     `workers` decoding processes (default: up to 2; 1 decodes in this process). `writer` replaces
-    this process's decoding (a Beam pipeline); the key, reuse and atomic publish stay the same.
+    this process's decoding (a Beam pipeline), and `files_for` gives the filesystem of the corpus and
+    of the cache (Beam's, for `gs://` paths); the key, reuse and publish stay the same.
     """
-    corpus = read_corpus(root)
-    cache_dir = Path(cache_dir).expanduser()
-    final = cache_dir / f"{_safe_name(corpus.root)}-{cache_key(corpus, signal_cfg, split, kind)}"
-    existing = _load_valid(final, reused=True)
+    corpus = read_corpus(root, files_for(os.fspath(root)))
+    cache_dir = os.path.expanduser(os.fspath(cache_dir))
+    cache = files_for(cache_dir)
+    key = cache_key(corpus, signal_cfg, split, kind, files_for(corpus.root))
+    final = cache.join(cache_dir, f"{_safe_name(corpus.name)}-{key}")
+    existing = _load_valid(final, cache, reused=True)
     if existing is not None:
         if final not in _ANNOUNCED:  # train reuses each cache for its train, validation and preview sets
             _ANNOUNCED.add(final)
             logging.info("reusing prepared cache %s", final)
         return existing
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(cache_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=cache_dir))
+    tmp = cache.new_folder(cache_dir)
     try:
         if writer is None:
             _write_cache(corpus, tmp, signal_cfg, split, kind, workers, progress)
         else:
             writer(corpus, tmp, signal_cfg, split, kind)
         try:
-            os.rename(tmp, final)
+            cache.publish(tmp, final, last=MANIFEST)
         except OSError:  # another process completed the same cache first
-            if _load_valid(final, reused=True) is None:
+            if _load_valid(final, cache, reused=True) is None:
                 raise UserError(f"{final}: exists but is not a complete cache; delete it and prepare again") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    prepared = _load_valid(final, reused=False)
+        cache.remove(tmp)
+    prepared = _load_valid(final, cache, reused=False)
     if prepared is None:
         raise UserError(f"{final}: prepared cache is incomplete")
     return prepared
@@ -172,16 +170,18 @@ def held_out_record(prepared: Sequence[PreparedCorpus]) -> dict[str, list[str]]:
     return {name: sorted(key for corpus in prepared for key in corpus.held_out[name]) for name in ("validation", "test")}
 
 
-def cache_key(corpus: Corpus, signal_cfg: SignalConfig, split: SplitConfig, kind: Kind) -> str:
+def cache_key(corpus: Corpus, signal_cfg: SignalConfig, split: SplitConfig, kind: Kind, files: Files) -> str:
     """Hex key over the corpus path, file list with sizes and mtimes, the audio parameters and the split."""
-    files = []
+    listing = []
     for item in corpus.items:
-        stat = item.path.stat()
-        files.append([item.id, stat.st_size, stat.st_mtime_ns])
+        stat = files.stat(item.path)
+        if stat is None:
+            raise UserError(f"{item.path}: no such file (removed while the corpus was read)")
+        listing.append([item.id, *stat])
     description = {
         "format": CACHE_FORMAT,
-        "root": str(corpus.root.resolve()),
-        "files": files,
+        "root": corpus.origin,
+        "files": listing,
         "skipped": sorted(entry.path for entry in corpus.skipped),
         "sample_rate": signal_cfg.sample_rate,
         "kind": kind,
@@ -204,8 +204,8 @@ def summary_lines(prepared: PreparedCorpus) -> list[str]:
     return lines
 
 
-def _safe_name(root: Path) -> str:
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in root.resolve().name)
+def _safe_name(name: str) -> str:
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
     return name or "corpus"
 
 
@@ -267,7 +267,7 @@ def plain_warnings() -> None:
 
 def _write_cache(
     corpus: Corpus,
-    folder: Path,
+    folder: str,
     signal_cfg: SignalConfig,
     split: SplitConfig,
     kind: Kind,
@@ -279,13 +279,13 @@ def _write_cache(
     start = time.monotonic()
     by_id: dict[str, AudioItem] = {item.id: item for item in corpus.items}
     plan = plan_cache(corpus, signal_cfg, split, kind)
-    writers = {name: [tf.io.TFRecordWriter(str(folder / n)) for n in names] for name, names in plan.shard_names.items()}
+    writers = {name: [tf.io.TFRecordWriter(os.path.join(folder, n)) for n in names] for name, names in plan.shard_names.items()}
     tally = Tally(signal_cfg.sample_rate)
     failed: list[Skipped] = []
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     try:
         decoded = _decoded(plan.jobs, workers)
-        bar = tqdm(decoded, total=len(plan.jobs), desc=f"prepare {corpus.root.name}", unit="file", disable=None if progress else True)  # a bar on a terminal only
+        bar = tqdm(decoded, total=len(plan.jobs), desc=f"prepare {corpus.name}", unit="file", disable=None if progress else True)  # a bar on a terminal only
         for item_id, samples in bar:
             if isinstance(samples, str):
                 failed.append(skipped_item(by_id[item_id].path, samples))
@@ -297,11 +297,12 @@ def _write_cache(
         for split_writers in writers.values():
             for writer in split_writers:
                 writer.close()
-    write_manifest(folder, corpus, signal_cfg, split, kind, plan, tally, failed, start)
+    write_manifest(local_files(folder), folder, corpus, signal_cfg, split, kind, plan, tally, failed, start)
 
 
 def write_manifest(
-    folder: Path,
+    files: Files,
+    folder: str,
     corpus: Corpus,
     signal_cfg: SignalConfig,
     split: SplitConfig,
@@ -315,7 +316,7 @@ def write_manifest(
     skipped = [*corpus.skipped, *failed]
     manifest = {
         "format": CACHE_FORMAT,
-        "corpus": str(corpus.root.resolve()),
+        "corpus": corpus.origin,
         "sample_rate": signal_cfg.sample_rate,
         "kind": kind,
         "split": dataclasses.asdict(split),
@@ -326,7 +327,7 @@ def write_manifest(
         "skipped": [dataclasses.asdict(entry) for entry in skipped],
         "prepare_seconds": round(time.monotonic() - start, 3),
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    files.write_text(files.join(folder, MANIFEST), json.dumps(manifest, indent=2) + "\n")
 
 
 def _shard_names(split: str, num_items: int) -> list[str]:
@@ -347,16 +348,17 @@ def encode_example(item_id: str, samples: np.ndarray) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
-def _load_valid(folder: Path, reused: bool) -> PreparedCorpus | None:
+def _load_valid(folder: str, files: Files, reused: bool) -> PreparedCorpus | None:
     """The PreparedCorpus of a complete cache folder, or None when it is missing or incomplete."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-        shards = {split: tuple(folder / name for name in manifest["shards"][split]) for split in SPLITS}
-        if not all(path.is_file() for paths in shards.values() for path in paths):
+        manifest = json.loads(read_text(files, files.join(folder, MANIFEST)))
+        shards = {split: tuple(files.join(folder, name) for name in manifest["shards"][split]) for split in SPLITS}
+        if not all(files.stat(path) is not None for paths in shards.values() for path in paths):
             return None
         return PreparedCorpus(
-            root=Path(manifest["corpus"]),
-            manifest_path=folder / MANIFEST,
+            root=manifest["corpus"],
+            cache_path=folder,
+            manifest_path=files.join(folder, MANIFEST),
             train_shards=shards["train"],
             validation_shards=shards["validation"],
             num_train=manifest["counts"]["train"],
@@ -370,22 +372,3 @@ def _load_valid(folder: Path, reused: bool) -> PreparedCorpus | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _remove_stale_temporaries(cache_dir: Path) -> None:
-    """Delete temporary folders left by prepares that were killed (their process is gone)."""
-    for tmp in cache_dir.glob(f"{TMP_PREFIX}*"):
-        pid = tmp.name[len(TMP_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-

@@ -1,7 +1,9 @@
 """`prepare --runner` and `denoise --runner` on Beam's DirectRunner, 2 workers in multi-processing mode,
 against the local commands on one generated corpus: the same cache record for record, the same
-outputs, a truncated file as a manifest row, a killed run resumed. Every run is the real CLI in a
-subprocess; Beam's worker start-up is slow, so the runs are shared module-wide."""
+outputs, a truncated file as a manifest row, a killed run resumed. `prepare --runner` also reads the
+corpus from and writes the cache to an object store (`mem://`, `tests/memory_filesystem.py`, standing
+in for `gs://`). Every run is the real CLI in a subprocess; Beam's worker start-up is slow, so the
+runs are shared module-wide."""
 
 from __future__ import annotations
 
@@ -46,6 +48,16 @@ sys.exit(code)
 """
 
 
+# The same, with the corpus copied to an in-memory object store first and the store's cache copied back
+# to `mem_store/` after. The store lives in this one process, so the DirectRunner runs in its in-memory mode.
+RUN_CLI_ON_MEMORY = """
+import sys
+from pathlib import Path
+from tests import memory_filesystem
+memory_filesystem.upload(Path("speech"), "mem://corpus/speech")
+""" + RUN_CLI.replace("sys.exit(code)", 'memory_filesystem.download("mem://store", Path("mem_store"))\nsys.exit(code)')
+
+
 def _cli(root: Path, *args: str, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
     command = [sys.executable, "-c", RUN_CLI, *args]
     if popen:
@@ -86,6 +98,49 @@ def caches(root: Path) -> tuple[Path, Path]:
     assert beam.returncode == 0, beam.stderr
     assert f"skipped speech/{TRUNCATED}: truncated" in beam.stdout
     return _cache(root, "cache"), _cache(root, "beam_cache")
+
+
+def test_beam_prepare_reads_and_writes_an_object_store_as_the_local_prepare_does(root: Path, caches) -> None:
+    args = ["prepare", "--speech_dir=mem://corpus/speech", *SPLIT, "--cache_dir=mem://store/cache", "--runner=DirectRunner"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-c", RUN_CLI_ON_MEMORY, *args], cwd=root, capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr
+    assert f"skipped mem://corpus/speech/{TRUNCATED}: truncated" in run.stdout
+    assert not list(root.glob("mem*:*"))  # nothing written to the local disk under the address's name
+    (remote,) = (root / "mem_store" / "cache").iterdir()
+    local = caches[0]
+    manifests = [json.loads((folder / "manifest.json").read_text()) for folder in (local, remote)]
+    assert manifests[1]["corpus"] == "mem://corpus/speech"
+    assert [entry["path"] for entry in manifests[1]["skipped"]] == [f"mem://corpus/speech/{TRUNCATED}"]
+    for manifest in manifests:
+        for entry in manifest["skipped"]:
+            entry["path"] = entry["path"].rsplit("speech/", 1)[1]
+        for field in ("corpus", "prepare_seconds"):
+            manifest.pop(field)
+    assert manifests[0] == manifests[1]  # held-out lists, counts, seconds, shard names, skipped files with reasons
+    names = sorted(path.name for path in local.iterdir())
+    assert sorted(path.name for path in remote.iterdir()) == names  # no temporary objects left
+    for name in names:
+        if name.endswith(".tfrecord"):
+            assert (remote / name).read_bytes() == (local / name).read_bytes(), name
+
+
+def test_an_object_store_listing_has_the_local_order_and_a_folder_is_a_prefix(tmp_path: Path) -> None:
+    from keras_denoiser.pipelines.beam_storage import REMOTE
+    from keras_denoiser.pipelines.storage import LOCAL
+    from tests import memory_filesystem
+
+    for name in ("a.wav", "s1/x.wav", "s1-2/y.flac", "s1/sub/z.WAV", "s10/w.wav", "notes.txt", "s1.wav"):
+        (tmp_path / "c" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "c" / name).write_bytes(b"RIFF")
+    memory_filesystem.upload(tmp_path / "c", "mem://listing/c")
+    local_ids = [item_id for _, item_id in LOCAL.audio_files(str(tmp_path / "c"))]
+    assert local_ids == ["a.wav", "s1/sub/z.WAV", "s1/x.wav", "s1-2/y.flac", "s1.wav", "s10/w.wav"]  # not plain string order
+    assert REMOTE.audio_files("mem://listing/c/") == [(f"mem://listing/c/{item_id}", item_id) for item_id in local_ids]
+    assert REMOTE.folder("mem://listing/c/") == "mem://listing/c" and REMOTE.folder("mem://listing/s1") is None
+    assert REMOTE.stat("mem://listing/c/a.wav")[0] == 4 and REMOTE.stat("mem://listing/c/b.wav") is None
+    assert REMOTE.inside("mem://listing/c/s1/../a.wav", "mem://listing/c")
+    assert not REMOTE.inside("mem://listing/c/../d/a.wav", "mem://listing/c")
 
 
 def test_beam_prepare_writes_the_local_cache_shard_for_shard(caches) -> None:

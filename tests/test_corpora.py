@@ -46,7 +46,7 @@ def test_ljspeech_reader_keeps_good_rows_and_skips_bad_ones_with_reasons(tmp_pat
     root = _lj_fixture(tmp_path, write_wav)
     corpus = read_ljspeech(root)
     assert [item.id for item in corpus.items] == ["LJ001-0001", "LJ001-0002"]
-    assert corpus.items[1].path == root / "wavs" / "LJ001-0002.wav"
+    assert corpus.items[1].path == str(root / "wavs" / "LJ001-0002.wav")
     reasons = {Path(s.path).name.split(":")[0]: s.reason for s in corpus.skipped}
     assert len(corpus.skipped) == 7
     escapes = [s for s in corpus.skipped if "escapes the corpus folder" in s.reason]

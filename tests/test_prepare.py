@@ -38,7 +38,7 @@ def _decoded_seconds(shards) -> list[float]:
 
 def test_prepare_writes_shards_and_a_manifest_with_counts_and_durations(corpus, tmp_path) -> None:
     prepared = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
-    manifest = json.loads(prepared.manifest_path.read_text())
+    manifest = json.loads(Path(prepared.manifest_path).read_text())
     assert prepared.num_train + prepared.num_validation == len(SECONDS) == manifest["counts"]["train"] + manifest["counts"]["validation"]
     assert prepared.num_validation >= 1 and prepared.num_train >= 1
     assert manifest["counts"]["skipped"] == 1 and manifest["skipped"][0]["path"].endswith("broken.wav")
@@ -53,7 +53,7 @@ def test_prepare_writes_shards_and_a_manifest_with_counts_and_durations(corpus, 
 
 def test_second_prepare_reuses_the_cache_without_decoding(corpus, tmp_path, monkeypatch) -> None:
     first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
-    mtime = first.manifest_path.stat().st_mtime_ns
+    mtime = Path(first.manifest_path).stat().st_mtime_ns
 
     def no_decoding(job):
         raise AssertionError(f"decoded {job[1]} again")
@@ -62,7 +62,7 @@ def test_second_prepare_reuses_the_cache_without_decoding(corpus, tmp_path, monk
     second = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     assert second.reused and not first.reused
     assert second.manifest_path == first.manifest_path
-    assert second.manifest_path.stat().st_mtime_ns == mtime
+    assert Path(second.manifest_path).stat().st_mtime_ns == mtime
     assert second.train_shards == first.train_shards
 
 
@@ -100,7 +100,7 @@ def test_decoding_in_worker_processes_gives_the_same_cache(corpus, tmp_path) -> 
     one = prepare_corpus(corpus, tmp_path / "a", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
     two = prepare_corpus(corpus, tmp_path / "b", SignalConfig(), SPLIT, "noise", workers=2, progress=False)
     for a, b in zip(one.train_shards + one.validation_shards, two.train_shards + two.validation_shards):
-        assert a.read_bytes() == b.read_bytes()
+        assert Path(a).read_bytes() == Path(b).read_bytes()
 
 
 def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path) -> None:
@@ -124,7 +124,7 @@ def test_prepare_command_prints_a_summary_and_reports_a_missing_folder_in_one_li
 
 def test_a_broken_cache_folder_in_the_way_is_reported_in_one_line(corpus, tmp_path) -> None:
     first = prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
-    first.manifest_path.write_text("{ truncated")
+    Path(first.manifest_path).write_text("{ truncated")
     with pytest.raises(UserError, match="not a complete cache; delete it"):
         prepare_corpus(corpus, tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
 
@@ -134,7 +134,7 @@ def test_a_truncated_file_is_skipped_with_its_reason_not_trained_on(tmp_path: Pa
     whole = write_wav("speech/whole.wav", harmonic_speechlike(2.0, 16000, seed=3), 16000).read_bytes()
     (tmp_path / "speech" / "cut.wav").write_bytes(whole[: len(whole) // 2])
     prepared = prepare_corpus(tmp_path / "speech", tmp_path / "cache", SignalConfig(), SPLIT, "noise", workers=1, progress=False)
-    manifest = json.loads(prepared.manifest_path.read_text())
+    manifest = json.loads(Path(prepared.manifest_path).read_text())
     assert [Path(entry["path"]).name for entry in manifest["skipped"]] == ["cut.wav"]
     assert manifest["skipped"][0]["reason"].startswith("truncated: header declares")
     assert prepared.num_train + prepared.num_validation == 1

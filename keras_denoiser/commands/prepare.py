@@ -6,7 +6,8 @@ r"""Decode and resample speech and noise corpora once into the TFRecord cache th
 Training prepares on demand too; running this first shows what was skipped and why before a long run.
 A cache is reused while the corpus files, the sample rate and the split flags are unchanged; the
 summary names the speakers (or files) held out for validation and test, which are not cached.
-With --runner the decoding runs on Apache Beam and writes the same cache (docs/scale_out.md):
+With --runner the decoding runs on Apache Beam and writes the same cache (docs/scale_out.md), and
+the corpus and cache folders may be on any filesystem Beam reads (gs://, s3://, local):
 
     keras_denoiser prepare --speech_dir=speech --runner=DirectRunner \
         --beam_options='--direct_num_workers=2 --direct_running_mode=multi_processing'
@@ -22,6 +23,7 @@ from keras_denoiser.commands import beam_flags, corpus_flags
 from keras_denoiser.core.config import SignalConfig, empty_split_advice
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
+from keras_denoiser.pipelines.storage import local_files
 
 FLAGS = flags.FLAGS
 corpus_flags.define_corpus_flags()
@@ -44,9 +46,11 @@ def main(argv: Sequence[str]) -> int:
     signal = SignalConfig(sample_rate=FLAGS.sample_rate)
     split = corpus_flags.split_config()
     options = beam_flags.beam_options()
-    writer = beam_flags.beam_module("keras_denoiser.pipelines.beam_prepare").cache_writer(FLAGS.runner, options) if FLAGS.runner else None
+    beam = beam_flags.beam_module("keras_denoiser.pipelines.beam_prepare") if FLAGS.runner else None
+    writer = beam.cache_writer(FLAGS.runner, options) if beam else None
+    files_for = beam.files_for if beam else local_files  # gs://, s3://, ... only through Beam
     for folder, kind in folders:
-        prepared = prepare_corpus(folder, cache_dir, signal, split, kind, workers=FLAGS.workers, writer=writer)
+        prepared = prepare_corpus(folder, cache_dir, signal, split, kind, workers=FLAGS.workers, writer=writer, files_for=files_for)
         print("\n".join(summary_lines(prepared)))
         for part, count in (("validation", prepared.num_validation), ("test", prepared.num_test)):
             if count == 0:  # train, make_testset or choose_limit would stop on it later

@@ -15,7 +15,7 @@ import posixpath
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 from keras_denoiser.core.atomic import atomic_path
 from keras_denoiser.core.errors import UserError
@@ -75,9 +75,30 @@ def matches(pattern: str) -> list[str]:
     return sorted(meta.path for result in FileSystems.match([pattern]) for meta in result.metadata_list)
 
 
+def stat(path: str) -> tuple[int, int] | None:
+    """(size in bytes, modification time in ns) of the file `path`, or None when there is none."""
+    found = [meta for result in FileSystems.match([path]) for meta in result.metadata_list]
+    if not found:
+        return None
+    return found[0].size_in_bytes, round(found[0].last_updated_in_seconds * 1e9)
+
+
+def open_binary(path: str) -> BinaryIO:
+    """`path` for reading bytes as stored (seekable on Beam's object stores: an audio header needs no whole file)."""
+    return FileSystems.open(path, compression_type=RAW)
+
+
 def read_text(path: str) -> str:
-    with FileSystems.open(path, compression_type=RAW) as src:
+    with open_binary(path) as src:
         return src.read().decode("utf-8")
+
+
+def rename(sources: Sequence[str], targets: Sequence[str]) -> None:
+    FileSystems.rename(list(sources), list(targets))
+
+
+def delete(paths: Sequence[str]) -> None:
+    FileSystems.delete(list(paths))
 
 
 @contextlib.contextmanager
@@ -88,7 +109,7 @@ def local_input(path: str) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="kd-in-") as folder:
         local = Path(folder) / posixpath.basename(path)
-        with FileSystems.open(path, compression_type=RAW) as src, open(local, "wb") as dst:
+        with open_binary(path) as src, open(local, "wb") as dst:
             shutil.copyfileobj(src, dst)
         yield local
 
