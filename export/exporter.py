@@ -243,9 +243,8 @@ def _export_streaming(model: keras.Model, job: _Job) -> list[parity.ParityRow]:
     quantizations = job.request.streaming_quantizations
     source = job.signals.representative_source
     paths = streaming.write_streaming(unet, out_dir, quantizations, log_mags, source, job.request.max_attenuation_db)
-    lookahead = unet.model_cfg.lookahead_frames
     return [
-        job.masker_row(f"streaming_tflite_{quantize}", path, streaming.StreamingTFLiteMasker(path, unet.states, lookahead))
+        job.masker_row(f"streaming_tflite_{quantize}", path, streaming.StreamingTFLiteMasker(path))
         for quantize, path in paths.items()
     ]
 

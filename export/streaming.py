@@ -9,7 +9,7 @@ topology and the trained layers: every causal convolution is applied 'valid' to 
 of its state (the last k-1 input frames it saw) and the new frame, and returns the updated state,
 so frame-by-frame processing equals the model on the whole spectrogram. This module gives the step
 named tensors (`log_magnitude`, `state_<i>` -> `mask`, `next_state_<i>`), converts it and runs it
-frame by frame with one state loop (`stream`), in TF and on LiteRT alike.
+frame by frame with the app's state loop (`tflite_demo.state_loop`), in TF and on LiteRT alike.
 
 Each .tflite gets a JSON sidecar with the signal parameters and the state tensors, so an app
 (see `tflite_demo`) needs nothing of this package.
@@ -17,12 +17,13 @@ Each .tflite gets a JSON sidecar with the signal parameters and the state tensor
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Sequence
 
 import keras
 import numpy as np
@@ -34,56 +35,16 @@ from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.export import mixture, tflite
 from keras_denoiser.export.tflite import attenuation_limit_entry
-from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE
 from keras_denoiser.model.model_io import load_model
 from keras_denoiser.model.network import CausalStep
 from tflite_demo.sidecar import StateTensor, StreamSpec, output_delay
+from tflite_demo.state_loop import FunctionStep, StateLoop, open_stream
 
 QUANTIZATIONS = ("float32", "int8")
 FRAME_INPUT = "log_magnitude"
 MASK_OUTPUT = "mask"
 # Calibration: at most this many frames (with their states) are fed to the int8 converter.
 MAX_CALIBRATION_FRAMES = 2000
-
-
-StepFn = Callable[..., Mapping[str, Any]]  # named inputs as keyword arguments -> named outputs
-
-
-def stream(
-    step: StepFn, states: Sequence[StateTensor], log_mag: np.ndarray
-) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """(the step's named inputs, its mask `[bins]`) for every frame of a log-magnitude `[frames, bins]`.
-
-    `step` maps keyword arguments `log_magnitude` and `state_<i>` to `mask` and `next_state_<i>`; states start
-    at zero and each step's next states are the following step's states. The one state loop behind the
-    TF step (`StreamingUNet`) and the LiteRT runner (`StreamingTFLiteMasker`); `tflite_demo.stream` has
-    the app's own, held equal to this one by the tests.
-    """
-    current = {s.input_name: np.zeros(s.shape, np.float32) for s in states}
-    for frame in np.asarray(log_mag, np.float32):
-        inputs = {FRAME_INPUT: frame[None, None], **current}
-        out = step(**inputs)
-        yield inputs, np.asarray(out[MASK_OUTPUT])[0, 0]
-        current = {s.input_name: np.asarray(out[s.output_name]) for s in states}
-
-
-def with_closing_silence(log_mag: np.ndarray, lookahead_frames: int) -> np.ndarray:
-    """`log_mag` `[frames, bins]` followed by `lookahead_frames` frames of silence, as a stream that ends is."""
-    silence = np.full((lookahead_frames, np.shape(log_mag)[1]), SILENCE_LOG_MAGNITUDE, np.float32)
-    return np.concatenate([np.asarray(log_mag, np.float32), silence])
-
-
-def stream_masks(
-    step: StepFn, states: Sequence[StateTensor], log_mag: np.ndarray, lookahead_frames: int
-) -> np.ndarray:
-    """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame (see `stream`).
-
-    A model with `lookahead_frames` L emits the mask of frame n - L with frame n, so the signal is
-    followed by L frames of silence (as a stream that ends is) and the first L masks are dropped.
-    """
-    frames = with_closing_silence(log_mag, lookahead_frames)
-    masks = [mask for _, mask in stream(step, states, frames)][lookahead_frames:]
-    return np.stack(masks) if masks else np.zeros((0, np.shape(log_mag)[1]), np.float32)
 
 
 class StreamingUNet:
@@ -97,6 +58,18 @@ class StreamingUNet:
         self.states = [
             StateTensor(f"state_{i}", f"next_state_{i}", s.shape, s.conv) for i, s in enumerate(self.step.states)
         ]
+        self.spec = StreamSpec(  # float32, no attenuation limit: the sidecar sets both per file
+            sample_rate=signal_cfg.sample_rate,
+            frame_length=signal_cfg.frame_length,
+            hop_length=signal_cfg.hop_length,
+            log_epsilon=features.LOG_EPSILON,
+            output_delay_samples=output_delay(signal_cfg.frame_length, signal_cfg.hop_length, model_cfg.lookahead_frames),
+            input_name=FRAME_INPUT,
+            mask_name=MASK_OUTPUT,
+            states=tuple(self.states),
+            quantization="float32",
+            lookahead_frames=model_cfg.lookahead_frames,
+        )
         self._traced_serve = tf.function(self.serve, input_signature=self.input_signature())
 
     def input_signature(self) -> list[tf.TensorSpec]:
@@ -114,7 +87,7 @@ class StreamingUNet:
 
     def run(self, log_mag: np.ndarray) -> np.ndarray:
         """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame."""
-        return stream_masks(self._run_step, self.states, log_mag, self.model_cfg.lookahead_frames)
+        return StateLoop(FunctionStep(self._run_step), self.spec).masks(log_mag)
 
     def calibration_inputs(self, log_mags: Iterable[np.ndarray], limit: int) -> list[dict[str, np.ndarray]]:
         """Up to `limit` frames of real streams, each with the states its stream had then, by input name.
@@ -122,10 +95,11 @@ class StreamingUNet:
         Every stream runs to its end (and its closing silence) and every k-th frame is kept, so the
         converter sees all the mixtures and their states late in a stream, not just the first few.
         """
-        lookahead = self.model_cfg.lookahead_frames
-        spectra = [with_closing_silence(log_mag, lookahead) for log_mag in log_mags]
-        stride = max(1, math.ceil(sum(len(frames) for frames in spectra) / limit))
-        streamed = (inputs for frames in spectra for inputs, _ in stream(self._run_step, self.states, frames))
+        spectra = list(log_mags)
+        stride = max(1, math.ceil(sum(len(s) + self.spec.lookahead_frames for s in spectra) / limit))
+        step = FunctionStep(self._run_step)
+        loop = StateLoop(step, self.spec)
+        streamed = (step.seen for log_mag in spectra for _ in loop.frames(log_mag))
         return list(itertools.islice(streamed, 0, None, stride))
 
 
@@ -171,20 +145,8 @@ def _signature_name(tensor_name: str) -> str:
 
 def sidecar(streaming: StreamingUNet, quantization: str, representative: str, max_attenuation_db: float) -> dict:
     """What an app needs to drive the model (`tflite_demo.sidecar.StreamSpec`), and what the network is."""
-    cfg, model = streaming.signal_cfg, streaming.model_cfg
-    spec = StreamSpec(
-        sample_rate=cfg.sample_rate,
-        frame_length=cfg.frame_length,
-        hop_length=cfg.hop_length,
-        log_epsilon=features.LOG_EPSILON,
-        output_delay_samples=output_delay(cfg.frame_length, cfg.hop_length, model.lookahead_frames),
-        input_name=FRAME_INPUT,
-        mask_name=MASK_OUTPUT,
-        states=tuple(streaming.states),
-        quantization=quantization,
-        max_attenuation_db=attenuation_limit_entry(max_attenuation_db),
-        lookahead_frames=model.lookahead_frames,
-    )
+    model = streaming.model_cfg
+    spec = dataclasses.replace(streaming.spec, quantization=quantization, max_attenuation_db=attenuation_limit_entry(max_attenuation_db))
     return spec.to_json(
         model=model.name,
         depth=model.depth,
@@ -200,22 +162,15 @@ class StreamingTFLiteMasker:
     """Runs a streaming .tflite frame by frame with its states: log-magnitude `[frames, bins]` -> mask.
 
     The same callable shape as `tflite.TFLiteMasker`, so `tflite.enhance_with_tflite` drives either;
-    the exporter's parity check runs the written file with it, through the same state loop as the
-    TF step (`stream`). (`tflite_demo.stream` has the app's own loop; export may not import the
-    demo, which must stay free of this package.)
+    the exporter's parity check runs the written file with it, read through its sidecar and run by
+    the app's own state loop (`tflite_demo.state_loop`), as a device runs it.
     """
 
-    def __init__(
-        self, path: str | os.PathLike[str], states: Sequence[StateTensor], lookahead_frames: int, num_threads: int = 1
-    ) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self._runner = Interpreter(model_path=str(Path(path)), num_threads=num_threads).get_signature_runner()
-        self._states = list(states)
-        self._lookahead_frames = lookahead_frames
+    def __init__(self, path: str | os.PathLike[str], num_threads: int = 1) -> None:
+        self._loop = open_stream(Path(path), num_threads)
 
     def __call__(self, log_magnitude: np.ndarray) -> np.ndarray:
-        return stream_masks(self._runner, self._states, log_magnitude, self._lookahead_frames)
+        return self._loop.masks(log_magnitude)
 
 
 def write_streaming(

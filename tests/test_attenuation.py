@@ -130,13 +130,12 @@ def test_the_limit_holds_in_every_export(silencing_export) -> None:
     output = served(**{WAVEFORM_INPUT: tf.constant(wave[None])})[ENHANCED_OUTPUT].numpy()[0]
     np.testing.assert_allclose(output, 0.1 * wave, atol=1e-5)
     model, cfg = tiny_unet(name="unet_causal")
-    states = streaming.StreamingUNet(model, cfg.model, cfg.signal).states
     for path in sorted((export_dir / "tflite").glob("*.tflite")) + sorted((export_dir / "streaming").glob("*.tflite")):
         sidecar = json.loads(path.with_suffix(".json").read_text())
         assert sidecar["max_attenuation_db"] == 20.0, path.name
         floor = features.mask_floor(sidecar["max_attenuation_db"])
         if path.parent.name == "streaming":
-            masker = streaming.StreamingTFLiteMasker(path, states, 0)
+            masker = streaming.StreamingTFLiteMasker(path)
         else:
             masker = tflite.TFLiteMasker(path)
         np.testing.assert_allclose(tflite.enhance_with_tflite(masker, wave, cfg.signal, floor), 0.1 * wave, atol=2e-3)

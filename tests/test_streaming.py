@@ -120,7 +120,7 @@ def test_a_lookahead_model_streams_late_and_equals_offline_processing(tmp_path, 
     streamed = denoise_signal(app, noisy).audio
     np.testing.assert_allclose(streamed, offline(ahead, cfg, noisy, app.mask_floor), atol=1e-4)
     log_mag = features.log_magnitude(features.stft(noisy[:8000], cfg.signal)).numpy()
-    masker = StreamingTFLiteMasker(paths["float32"], StreamingUNet(ahead, cfg.model, cfg.signal).states, lookahead_frames)
+    masker = StreamingTFLiteMasker(paths["float32"])
     np.testing.assert_allclose(masker(log_mag), np.asarray(ahead(log_mag[None]))[0], atol=1e-5)
 
 
@@ -245,12 +245,12 @@ def test_streaming_export_needs_a_streaming_quantization(tmp_path) -> None:
 
 
 def test_export_runner_and_demo_app_carry_the_states_alike(causal, exported, noisy) -> None:
-    """Our one state loop (TF step and LiteRT runner) and the app's own loop give the same masks."""
+    """The parity runner and the app run one state loop: the same masks, and the TF step agrees."""
     model, cfg = causal
     log_mag = features.log_magnitude(features.stft(noisy[:16000], cfg.signal)).numpy()
     unet = StreamingUNet(model, cfg.model, cfg.signal)
     for quantization, path in exported.items():
-        ours = StreamingTFLiteMasker(path, unet.states, 0)(log_mag)
+        ours = StreamingTFLiteMasker(path)(log_mag)
         app = StreamingDenoiser(path)
         np.testing.assert_array_equal(ours, np.stack([app.mask(frame) for frame in log_mag]), err_msg=quantization)
-    np.testing.assert_allclose(unet.run(log_mag), StreamingTFLiteMasker(exported["float32"], unet.states, 0)(log_mag), atol=1e-5)
+    np.testing.assert_allclose(unet.run(log_mag), StreamingTFLiteMasker(exported["float32"])(log_mag), atol=1e-5)

@@ -20,9 +20,9 @@ from typing import Protocol
 
 import numpy as np
 
-from tflite_demo import quiet
-from tflite_demo.errors import DemoError
-from tflite_demo.sidecar import MAKE_STREAMING, StreamSpec, attenuation_limit
+from tflite_demo.errors import DemoError as DemoError
+from tflite_demo.sidecar import attenuation_limit
+from tflite_demo.state_loop import open_stream
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT
 
 FROM_SIDECAR = "sidecar"  # max_attenuation_db's default: whatever the model's sidecar says
@@ -31,31 +31,6 @@ FROM_SIDECAR = "sidecar"  # max_attenuation_db's default: whatever the model's s
 def mask_floor(max_attenuation_db: float | None) -> float:
     """The least mask value that keeps attenuation within `max_attenuation_db`; 0 (a plain mask) for None."""
     return 0.0 if max_attenuation_db is None else 10.0 ** (-max_attenuation_db / 20.0)
-
-
-def load_interpreter(model_path: Path, num_threads: int):
-    """A LiteRT interpreter for `model_path`, or a one-line DemoError."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    if not model_path.is_file():
-        raise DemoError(f"{model_path}: no such model file")
-    try:
-        with quiet.held():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
-            return Interpreter(model_path=str(model_path), num_threads=num_threads)
-    except (ValueError, RuntimeError) as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise DemoError(f"{model_path}: not a TFLite model ({reason})") from None
-
-
-def signature_indices(interpreter, model_path: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Tensor index of every named input and output of the model's one signature."""
-    try:
-        runner = interpreter.get_signature_runner()
-    except ValueError as err:
-        raise DemoError(f"{model_path}: not a streaming model ({err}); {MAKE_STREAMING}") from None
-    inputs = {name: d["index"] for name, d in runner.get_input_details().items()}
-    outputs = {name: d["index"] for name, d in runner.get_output_details().items()}
-    return inputs, outputs
 
 
 class StreamingDenoiser:
@@ -68,26 +43,11 @@ class StreamingDenoiser:
     def __init__(self, model_path: str | os.PathLike[str], num_threads: int = 1,
                  max_attenuation_db: float | None | str = FROM_SIDECAR) -> None:
         model_path = Path(model_path)
-        interpreter = load_interpreter(model_path, num_threads)
-        self.spec = StreamSpec.load(model_path)
+        self._loop = open_stream(model_path, num_threads)
+        self.spec = self._loop.spec
         limit = self.spec.max_attenuation_db if max_attenuation_db == FROM_SIDECAR else max_attenuation_db
         self.max_attenuation_db = attenuation_limit(limit)
         self.mask_floor = mask_floor(self.max_attenuation_db)
-        inputs, outputs = signature_indices(interpreter, model_path)
-        expected = {self.spec.input_name, *(s.input_name for s in self.spec.states)}
-        if set(inputs) != expected:
-            raise DemoError(f"{model_path}: inputs {sorted(inputs)} do not match its sidecar {sorted(expected)}")
-        # Per hop: write the frame, invoke, copy each next state onto its input in place (the
-        # signature runner would reallocate every call). Only the accessor functions are kept:
-        # LiteRT refuses to invoke while a view into its buffers is alive.
-        interpreter.allocate_tensors()
-        self._interpreter = interpreter
-        self._frame = interpreter.tensor(inputs[self.spec.input_name])
-        self._mask_index = outputs[self.spec.mask_name]
-        self._state_views = [
-            (interpreter.tensor(inputs[s.input_name]), interpreter.tensor(outputs[s.output_name]))
-            for s in self.spec.states
-        ]
         self.model_path = model_path
         self._stft = StreamingSTFT(self.spec.frame_length, self.spec.hop_length)
         self._istft = StreamingISTFT(self.spec.frame_length, self.spec.hop_length)
@@ -113,20 +73,13 @@ class StreamingDenoiser:
         """Forget the past: zero STFT buffers, held spectra and model states."""
         self._stft.reset()
         self._istft.reset()
-        bins = self.spec.frame_length // 2 + 1
-        self._held = collections.deque(np.zeros(bins, complex) for _ in range(self.spec.lookahead_frames))
-        for state, _ in self._state_views:
-            state().fill(0.0)
+        self._held = collections.deque(np.zeros(self.spec.bins, complex) for _ in range(self.spec.lookahead_frames))
+        self._loop.reset()
 
     def mask(self, log_magnitude: np.ndarray) -> np.ndarray:
         """One model step: mask `[bins]` for a log-magnitude frame `[bins]`, or with a lookahead for
         the frame `lookahead_frames` before it; advances the states."""
-        self._frame()[0, 0, :] = log_magnitude
-        self._interpreter.invoke()
-        mask = self._interpreter.get_tensor(self._mask_index).reshape(-1)
-        for state, next_state in self._state_views:
-            state()[...] = next_state()
-        return mask
+        return self._loop(log_magnitude)
 
     def __call__(self, hop: np.ndarray) -> np.ndarray:
         """`hop_length` denoised samples for `hop_length` new input samples (delayed, see module doc)."""
