@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.evaluate import ALL_FILES, NOISY, Summary
 from keras_denoiser.evaluation.limit_choice import choose, parse_limits, system_name
 from keras_denoiser.model import model_io
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 from tests.export_support import trained_tiny_model
 
@@ -76,9 +76,8 @@ def selection_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _choose_limit(root: Path, model: Path, *flags: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "keras_denoiser", "choose_limit", f"--model={model}",
-               f"--clean_dir={root / 'clean'}", f"--noisy_dir={root / 'noisy'}", *flags]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return cli_runner.run("choose_limit", f"--model={model}", f"--clean_dir={root / 'clean'}", f"--noisy_dir={root / 'noisy'}",
+                          *flags)
 
 
 def _overall_si_sdr(table: str, system: str) -> float:
@@ -117,9 +116,8 @@ def test_choose_limit_refuses_bad_limits_in_one_line(selection_set: Path, tmp_pa
 def test_choose_limit_keeps_to_the_models_own_validation_speakers(tmp_path: Path, flags: list[str], reason: str) -> None:
     model, cfg = trained_tiny_model()
     model_io.save_model(model, tmp_path / "tiny.keras", cfg)
-    command = [sys.executable, "-m", "keras_denoiser", "choose_limit", f"--model={tmp_path / 'tiny.keras'}",
-               f"--speech_dir={tmp_path}", f"--noise_dir={tmp_path}", *flags]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = cli_runner.run("choose_limit", f"--model={tmp_path / 'tiny.keras'}", f"--speech_dir={tmp_path}",
+                            f"--noise_dir={tmp_path}", *flags)
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {reason}")
