@@ -44,7 +44,10 @@ const WAVE_PCM = 1;
 const WAVE_FLOAT = 3;
 const WAVE_EXTENSIBLE = 0xfffe;
 
-/** {rate, channels} of a PCM (8/16/24/32-bit) or float WAV; null for anything else; DemoError for a WAV cut short. */
+/**
+ * {rate, channels} of a PCM (8/16/24/32-bit) or float WAV; null for anything else (the browser decodes it);
+ * DemoError for a WAV of any codec cut short, in its samples or before them, as the Python app refuses it.
+ */
 export function parseWav(buffer, name) {
   const bytes = new Uint8Array(buffer);
   const view = new DataView(buffer);
@@ -53,19 +56,20 @@ export function parseWav(buffer, name) {
   for (let at = 12; at + 8 <= bytes.length;) {
     const id = ascii(bytes, at, 4);
     const size = view.getUint32(at + 4, true);
+    if (id !== "data" && at + 8 + size > bytes.length) throw new DemoError(`${name}: not readable audio (its '${id}' chunk is cut short)`);
     if (id === "fmt " && size >= 16) {
       let tag = view.getUint16(at + 8, true);
       if (tag === WAVE_EXTENSIBLE && size >= 26) tag = view.getUint16(at + 32, true);
       format = { tag, channels: view.getUint16(at + 10, true), rate: view.getUint32(at + 12, true), bits: view.getUint16(at + 22, true) };
     } else if (id === "data" && format) {
       const { tag, channels, rate, bits } = format;
-      const width = bits / 8;
-      const known = (tag === WAVE_PCM && [8, 16, 24, 32].includes(bits)) || (tag === WAVE_FLOAT && [32, 64].includes(bits));
-      if (!known || channels < 1 || rate < 1) return null;
       const present = bytes.length - at - 8;
       if (!SIZE_PLACEHOLDERS.includes(size) && present < size) {
         throw new DemoError(`${name}: truncated: header declares ${size} bytes of audio, file holds ${present}`);
       }
+      const width = bits / 8;
+      const known = (tag === WAVE_PCM && [8, 16, 24, 32].includes(bits)) || (tag === WAVE_FLOAT && [32, 64].includes(bits));
+      if (!known || channels < 1 || rate < 1) return null;
       const frames = Math.floor((SIZE_PLACEHOLDERS.includes(size) ? present : size) / (width * channels));
       const out = Array.from({ length: channels }, () => new Float32Array(frames));
       const read = {
@@ -81,7 +85,7 @@ export function parseWav(buffer, name) {
     }
     at += 8 + size + (size & 1);
   }
-  return null;
+  throw new DemoError(`${name}: not readable audio (no complete 'data' chunk)`);
 }
 
 /** {rate, channels: Float32Array[], warning?} of an audio file's bytes, at its own rate when the header says it. */
