@@ -34,7 +34,6 @@ from keras_denoiser.core.atomic import write_bytes_atomic
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.export import mixture, tflite
-from keras_denoiser.export.tflite import attenuation_limit_entry
 from keras_denoiser.model.model_io import load_model
 from keras_denoiser.model.network import CausalStep
 from tflite_demo.sidecar import StateTensor, StreamSpec, output_delay
@@ -146,7 +145,7 @@ def _signature_name(tensor_name: str) -> str:
 def sidecar(streaming: StreamingUNet, quantization: str, representative: str, max_attenuation_db: float) -> dict:
     """What an app needs to drive the model (`tflite_demo.sidecar.StreamSpec`), and what the network is."""
     model = streaming.model_cfg
-    spec = dataclasses.replace(streaming.spec, quantization=quantization, max_attenuation_db=attenuation_limit_entry(max_attenuation_db))
+    spec = dataclasses.replace(streaming.spec, quantization=quantization, max_attenuation_db=max_attenuation_db)
     return spec.to_json(
         model=model.name,
         depth=model.depth,

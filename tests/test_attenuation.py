@@ -26,6 +26,7 @@ from keras_denoiser.export.saved_model import ENHANCED_OUTPUT, SERVING_SIGNATURE
 from keras_denoiser.inference.enhance import KerasEnhancer
 from keras_denoiser.model import model_io
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
+from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
 RATE = 16000
 
@@ -141,6 +142,21 @@ def test_the_limit_holds_in_every_export(silencing_export) -> None:
         np.testing.assert_allclose(tflite.enhance_with_tflite(masker, wave, cfg.signal, floor), 0.1 * wave, atol=2e-3)
     report = json.loads((export_dir / "export_report.json").read_text())
     assert report["max_attenuation_db"] == 20.0
+
+
+def test_in_the_app_none_is_the_models_own_limit_and_inf_is_none(silencing_export, tmp_path: Path) -> None:
+    """One meaning everywhere, as in KerasEnhancer: None takes the model's own limit (its sidecar's), inf lifts it."""
+    export_dir, wave = silencing_export
+    (path,) = (export_dir / "streaming").glob("*float32.tflite")
+    for limit, gain in [(None, 0.1), (math.inf, 0.0), (0.0, 1.0)]:
+        denoiser = StreamingDenoiser(path, max_attenuation_db=limit)
+        np.testing.assert_allclose(denoise_signal(denoiser, wave).audio, gain * wave, atol=2e-3, err_msg=str(limit))
+    unlimited = tmp_path / path.name
+    unlimited.write_bytes(path.read_bytes())
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    unlimited.with_suffix(".json").write_text(json.dumps({**sidecar, "max_attenuation_db": None}))  # JSON has no inf
+    assert StreamingDenoiser(unlimited).max_attenuation_db == math.inf
+    assert np.abs(denoise_signal(StreamingDenoiser(unlimited), wave).audio).max() < 1e-6
 
 
 @pytest.mark.parametrize("where", ["flag", "model_config"])

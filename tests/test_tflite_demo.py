@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -141,7 +142,7 @@ def test_attenuation_floor_holds(silencing_model, limit_db: float) -> None:
     out = denoise_signal(StreamingDenoiser(silencing_model, max_attenuation_db=limit_db), wave).audio
     # the mask is below the floor in every bin, so every bin is scaled by exactly the floor
     np.testing.assert_allclose(out, wave * 10 ** (-limit_db / 20), atol=1e-6)
-    assert np.abs(denoise_signal(StreamingDenoiser(silencing_model, max_attenuation_db=None), wave).audio).max() < 1e-6
+    assert np.abs(denoise_signal(StreamingDenoiser(silencing_model, max_attenuation_db=math.inf), wave).audio).max() < 1e-6
 
 
 def test_attenuation_limit_defaults_to_the_sidecar_and_the_flag_overrides_it(silencing_model, write_wav, tmp_path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 from tflite_demo.errors import DemoError
@@ -46,7 +47,7 @@ class StreamSpec:
     mask_name: str
     states: tuple[StateTensor, ...]
     quantization: str
-    max_attenuation_db: float | None = None  # the default attenuation limit; None: plain mask
+    max_attenuation_db: float = math.inf  # the model's own attenuation limit; inf (JSON null): none, a plain mask
     lookahead_frames: int = 0  # the mask out with frame n is frame n - lookahead_frames's
 
     @property
@@ -103,7 +104,7 @@ class StreamSpec:
             "log_epsilon": self.log_epsilon,
             "output_delay_samples": self.output_delay_samples,
             "latency_ms": self.latency_ms,
-            "max_attenuation_db": self.max_attenuation_db,
+            "max_attenuation_db": None if math.isinf(self.max_attenuation_db) else self.max_attenuation_db,  # JSON has no inf
             "input": {"name": self.input_name, "shape": [1, 1, self.bins]},
             "output": {"name": self.mask_name, "shape": [1, 1, self.bins]},
             "states": [
@@ -118,13 +119,13 @@ def output_delay(frame_length: int, hop_length: int, lookahead_frames: int) -> i
     return frame_length - hop_length + lookahead_frames * hop_length
 
 
-def attenuation_limit(value: object) -> float | None:
-    """A valid maximum attenuation in dB (a number >= 0, inf meaning none), or None for no limit."""
+def attenuation_limit(value: object) -> float:
+    """A valid maximum attenuation in dB (a number >= 0, `math.inf` meaning none); the sidecar's null is `math.inf`."""
     if value is None:
-        return None
+        return math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(f"max_attenuation_db must be a number >= 0, not {value!r}")
-    return None if value == float("inf") else float(value)
+    return float(value)
 
 
 def frame_count(value: object) -> int:

@@ -25,27 +25,25 @@ from tflite_demo.sidecar import attenuation_limit
 from tflite_demo.state_loop import open_stream
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT
 
-FROM_SIDECAR = "sidecar"  # max_attenuation_db's default: whatever the model's sidecar says
 
-
-def mask_floor(max_attenuation_db: float | None) -> float:
-    """The least mask value that keeps attenuation within `max_attenuation_db`; 0 (a plain mask) for None."""
-    return 0.0 if max_attenuation_db is None else 10.0 ** (-max_attenuation_db / 20.0)
+def mask_floor(max_attenuation_db: float) -> float:
+    """The least mask value that keeps attenuation within `max_attenuation_db`; 0 (a plain mask) for `math.inf`."""
+    return 10.0 ** (-max_attenuation_db / 20.0)
 
 
 class StreamingDenoiser:
     """Denoises a mono stream hop by hop with a streaming mask model.
 
     `max_attenuation_db` floors the mask at `10 ** (-max_attenuation_db / 20)` (0 dB gives the input
-    back); by default the sidecar's `max_attenuation_db`, and without one a plain mask.
+    back, `math.inf` leaves the mask alone); None, the default, takes the model's own: its sidecar's.
     """
 
     def __init__(self, model_path: str | os.PathLike[str], num_threads: int = 1,
-                 max_attenuation_db: float | None | str = FROM_SIDECAR) -> None:
+                 max_attenuation_db: float | None = None) -> None:
         model_path = Path(model_path)
         self._loop = open_stream(model_path, num_threads)
         self.spec = self._loop.spec
-        limit = self.spec.max_attenuation_db if max_attenuation_db == FROM_SIDECAR else max_attenuation_db
+        limit = self.spec.max_attenuation_db if max_attenuation_db is None else max_attenuation_db
         self.max_attenuation_db = attenuation_limit(limit)
         self.mask_floor = mask_floor(self.max_attenuation_db)
         self.model_path = model_path

@@ -13,17 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from keras_denoiser.core.errors import UserError
-from tflite_demo.stream import FROM_SIDECAR, DemoError, StreamingDenoiser, denoise_signal
+from tflite_demo.stream import DemoError, StreamingDenoiser, denoise_signal
 
 
 class StreamingAppEnhancer:
     """A streaming `.tflite` (with its sidecar) as the app runs it, mono in, aligned mono out."""
 
     def __init__(self, path: str | os.PathLike[str], max_attenuation_db: float | None) -> None:
-        """`max_attenuation_db` None: the sidecar's limit, as the app applies it by default."""
-        limit = FROM_SIDECAR if max_attenuation_db is None else max_attenuation_db
+        """`max_attenuation_db` None: the model's own (its sidecar's), as the app applies it by default."""
         try:
-            self._denoiser = StreamingDenoiser(path, num_threads=1, max_attenuation_db=limit)
+            self._denoiser = StreamingDenoiser(path, num_threads=1, max_attenuation_db=max_attenuation_db)
         except DemoError as err:
             raise UserError(str(err)) from None
         self.name = Path(path).stem
