@@ -16,6 +16,7 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.export import parity, saved_model
 from keras_denoiser.export.exporter import ExportRequest
 from keras_denoiser.model.model_io import save_model
+from tests import cli_runner
 from tests.export_support import RATE, TINY_CONFIG, tiny_export, tiny_model, trained_tiny_model
 
 
@@ -121,9 +122,7 @@ def test_parity_beyond_tolerance_fails_and_publishes_nothing(exported, tmp_path:
 
 
 def _run_export(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "keras_denoiser", "export", *args], capture_output=True, text=True, timeout=300
-    )
+    return cli_runner.run("export", *args)
 
 
 def test_cli_corrupt_model_and_unknown_quantization_are_one_line_errors(tmp_path: Path) -> None:
