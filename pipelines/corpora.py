@@ -21,6 +21,7 @@ from typing import Literal
 import soundfile as sf
 from absl import logging
 
+from keras_denoiser.core.audio import header_problem
 from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.pipelines.storage import LOCAL, Files, folder_name, read_text
@@ -182,23 +183,21 @@ def _escape_problem(path: str, root: str, where: str, files: Files) -> Skipped |
 
 
 def _audio_problem(path: str, files: Files) -> Skipped | None:
-    """A Skipped entry when `path` is missing, empty or has no readable audio header with samples."""
+    """A Skipped entry when `path` is missing, empty, or has no readable audio header (`audio.header_problem`)."""
     stat = files.stat(path)
     if stat is None:
         return Skipped(path, "no such file")
     if stat[0] == 0:
         return Skipped(path, "empty file")
     try:
-        with files.open(path) as src:  # the header only: a remote file is not fetched whole
-            info = sf.info(src)
+        with files.open(path) as src, sf.SoundFile(src) as sound:  # the header only: a remote file is not fetched whole
+            problem = header_problem(sound)  # cut short, no audio rate, no samples: the app's rule
     except OSError as err:
         return Skipped(path, f"not readable ({err.strerror or err})")
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
         reason = getattr(err, "error_string", None) or str(err).strip() or type(err).__name__
         return Skipped(path, f"not readable audio ({reason})")
-    if info.frames <= 0:
-        return Skipped(path, "no samples")
-    return None
+    return None if problem is None else Skipped(path, problem)
 
 
 def _finish(root: str, items: list[AudioItem], skipped: list[Skipped], files: Files) -> Corpus:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -24,19 +23,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from tflite_demo import quiet, stopping
+from tflite_demo import audio_check, quiet, stopping
 from tflite_demo.audio_format import fit_subtype, output_container
 from tflite_demo.stream import DemoError, StreamingDenoiser, StreamResult, denoise_signal
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "unet_causal_int8.tflite"
-# libsndfile reports a WAV/AIFF whose data chunk is cut short as e.g. "data : 32000 (should be 15978)".
-_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
-_SIZE_PLACEHOLDERS = (0, 0xFFFFFFFF)  # sizes a streaming writer leaves in the header: not a truncation
-# keras_denoiser's core.audio rule (MAX_PEAK, MAX_OUTPUT_GAIN, OUTPUT_PEAK_FLOOR, the rates); this app depends on nothing of ours.
-MAX_PEAK = 4.0
-MAX_OUTPUT_GAIN = 4.0
-OUTPUT_PEAK_FLOOR = 1e-3
-MIN_RATE, MAX_RATE = 1000, 768_000
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -63,70 +54,29 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def read_input(path: Path) -> tuple[np.ndarray, int]:
-    """Samples `[frames, channels]` of `path` and its sample rate."""
-    if not path.is_file():
-        raise DemoError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise DemoError(f"{path}: empty file")
-    try:
-        with sf.SoundFile(str(path)) as src:
-            truncated, rate, blocks = truncation(src.extra_info), src.samplerate, []
-            while len(block := src.read(1 << 16, dtype="float32", always_2d=True)):  # a corrupt header may declare 1e10 samples
-                blocks.append(block)
-            data = np.concatenate([np.zeros((0, src.channels), np.float32), *blocks])
-            if truncated is None and len(data) < src.frames:
-                truncated = f"truncated: {len(data)} of {src.frames} samples present"
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
-        raise DemoError(f"{path}: not readable audio ({str(err).strip().splitlines()[-1]})") from None
-    if truncated:
-        raise DemoError(f"{path}: {truncated}")
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise DemoError(f"{path}: sample rate {rate} Hz is not an audio rate ({MIN_RATE} Hz to {MAX_RATE // 1000} kHz)")
-    if data.shape[0] == 0:
-        raise DemoError(f"{path}: no samples")
+    """Samples `[frames, channels]` of `path` and its sample rate; DemoError for what `audio_check` refuses."""
+    with audio_check.open_checked(path) as src:
+        data = np.concatenate([np.zeros((0, src.channels), np.float32), *audio_check.read_blocks(src, path)])
+        rate = src.samplerate
     check_samples(data, rate, path)
     return data, rate
 
 
 def check_samples(data: np.ndarray, rate: int, name: object) -> None:
-    """DemoError naming `name` and the time for a NaN or Inf sample or a peak above MAX_PEAK in
-    `[frames, channels]` samples; one warning line for a peak above full scale up to it.
-
-    The rule of keras_denoiser's `core.audio.SampleCheck`, with the same words.
-    """
-    finite = np.isfinite(data)
-    if not finite.all():
-        at = int(np.argmin(finite.all(axis=1)))
-        raise DemoError(f"{name}: contains NaN or Inf samples ({data[at][~finite[at]][0]} at {at / rate:.2f} s)")
-    magnitude = np.abs(data).max(axis=1)
-    at = int(np.argmax(magnitude))
-    peak = float(magnitude[at])
-    if peak > MAX_PEAK:
-        raise DemoError(f"{name}: peak {peak:.3g} at {at / rate:.2f} s; float audio must lie within about ±1 "
-                        f"(refused above {MAX_PEAK:g}, +{20 * np.log10(MAX_PEAK):.0f} dBFS)")
-    if peak > 1.0:
-        print(f"warning: {name}: peak {peak:.3g} at {at / rate:.2f} s is above full scale (1.0); processed as it is",
-              file=sys.stderr)
+    """DemoError naming `name` for `[frames, channels]` samples `audio_check.sample_problem` refuses;
+    one warning line for a peak above full scale."""
+    problem, hot, _ = audio_check.sample_problem(data, rate)
+    if problem is not None:
+        raise DemoError(f"{name}: {problem}")
+    if hot is not None:
+        print(f"warning: {name}: {hot}", file=sys.stderr)
 
 
 def check_output(data: np.ndarray, input_peak: float, name: object) -> None:
-    """DemoError naming the input when the output is not finite or absurdly louder than the input (core.audio.output_problem)."""
-    if not np.isfinite(data).all():
-        raise DemoError(f"{name}: the denoised output is not finite; nothing written")
-    peak = float(np.abs(data).max()) if data.size else 0.0
-    if peak > MAX_OUTPUT_GAIN * input_peak + OUTPUT_PEAK_FLOOR:
-        raise DemoError(f"{name}: the denoised output peaks at {peak:.3g} against the input's {input_peak:.3g}; nothing written")
-
-
-def truncation(extra_info: str) -> str | None:
-    """Why libsndfile's header report shows a cut-off file (it reads what is left without complaint), or None.
-
-    The same check as keras_denoiser's `core.audio.truncation_reason`: this app depends on nothing of ours.
-    """
-    for declared, present in _SHORT_CHUNK.findall(extra_info):
-        if int(declared) not in _SIZE_PLACEHOLDERS and int(present) < int(declared):
-            return f"truncated: header declares {declared} bytes of audio, file holds {present}"
-    return "truncated: stream ends unexpectedly" if "ended unexpectedly" in extra_info else None
+    """DemoError naming the input when the output is not finite or absurdly louder than the input."""
+    problem = audio_check.output_problem(data, input_peak)
+    if problem is not None:
+        raise DemoError(f"{name}: {problem}")
 
 
 def resample(wave: np.ndarray, rate: int, new_rate: int, length: int | None = None) -> np.ndarray:
