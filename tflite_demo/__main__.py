@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +22,7 @@ import soundfile as sf
 import soxr
 
 from tflite_demo import audio_check, quiet, stopping
+from tflite_demo.atomic import atomic_path
 from tflite_demo.audio_format import fit_subtype, output_container
 from tflite_demo.stream import DemoError, StreamingDenoiser, StreamResult, denoise_signal
 
@@ -94,26 +93,15 @@ def denoise_at_any_rate(denoiser: StreamingDenoiser, wave: np.ndarray, rate: int
 
 
 def write_atomic(path: Path, data: np.ndarray, rate: int, fmt: str, subtype: str) -> None:
-    """Write `fmt`/`subtype` audio under a temporary name beside `path`, then rename: never a half-written file.
+    """Write `fmt`/`subtype` audio aside, then rename (`atomic.atomic_path`): never a half-written file.
 
-    Samples are clipped to ±1 unless `subtype` stores floats. The file gets the usual permissions
-    (0666 less the umask), not mkstemp's private 0600.
+    Samples are clipped to ±1 unless `subtype` stores floats.
     """
     existing = next(folder for folder in path.parents if folder.exists())
     if not existing.is_dir():
         raise DemoError(f"{existing}: exists and is not a folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
-        sf.write(tmp_name, fit_subtype(data, subtype), rate, format=fmt, subtype=subtype)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        sf.write(tmp, fit_subtype(data, subtype), rate, format=fmt, subtype=subtype)
 
 
 def denoise_file(denoiser: StreamingDenoiser, input_path: Path, output_path: Path) -> None:
