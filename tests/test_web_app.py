@@ -367,3 +367,65 @@ def test_missing_simd_and_denied_microphone_are_explained(page, override: str, e
         page.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
         page.refresh()
         wait_for(page, "return window.denoiserApp && window.denoiserApp.model")
+
+
+
+def damaged_model(folder: Path, damage: str) -> Path:
+    """`damaged.tflite` with a good sidecar: a copy of a bundled model cut short (LiteRT cannot read it),
+    or a tiny model exported with NaN weights (it loads and matches its sidecar, and its masks are NaN)."""
+    path = folder / "damaged.tflite"
+    if damage == "cut short":
+        whole = (MODELS / "unet_causal_float32.tflite").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+        shutil.copy(MODELS / "unet_causal_float32.json", path.with_suffix(".json"))
+        return path
+    from keras_denoiser.export.streaming import export_streaming
+    from tests.enhance_helpers import tiny_unet
+
+    model, cfg = tiny_unet("unet_causal", seed=3)
+    last = [layer for layer in model.layers if layer.get_weights()][-1]
+    last.set_weights([np.full_like(w, np.nan) for w in last.get_weights()])
+    exported = export_streaming(model, folder / "export", quantizations=("float32",), train_config=cfg)["float32"]
+    exported.rename(path)
+    exported.with_suffix(".json").rename(path.with_suffix(".json"))
+    return path
+
+
+@pytest.mark.parametrize("damage, problem", [("cut short", "not a TFLite model LiteRT can run"),
+                                             ("NaN weights", "its mask is not finite")])
+def test_a_model_that_fails_in_the_browser_is_replaced_by_the_bundled_one_and_the_page_says_so(
+        page, tmp_path, damage: str, problem: str) -> None:
+    """The server checks a model as the app does, by its sidecar; a `.tflite` that LiteRT cannot read,
+    or whose first step on silence is not finite, passes that check and fails only on the page, which
+    then loads a bundled model in its place: offered first (as `--model` is), or chosen later from the list."""
+    from selenium.webdriver.support.ui import Select
+
+    damaged = damaged_model(tmp_path, damage)
+    httpd = make_server(Site.build(DIST_DIR, [damaged, *BUNDLED_MODELS]), "127.0.0.1", 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    home, fallback = page.current_url, BUNDLED_MODELS[0].name
+
+    def shown() -> str:
+        return page.execute_script("const s = document.getElementById('model-select'); return s.options[s.selectedIndex].text")
+
+    def falls_back() -> None:
+        wait_for(page, "return window.denoiserApp && window.denoiserApp.lastMessage && window.denoiserApp.lastMessage.text")
+        assert message(page).startswith(f"damaged.tflite: {problem}")
+        assert message(page).endswith(f". Using the bundled model {fallback} instead.")
+        assert page.find_element("id", "message").is_displayed()
+        assert page.execute_script("return window.denoiserApp.model.name") == fallback == shown()
+        assert page.find_element("id", "model-info").text.startswith(f"{fallback} (")
+
+    try:
+        page.get(f"http://localhost:{httpd.server_address[1]}/")
+        falls_back()
+        assert np.isfinite(denoise_on_page(page, NOISY)["audio"]).all()
+        choose_model(page, "unet_causal_float32.tflite")
+        page.execute_script("window.denoiserApp.lastMessage = null;")
+        Select(page.find_element("id", "model-select")).select_by_visible_text("damaged.tflite")
+        falls_back()
+    finally:
+        page.get(home)
+        wait_for(page, "return window.denoiserApp && window.denoiserApp.model")
+        httpd.shutdown()
+        httpd.server_close()

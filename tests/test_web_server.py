@@ -101,7 +101,9 @@ def test_a_chosen_model_is_offered_first_with_its_sidecar(site_dir, tmp_path) ->
     chosen.write_bytes(b"model bytes")
     shutil.copyfile(BUNDLED_MODELS[0].with_suffix(".json"), chosen.with_suffix(".json"))  # a streaming sidecar, checked at start-up
     site = Site.build(site_dir, [chosen, *BUNDLED_MODELS])
-    assert json.loads(site.models_json)[0] == {"name": "mine.tflite", "tflite": "models/mine.tflite", "json": "models/mine.json"}
+    listing = json.loads(site.models_json)
+    assert listing[0] == {"name": "mine.tflite", "tflite": "models/mine.tflite", "json": "models/mine.json", "bundled": False}
+    assert [entry["bundled"] for entry in listing[1:]] == [True] * len(BUNDLED_MODELS)  # what the page falls back to
     assert site.lookup("/models/mine.tflite") == chosen and site.lookup("/models/mine.json") == chosen.with_suffix(".json")
 
 

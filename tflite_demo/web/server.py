@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tflite_demo.stream import DemoError, StreamSpec
+from tflite_demo.errors import DemoError
+from tflite_demo.sidecar import StreamSpec
 
 WEB_DIR = Path(__file__).resolve().parent
 DIST_DIR = WEB_DIR / "dist"
@@ -42,7 +43,11 @@ class ServerError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Site:
-    """URL path -> file to send; `models.json` is the page's model list."""
+    """URL path -> file to send; `models/index.json` is the page's model list.
+
+    A model is checked here as the app checks it, by its sidecar; whether LiteRT can run the
+    `.tflite` itself only the browser finds out, and the page then falls back to a bundled model.
+    """
 
     files: dict[str, Path]
     models_json: bytes
@@ -65,7 +70,8 @@ class Site:
             name = model.name if all(m.name != model.name or m == model for m in models) else f"{model.parent.name}_{model.name}"
             files[f"/models/{name}"] = model
             files[f"/models/{Path(name).with_suffix('.json')}"] = sidecar
-            listing.append({"name": name, "tflite": f"models/{name}", "json": f"models/{Path(name).with_suffix('.json')}"})
+            listing.append({"name": name, "tflite": f"models/{name}", "json": f"models/{Path(name).with_suffix('.json')}",
+                            "bundled": model in BUNDLED_MODELS})  # what the page falls back to when a model fails in the browser
         return cls(files, json.dumps(listing).encode())
 
     def lookup(self, raw_path: str) -> Path | bytes | None:

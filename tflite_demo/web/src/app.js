@@ -79,7 +79,7 @@ window.denoiserApp = app;
 let worker;
 const spectrograms = { input: new Spectrogram($("spec-in")), output: new Spectrogram($("spec-out")) };
 
-/** Load a model into the worker; true when it is now the model in use. */
+/** Load a model into the worker; null when it is now the model in use, else why it is not. */
 async function loadModel(name, bytes, sidecar, sidecarName) {
   $("model-info").textContent = `loading ${name}…`;
   try {
@@ -88,11 +88,10 @@ async function loadModel(name, bytes, sidecar, sidecarName) {
     $("model-info").textContent = `${m.name} (${m.quantization}, ${m.sampleRate / 1000} kHz, ${m.latencyMs.toFixed(0)} ms latency)`;
     setAttenuation(m.maxAttenuationDb);
     showMessage("");
-    return true;
+    return null;
   } catch (err) {
     $("model-info").textContent = app.model ? `${app.model.name} (still loaded)` : "no model";
-    showMessage(err.message);
-    return false;
+    return err.message;
   }
 }
 
@@ -106,15 +105,32 @@ function showDiskModel(name) {
   select.add(option);
 }
 
-async function loadServerModel(entry) {
+/** Fetch and load one model of the server's list; null when it is now the model in use, else why it is not. */
+async function fetchModel(entry) {
   try {
     const [tflite, json] = await Promise.all([fetch(entry.tflite), fetch(entry.json)]);
     if (!tflite.ok || !json.ok) throw new Error(`the server answered ${tflite.status} / ${json.status}`);
     const sidecar = await json.json().catch(() => null);
-    await loadModel(entry.name, await tflite.arrayBuffer(), sidecar, entry.name.replace(/\.tflite$/, ".json"));
+    return await loadModel(entry.name, await tflite.arrayBuffer(), sidecar, entry.name.replace(/\.tflite$/, ".json"));
   } catch (err) {
-    showMessage(`${entry.name}: could not load (${err.message})`);
+    return `${entry.name}: could not load (${err.message})`;
   }
+}
+
+async function loadServerModel(entry) {
+  const problem = await fetchModel(entry);
+  if (problem) await fallBack(problem, entry);
+}
+
+/** A chosen model failed in this browser (the server checks only its sidecar): the bundled model
+ * takes its place, unless the bundled model is what failed, and the message says so. */
+async function fallBack(problem, failed = null) {
+  const bundled = app.models?.find((m) => m.bundled);
+  if (!bundled || bundled === failed || app.live) return showMessage(problem);
+  $("model-select").querySelector("option[data-disk]")?.remove();
+  $("model-select").value = String(app.models.indexOf(bundled));
+  const again = await fetchModel(bundled);
+  showMessage(again ? `${problem}. The bundled model failed too: ${again}` : `${problem}. Using the bundled model ${bundled.name} instead.`);
 }
 
 async function loadModelFiles(files) {
@@ -127,7 +143,10 @@ async function loadModelFiles(files) {
   } catch {
     return showMessage(`${json.name}: not JSON`);
   }
-  if (await loadModel(tflite.name, await tflite.arrayBuffer(), sidecar, json.name)) showDiskModel(tflite.name);
+  const problem = await loadModel(tflite.name, await tflite.arrayBuffer(), sidecar, json.name);
+  if (!problem) showDiskModel(tflite.name);
+  else if (app.model) showMessage(problem);  // the model in use stays, and its entry stays selected
+  else await fallBack(problem);
 }
 
 function drawFileSpectra({ input, output }) {

@@ -37,10 +37,28 @@ async function loadModel({ wasmUrl, name, bytes, sidecar, sidecarName }) {
   await loadRuntime(wasmUrl);
   const spec = parseSpec(sidecar, sidecarName);
   const model = await StepModel.load(new Uint8Array(bytes), spec, name);
+  await checkFirstStep(model, spec, name);
   denoiser?.model.delete();
   denoiser = new StreamingDenoiser(model, spec);
   return { name, quantization: spec.quantization, sampleRate: spec.sampleRate, hopLength: spec.hopLength,
            latencyMs: (1000 * (spec.outputDelaySamples + spec.hopLength)) / spec.sampleRate, maxAttenuationDb: spec.maxAttenuationDb };
+}
+
+/** One step on silence before a model is taken: one LiteRT compiles may still fail to run, or give a
+ * mask that is not finite (NaN weights), and the page then falls back to a bundled model. */
+async function checkFirstStep(model, spec, name) {
+  let problem = null;
+  try {
+    model.reset();
+    const mask = await model.step(new Float32Array(spec.frameLength / 2 + 1).fill(Math.log(spec.logEpsilon)));
+    if (!mask.every(Number.isFinite)) problem = `${name}: its mask is not finite (NaN or infinite on silence)`;
+  } catch (err) {
+    problem = `${name}: fails on its first step (${String(err.message || err).split("\n")[0]})`;
+  }
+  if (problem) {
+    model.delete();
+    throw new DemoError(problem);
+  }
 }
 
 function requireModel() {
