@@ -32,7 +32,7 @@ class RemoteFiles:
 
     def folder(self, root: str) -> str | None:
         root = root.rstrip("/")
-        return root if beam_io.matches(f"{root}/**") else None  # a folder is a prefix that holds objects
+        return root if beam_io.matches(f"{root}/**", limit=1) else None  # a folder is a prefix that holds objects
 
     def audio_files(self, root: str) -> list[tuple[str, str]]:
         root = root.rstrip("/")
@@ -71,7 +71,7 @@ class RemoteFiles:
         return beam_io.join(parent, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
     def publish(self, folder: str, final: str, last: str) -> None:
-        if beam_io.matches(f"{final}/**"):
+        if beam_io.matches(f"{final}/**", limit=1):
             raise FileExistsError(final)
         sources = [path for path in beam_io.matches(f"{folder}/**") if posixpath.basename(path) != last]
         beam_io.rename(sources, [beam_io.join(final, path[len(folder) + 1:]) for path in sources])

@@ -70,9 +70,9 @@ def join(folder: str, *parts: str) -> str:
     return FileSystems.join(folder, *parts)
 
 
-def matches(pattern: str) -> list[str]:
-    """The sorted paths a glob (`*`, `**`, `?`) matches; none when nothing does."""
-    return sorted(meta.path for result in FileSystems.match([pattern]) for meta in result.metadata_list)
+def matches(pattern: str, limit: int | None = None) -> list[str]:
+    """The sorted paths a glob (`*`, `**`, `?`) matches (at most `limit` of them); none when nothing does."""
+    return sorted(meta.path for result in FileSystems.match([pattern], [limit]) for meta in result.metadata_list)
 
 
 def stat(path: str) -> tuple[int, int] | None:
