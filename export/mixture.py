@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_denoiser.core import audio, features
 from keras_denoiser.core.config import SignalConfig
+from keras_denoiser.core.mixing import mix_at_snr
 
 
 def speechlike(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
@@ -32,10 +33,9 @@ def pink_noise(num_samples: int, seed: int = 0) -> np.ndarray:
 
 
 def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """Speech plus noise (tiled or cut to the speech length) scaled to `snr_db`."""
-    noise = np.resize(noise, speech.shape)
-    gain = np.sqrt(np.mean(speech**2) / (np.mean(noise**2) * 10 ** (snr_db / 10) + 1e-12))
-    return (speech + gain * noise).astype(np.float32)
+    """Speech plus noise (tiled or cut to the speech length) scaled to `snr_db` (`core.mixing.mix_at_snr`)."""
+    mixture, _, _ = mix_at_snr(speech, np.resize(noise, speech.shape), snr_db)
+    return mixture
 
 
 def generated_mixture(seconds: float, rate: int, seed: int = 0, snr_db: float = 5.0) -> np.ndarray:

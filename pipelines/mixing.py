@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-PEAK_LIMIT = 0.99
+from keras_denoiser.core.mixing import PEAK_LIMIT
 
 
 def seeds_for(example_seed: tf.Tensor, count: int) -> tf.Tensor:
@@ -57,7 +57,8 @@ def mix_at_snr(
 
     The noise is scaled to the SNR, then all three are scaled so the mixture's RMS is `gain_db` dBFS,
     and scaled down further when the mixture's peak would exceed PEAK_LIMIT, which keeps the SNR.
-    A silent noise stays silent; a silent speech gives silent noise too.
+    A silent noise stays silent; a silent speech gives silent noise too. The graph twin of
+    `core.mixing.mix_at_snr`.
     """
     speech = tf.convert_to_tensor(speech, tf.float32)
     noise = tf.convert_to_tensor(noise, tf.float32)

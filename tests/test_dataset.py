@@ -13,6 +13,7 @@ from keras_denoiser.benchmarks.pipeline import python_batches
 from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import MixConfig, SignalConfig, SplitConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.core.mixing import mix_at_snr as numpy_mix_at_snr
 from keras_denoiser.pipelines.corpora import read_corpus
 from keras_denoiser.pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
 from keras_denoiser.pipelines.mixing import change_speed, loop_to_length, random_crop
@@ -56,6 +57,18 @@ def test_mix_at_snr_scales_loud_mixtures_below_full_scale_keeping_the_snr() -> N
     mixture, scaled_speech, scaled_noise = (t.numpy() for t in mix_at_snr(speech, noise, -5.0, 0.0))
     assert np.abs(mixture).max() <= 0.99 + 1e-6
     assert _snr_db(scaled_speech, scaled_noise) == pytest.approx(-5.0, abs=0.1)
+
+
+@pytest.mark.parametrize("snr_db, gain_db, level", [(7.5, -20.0, 0.3), (-5.0, 0.0, 0.9)], ids=["quiet", "peak-limited"])
+def test_the_numpy_mixing_is_the_graph_mixing(snr_db: float, gain_db: float, level: float) -> None:
+    """core.mixing (export's mixtures, the benchmark's baseline) and the tf.data graph mix alike."""
+    speech = level * harmonic_speechlike(1.0, 16000) / 0.3
+    noise = np.random.default_rng(3).standard_normal(16000).astype(np.float32)
+    for ours, graph in zip(numpy_mix_at_snr(speech, noise, snr_db, gain_db), mix_at_snr(speech, noise, snr_db, gain_db)):
+        np.testing.assert_allclose(ours, graph.numpy(), atol=1e-5)
+    _, unscaled, scaled_noise = numpy_mix_at_snr(speech, noise, snr_db)  # no gain: the speech as it is
+    np.testing.assert_allclose(unscaled, speech, atol=1e-6)
+    assert _snr_db(unscaled, scaled_noise) == pytest.approx(snr_db, abs=0.01)
 
 
 def test_short_noise_is_tiled_to_the_crop_and_long_speech_is_cropped() -> None:

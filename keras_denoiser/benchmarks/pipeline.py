@@ -25,6 +25,7 @@ from keras_denoiser.benchmarks.variants import bundled_variants
 from keras_denoiser.core.audio import read_mono
 from keras_denoiser.core.config import MixConfig, TrainConfig
 from keras_denoiser.core.features import LOG_EPSILON
+from keras_denoiser.core.mixing import mix_at_snr
 from keras_denoiser.pipelines.corpora import AudioItem, Kind, read_corpus, split_items
 from keras_denoiser.pipelines.dataset import build_datasets
 from keras_denoiser.training.train import build_model
@@ -130,14 +131,10 @@ def _python_example(speech, noise, cfg: TrainConfig, length: int, rng: np.random
     hiss = hiss[(rng.integers(len(hiss)) + np.arange(length)) % len(hiss)]
     snr_db = rng.uniform(cfg.mix.snr_db_min, cfg.mix.snr_db_max)
     gain_db = rng.uniform(cfg.mix.gain_db_min, cfg.mix.gain_db_max)
-    speech_power, noise_power = np.mean(clean**2), np.mean(hiss**2)
-    hiss = hiss * np.sqrt(speech_power / (noise_power * 10 ** (snr_db / 10))) if noise_power > 0 else hiss
-    mixture = clean + hiss
-    gain = 10 ** (gain_db / 20) / max(np.sqrt(np.mean(mixture**2)), 1e-12)
-    gain *= min(1.0, 0.99 / max(np.abs(mixture).max() * gain, 1e-12))
+    _, clean, hiss = mix_at_snr(clean, hiss, snr_db, gain_db)
     signal = cfg.signal
-    speech_spec = stft(clean * gain, signal.frame_length, signal.hop_length, signal.pad)
-    noise_spec = stft(hiss * gain, signal.frame_length, signal.hop_length, signal.pad)
+    speech_spec = stft(clean, signal.frame_length, signal.hop_length, signal.pad)
+    noise_spec = stft(hiss, signal.frame_length, signal.hop_length, signal.pad)
     speech_power, noise_power = np.abs(speech_spec) ** 2, np.abs(noise_spec) ** 2
     irm = np.sqrt(np.divide(speech_power, speech_power + noise_power, out=np.zeros_like(speech_power),
                             where=speech_power + noise_power > 0))
