@@ -19,11 +19,11 @@ from typing import Sequence
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from tflite_demo import audio_check, quiet, stopping
 from tflite_demo.atomic import atomic_path
 from tflite_demo.audio_format import fit_subtype, output_container
+from tflite_demo.resample import resample
 from tflite_demo.stream import DemoError, StreamingDenoiser, StreamResult, denoise_signal
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "unet_causal_int8.tflite"
@@ -76,14 +76,6 @@ def check_output(data: np.ndarray, input_peak: float, name: object) -> None:
     problem = audio_check.output_problem(data, input_peak)
     if problem is not None:
         raise DemoError(f"{name}: {problem}")
-
-
-def resample(wave: np.ndarray, rate: int, new_rate: int, length: int | None = None) -> np.ndarray:
-    """`wave` at `new_rate` (soxr HQ), cut or zero-padded to `length` when given."""
-    out = wave if rate == new_rate else soxr.resample(wave, rate, new_rate, quality="HQ")
-    if length is not None:
-        out = np.pad(out[:length], (0, max(0, length - len(out))))
-    return out.astype(np.float32)
 
 
 def denoise_at_any_rate(denoiser: StreamingDenoiser, wave: np.ndarray, rate: int) -> StreamResult:

@@ -1,17 +1,28 @@
-"""Low-latency streaming resampling for live audio (Kaiser-windowed sinc), the algorithm of
-`tflite_demo/web/src/resample.js`. soxr, used for files, releases streamed output in bursts of
-up to ~50 ms; this one returns every output sample as soon as 16 zero crossings of look-ahead
-(1 ms at 16 kHz) have arrived."""
+"""Resampling: whole signals with soxr (`resample`, for files: the one home of resample-then-fit,
+which every reader of ours uses), and low-latency streaming for live audio (`StreamResampler`,
+Kaiser-windowed sinc, the algorithm of `tflite_demo/web/src/resample.js`). soxr releases streamed
+output in bursts of up to ~50 ms; `StreamResampler` returns every output sample as soon as 16 zero
+crossings of look-ahead (1 ms at 16 kHz) have arrived."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import soxr
 
 ZERO_CROSSINGS = 16  # per side, at the lower of the two rates
 TABLE_STEPS = 512  # kernel samples per input sample (linear interpolation between them)
 KAISER_BETA = 8.6
+
+
+def resample(data: np.ndarray, rate: int, new_rate: int, length: int | None = None) -> np.ndarray:
+    """float32 `data` (along axis 0) at `new_rate` (soxr HQ; as it is when the rates match), cut or
+    zero-padded to `length` samples when given: resampling there and back can come out a sample off."""
+    out = data if rate == new_rate else soxr.resample(data, rate, new_rate, quality="HQ")
+    if length is not None:
+        out = np.pad(out[:length], [(0, max(0, length - len(out)))] + [(0, 0)] * (np.ndim(out) - 1))
+    return np.asarray(out, np.float32)
 
 
 class StreamResampler:

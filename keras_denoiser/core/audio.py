@@ -9,7 +9,6 @@ from typing import Iterator
 
 import numpy as np
 import soundfile as sf
-import soxr
 from absl import logging
 
 from keras_denoiser.core.atomic import atomic_path
@@ -35,6 +34,7 @@ from tflite_demo.audio_format import format_for as format_for
 from tflite_demo.audio_format import output_container as output_container
 from tflite_demo.audio_format import output_formats as output_formats
 from tflite_demo.audio_format import output_subtype as output_subtype
+from tflite_demo.resample import resample as resample
 
 SILENCE_FRAME_SECONDS = 0.02
 SILENCE_BELOW_PEAK_DB = 40.0
@@ -129,13 +129,6 @@ def trim_silence(samples: np.ndarray, rate: int) -> np.ndarray:
 def to_mono(data: np.ndarray) -> np.ndarray:
     """Average `[frames, channels]` to a 1-D float32 signal."""
     return data.mean(axis=1, dtype=np.float32) if data.ndim == 2 else data.astype(np.float32)
-
-
-def resample(data: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Resample along axis 0 with soxr (high quality); a no-op when the rates match."""
-    if rate_in == rate_out:
-        return data.astype(np.float32, copy=False)
-    return soxr.resample(data, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
 
 
 def read_mono(path: str | os.PathLike[str], rate: int) -> np.ndarray:

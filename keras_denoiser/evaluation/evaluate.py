@@ -129,8 +129,7 @@ def _run(system: Enhancer, noisy: np.ndarray, rate: int) -> tuple[np.ndarray, fl
     start = time.perf_counter()
     enhanced = np.asarray(system(wave), np.float32)
     seconds = time.perf_counter() - start
-    enhanced = audio.resample(enhanced, system.sample_rate, rate)
-    enhanced = np.pad(enhanced, (0, max(0, len(noisy) - len(enhanced))))[: len(noisy)]
+    enhanced = audio.resample(enhanced, system.sample_rate, rate, len(noisy))
     return enhanced, seconds
 
 

@@ -156,10 +156,5 @@ def enhance_file(
         int(chunk_seconds * model_rate),
         int(context_seconds * model_rate),
     )
-    restored = np.stack([_fit(audio.resample(ch, model_rate, rate), data.shape[0]) for ch in enhanced], axis=1)
+    restored = np.stack([audio.resample(ch, model_rate, rate, data.shape[0]) for ch in enhanced], axis=1)
     audio.write_audio_atomic(output_path, restored, rate, subtype, float(np.abs(data).max()), fmt)
-
-
-def _fit(wave: np.ndarray, length: int) -> np.ndarray:
-    """`wave` cut or zero-padded to `length` samples (resampling may be off by one)."""
-    return np.pad(wave[:length], (0, max(length - len(wave), 0)))

@@ -17,5 +17,4 @@ def at_model_rate(
     The result has exactly `wave`'s length: resampling there and back may be off by a sample.
     """
     wave = np.asarray(wave, np.float32)
-    enhanced = resample(process(resample(wave, rate, model_rate)), model_rate, rate)
-    return np.pad(enhanced[: wave.size], (0, max(0, wave.size - enhanced.size))).astype(np.float32, copy=False)
+    return resample(process(resample(wave, rate, model_rate)), model_rate, rate, wave.size)
