@@ -11,6 +11,7 @@ never meet. What a process sees alone stays tested with subprocesses: native std
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
 from absl import flags
@@ -53,6 +55,13 @@ def _status(argv: list[str]) -> int:
     finally:
         sys.stdout.flush()
     return 0
+
+
+@contextlib.contextmanager
+def command_module(command: str) -> Iterator[ModuleType]:
+    """The module of `command` (e.g. "export"), for a test of its helpers; its flags are forgotten on exit."""
+    with _own_flags():
+        yield importlib.import_module(f"keras_denoiser.commands.{command}")
 
 
 @contextlib.contextmanager

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,8 +18,9 @@ from keras_denoiser.export.streaming import StreamingTFLiteMasker, StreamingUNet
 from keras_denoiser.model import model_io
 from keras_denoiser.model.network import build_network
 from keras_denoiser.model.unet import FIRST_CONVOLUTION
+from tests import cli_runner
 from tests.enhance_helpers import tiny_unet, wake_context_layers
-from tests.export_support import LOWEST_PARITY_BOUND_DB, tiny_export, trained_tiny_model
+from tests.export_support import LOWEST_PARITY_BOUND_DB, tiny_config, tiny_export, trained_tiny_model
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
 RATE = 16000
@@ -33,8 +32,15 @@ INT8_MIN_DB = 30.0  # measured 45 dB on the trained model
 
 @pytest.fixture(scope="module", params=["unet_causal", "unet_compact"])
 def causal(request):
-    """A trained tiny causal network of each kind: its mask follows the harmonics, so a constant mask cannot pass for it."""
+    """A trained tiny causal network of each kind: its mask follows the harmonics, so a constant mask cannot pass for it.
+
+    Both kinds run the parity tests (step, TFLite stream, int8, state loop, sidecar); the tests of what
+    the stream machinery does for any kind (calibration, causality, the export command) run `unet_causal`.
+    """
     return trained_tiny_model(request.param)
+
+
+CAUSAL_ONLY = pytest.mark.parametrize("causal", ["unet_causal"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +130,7 @@ def test_a_lookahead_model_streams_late_and_equals_offline_processing(tmp_path, 
     np.testing.assert_allclose(masker(log_mag), np.asarray(ahead(log_mag[None]))[0], atol=1e-5)
 
 
+@CAUSAL_ONLY
 def test_calibration_spreads_its_frames_over_every_stream_to_its_closing_silence(causal) -> None:
     """Three streams of 40 frames, a budget of 30: every 5th frame of all three (and their silence), states and all."""
     _, cfg = causal
@@ -148,7 +155,8 @@ def test_streamed_float32_tflite_file_equals_offline_processing(causal, exported
     assert np.abs(streamed - reference).max() < 1e-4
 
 
-def test_streaming_tflite_never_depends_on_future_frames(exported) -> None:
+@CAUSAL_ONLY
+def test_streaming_tflite_never_depends_on_future_frames(causal, exported) -> None:
     denoiser = StreamingDenoiser(exported["float32"])
     frames = np.random.default_rng(2).normal(-3.0, 2.0, size=(30, 257)).astype(np.float32)
 
@@ -198,20 +206,17 @@ def test_model_path_without_model_is_a_clear_error(tmp_path) -> None:
         export_streaming(tmp_path / "missing.keras", tmp_path / "out")
 
 
+@CAUSAL_ONLY
 def test_export_command_writes_streaming_models_of_a_causal_model_checked_frame_by_frame(causal, tmp_path) -> None:
     model, cfg = causal
     model_path = tmp_path / "causal.keras"  # trained with the weighted loss: its batches carry weights too
     model_io.save_model(model, model_path, dataclasses.replace(cfg, loss="weighted_mask_mse"))
     out = tmp_path / "exported"
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_denoiser", "export", f"--model={model_path}", f"--export_dir={out}",
-         "--quantize=float32,int8", "--test_seconds=1.5"],
-        capture_output=True, text=True, timeout=600,
-    )
+    result = cli_runner.run("export", f"--model={model_path}", f"--export_dir={out}", "--quantize=float32,int8",
+                            "--test_seconds=1.5")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {r["artefact"]: r for r in json.loads((out / "export_report.json").read_text())["artefacts"]}
-    whole_signal = {"tflite_float32", "tflite_int8"} if cfg.model.name == "unet_causal" else set()  # no GRU loop in TFLite
-    assert {"saved_model", "streaming_tflite_float32", "streaming_tflite_int8", *whole_signal} == set(rows) - {"keras"}
+    assert {"saved_model", "streaming_tflite_float32", "streaming_tflite_int8", "tflite_float32", "tflite_int8"} == set(rows) - {"keras"}
     assert rows["streaming_tflite_float32"]["max_abs_diff"] < 1e-4
     int8_bound = parity.TOLERANCES["streaming_tflite_int8"][1]
     assert rows["streaming_tflite_int8"]["si_sdr_db"] >= int8_bound and rows["streaming_tflite_int8"]["snr_db"] >= int8_bound
@@ -254,3 +259,13 @@ def test_export_runner_and_demo_app_carry_the_states_alike(causal, exported, noi
         app = StreamingDenoiser(path)
         np.testing.assert_array_equal(ours, np.stack([app.mask(frame) for frame in log_mag]), err_msg=quantization)
     np.testing.assert_allclose(unet.run(log_mag), StreamingTFLiteMasker(exported["float32"])(log_mag), atol=1e-5)
+
+
+@pytest.mark.parametrize("name, formats", [
+    ("unet", ["saved_model", "tflite"]),
+    ("unet_causal", ["saved_model", "tflite", "streaming_tflite"]),
+    ("unet_compact", ["saved_model", "streaming_tflite"]),  # no GRU loop in whole-signal TFLite
+])
+def test_export_command_writes_by_default_every_format_the_model_supports(name: str, formats: list[str]) -> None:
+    with cli_runner.command_module("export") as export:
+        assert export.default_formats(tiny_config(name)) == formats
