@@ -5,8 +5,10 @@ The model file needs its JSON sidecar (written by keras_denoiser's streaming exp
 log-magnitude, one LiteRT call (frame + state tensors in, mask + next states out), the
 attenuation floor on the mask, mask the noisy spectrum, overlap-add. A model with a lookahead
 (`lookahead_frames` L in the sidecar) emits the mask of the spectrum L hops back, so the app holds
-the last L spectra. Output lags input by `output_delay_samples`. The web app's `tflite_demo/web/src/stream.js` runs the same loop; keep
-the two in step (tests/test_web_app.py compares their outputs).
+the last L spectra. Output lags input by `output_delay_samples`. The model step runs in the one state
+loop (`state_loop.StateLoop`). The web app's `tflite_demo/web/src/stream.js` runs the same hop loop;
+keep the two in step (tests/test_web_runtime.py holds it to this one's golden vectors in node,
+tests/test_web_app.py compares the page's output in Chromium).
 """
 
 from __future__ import annotations
