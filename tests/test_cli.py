@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import errno
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from keras_denoiser import cli
+from tests import cli_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "keras_denoiser", *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return cli_runner.run(*args, cwd=ROOT)
 
 
 @pytest.mark.parametrize(
