@@ -37,6 +37,18 @@ def write_wav(tmp_path: Path):
     return write
 
 
+@pytest.fixture(scope="session")
+def trained_saved_model(tmp_path_factory: pytest.TempPathFactory):
+    """(model, export folder, report rows): the trained tiny U-Net exported as a SavedModel, once per test
+    run for the export and the serving tests (nothing writes into it)."""
+    from tests.export_support import tiny_export, trained_tiny_model
+
+    model, _ = trained_tiny_model()
+    export_dir = tmp_path_factory.mktemp("saved_model") / "out"
+    rows, _ = tiny_export(export_dir, model, ("saved_model",))
+    return model, export_dir, rows
+
+
 def skip_unless_available(missing: str | None) -> None:
     """Skip a test whose optional tool `missing` names (None: all present), saying why; under CI, where
     .ci/run installs every tool, fail instead, so a lost install step cannot pass as a skip."""

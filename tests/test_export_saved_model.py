@@ -17,16 +17,13 @@ from keras_denoiser.export import parity, saved_model
 from keras_denoiser.export.exporter import ExportRequest
 from keras_denoiser.model.model_io import save_model
 from tests import cli_runner
-from tests.export_support import RATE, TINY_CONFIG, tiny_export, tiny_model, trained_tiny_model
+from tests.export_support import RATE, TINY_CONFIG, tiny_export, tiny_model
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """(model, export folder, report rows) of a SavedModel-only export of a trained model."""
-    model, _ = trained_tiny_model()
-    export_dir = tmp_path_factory.mktemp("export") / "out"
-    rows, _ = tiny_export(export_dir, model, ("saved_model",))
-    return model, export_dir, rows
+def exported(trained_saved_model):
+    """(model, export folder, report rows) of a SavedModel-only export of a trained model (conftest.py)."""
+    return trained_saved_model
 
 
 @pytest.fixture(scope="module")

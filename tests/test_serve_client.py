@@ -24,18 +24,17 @@ from keras_denoiser.core.metrics import si_sdr
 from keras_denoiser.export import mixture
 from keras_denoiser.inference import serve_client
 from keras_denoiser.inference.serve_local import LocalServing
-from tests.export_support import LOWEST_PARITY_BOUND_DB, RATE, tiny_export, trained_tiny_model
+from tests.export_support import LOWEST_PARITY_BOUND_DB, RATE
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(trained_saved_model):
     """(predict URL, serving signature, server) of a tiny trained, exported model behind a local REST server.
 
     Its mask follows the signal, so the output depends on context: a chunk enhanced without its
     neighbours differs from the whole-file result, which a constant mask would hide.
     """
-    export_dir = tmp_path_factory.mktemp("export") / "out"
-    tiny_export(export_dir, trained_tiny_model()[0], ("saved_model",))
+    export_dir = trained_saved_model[1]  # the trained tiny U-Net's SavedModel (conftest.py)
     serving = LocalServing.load(export_dir)  # what `keras_denoiser serve_local` runs
     server = serving.server(port=0)
     server.start()
