@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from tests import cli_runner
 from tests.enhance_helpers import save_tiny_unet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,8 +70,8 @@ def test_a_link_loop_or_a_broken_link_among_the_inputs_is_one_line_each(tmp_path
     (inputs / "loop_b.wav").symlink_to("loop_a.wav")
     (inputs / "broken.flac").symlink_to("gone.flac")
 
-    in_folder = _denoise(tmp_path, "--model=tiny.keras", "--output_dir=out", "in")
-    given = _denoise(tmp_path, "--model=tiny.keras", "--output_dir=out2", "in/loop_a.wav")
+    in_folder = cli_runner.run("denoise", "--model=tiny.keras", "--output_dir=out", "in", cwd=tmp_path)
+    given = cli_runner.run("denoise", "--model=tiny.keras", "--output_dir=out2", "in/loop_a.wav", cwd=tmp_path)
 
     assert in_folder.returncode == 1
     assert in_folder.stderr.splitlines() == [
