@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from keras_denoiser.core import assets
+from tests import cli_runner
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "keras_denoiser", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    return cli_runner.run(*args, cwd=cwd)
 
 
 def test_export_without_model_exports_the_bundled_model(tmp_path: Path) -> None:
