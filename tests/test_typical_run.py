@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from keras_denoiser.core import assets
+from tests import cli_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 # Appended to the README's commands (absl takes the last value of a repeated flag).
@@ -47,8 +46,7 @@ def test_the_readme_typical_run_runs_on_the_bundled_corpus(tmp_path: Path) -> No
     for args in commands:
         start = time.monotonic()
         cache = [f"--cache_dir={tmp_path / 'cache'}"] if args[0] in ("prepare", "train") else []
-        command = [sys.executable, "-m", "keras_denoiser", *args, *SMALLER.get(args[0], []), *cache]
-        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        result = cli_runner.run(*args, *SMALLER.get(args[0], []), *cache, cwd=tmp_path)
         assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
         assert "no speech in" not in result.stderr and "split is empty" not in result.stderr, result.stderr
         print(f"{args[0]}: {time.monotonic() - start:.1f} s")
@@ -87,10 +85,9 @@ def test_the_bundled_corpus_holds_a_validation_and_a_test_speaker_and_noise_file
 @pytest.mark.slow
 def test_train_on_one_speaker_names_the_empty_splits_and_the_fixes(tmp_path: Path) -> None:
     sample = assets.SAMPLE_DIR
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_denoiser", "train", f"--speech_dir={sample}", f"--noise_dir={sample / 'noise'}",
-         f"--model_dir={tmp_path / 'run'}", f"--cache_dir={tmp_path / 'cache'}", *SMALLER["train"]],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    result = cli_runner.run(
+        "train", f"--speech_dir={sample}", f"--noise_dir={sample / 'noise'}", f"--model_dir={tmp_path / 'run'}",
+        f"--cache_dir={tmp_path / 'cache'}", *SMALLER["train"], cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     for part in ("validation", "test"):  # LJ layout: one speaker, so no held-out speaker at all
