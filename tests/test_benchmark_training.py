@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +11,12 @@ import pytest
 
 from keras_denoiser.benchmarks.variants import BUNDLED_RECIPES, bundled_variants, parse_variant
 from keras_denoiser.core.errors import UserError
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "keras_denoiser", "benchmark", "training", *args]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    return cli_runner.run("benchmark", "training", *args, cwd=tmp_path)
 
 
 def test_benchmark_training_times_each_variant_on_its_loss(tmp_path: Path, write_wav) -> None:
