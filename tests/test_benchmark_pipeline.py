@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 
 
@@ -19,9 +18,8 @@ def test_benchmark_pipeline_prints_the_table_and_writes_positive_rates(tmp_path:
     rng = np.random.default_rng(0)
     for i in range(2):
         write_wav(f"noise/n{i}.wav", (0.1 * rng.standard_normal(16000)).astype(np.float32))
-    command = [sys.executable, "-m", "keras_denoiser", "benchmark", "pipeline", "--speech_dir=speech", "--noise_dir=noise",
-               "--cache_dir=cache", "--steps=2", "--batch_size=2", "--json_out=out/figures.json"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = cli_runner.run("benchmark", "pipeline", "--speech_dir=speech", "--noise_dir=noise", "--cache_dir=cache",
+                            "--steps=2", "--batch_size=2", "--json_out=out/figures.json", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert "batch size 2, 2 timed batches each" in result.stdout
