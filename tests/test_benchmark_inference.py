@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from keras_denoiser.benchmarks.inference import benchmark_inference, parse_size,
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.peers import dtln
 from keras_denoiser.export.streaming import export_streaming
+from tests import cli_runner
 from tests.enhance_helpers import tiny_unet
 from tests.peer_support import require_peer
 
@@ -45,11 +45,8 @@ def test_exported_folder_is_timed_hop_by_hop(export_dir) -> None:
 
 def test_command_writes_json_with_one_row_per_system(export_dir, tmp_path) -> None:
     out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_denoiser", "benchmark", "inference", f"--model={export_dir}",
-         "--seconds=1", "--peers=", f"--json_out={out}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
+    result = cli_runner.run("benchmark", "inference", f"--model={export_dir}", "--seconds=1", "--peers=", f"--json_out={out}",
+                            cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "hop ms median" in result.stdout
     figures = json.loads(out.read_text())
