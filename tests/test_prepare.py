@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from keras_denoiser.core.config import SignalConfig, SplitConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.pipelines import prepare
 from keras_denoiser.pipelines.prepare import default_cache_dir, prepare_corpus
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 
 SECONDS = (1.0, 2.0, 1.5, 3.0, 2.5, 1.0)
@@ -111,13 +110,12 @@ def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path) -> None:
 
 
 def test_prepare_command_prints_a_summary_and_reports_a_missing_folder_in_one_line(corpus, tmp_path) -> None:
-    command = [sys.executable, "-m", "keras_denoiser", "prepare", f"--speech_dir={corpus}",
-               f"--cache_dir={tmp_path / 'cache'}", "--workers=1"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    flags = [f"--cache_dir={tmp_path / 'cache'}", "--workers=1"]
+    done = cli_runner.run("prepare", f"--speech_dir={corpus}", *flags)
     assert done.returncode == 0, done.stderr
     assert f"{corpus}: " in done.stdout and "1 skipped; prepared" in done.stdout
     assert "broken.wav: not readable audio" in done.stdout
-    missing = subprocess.run([*command[:4], f"--speech_dir={tmp_path / 'nope'}"], capture_output=True, text=True, timeout=120)
+    missing = cli_runner.run("prepare", f"--speech_dir={tmp_path / 'nope'}")
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope'}: no such corpus folder"
 
