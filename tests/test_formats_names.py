@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from keras_denoiser.export import mixture
+from tests import cli_runner
 from tests.enhance_helpers import save_tiny_unet
 
 
@@ -41,11 +40,8 @@ def test_output_format_takes_what_libsndfile_writes_mp3_included(tiny: Path, tmp
 
     assert {"wav", "flac", "ogg", "mp3", "aiff", "w64", "caf"} <= set(output_formats())
     sf.write(tmp_path / "in.wav", mixture.generated_mixture(0.5, 16000, seed=3), 16000)
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_denoiser", "denoise", f"--model={tiny}", "--output_format=mp3",
-         f"--output_dir={tmp_path / 'out'}", str(tmp_path / "in.wav")],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = cli_runner.run("denoise", f"--model={tiny}", "--output_format=mp3", f"--output_dir={tmp_path / 'out'}",
+                            tmp_path / "in.wav")
     assert result.returncode == 0, result.stderr
     assert sf.info(str(tmp_path / "out" / "in.mp3")).format == "MP3"
 
