@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import soundfile as sf
 
 from keras_denoiser.core import assets
+from tests import cli_runner
 
 
 def test_demo_writes_enhanced_audio_and_plot_and_reports_the_change(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_denoiser", "demo", "--output_dir=out"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )
+    result = cli_runner.run("demo", "--output_dir=out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     enhanced, noisy = sf.info(tmp_path / "out" / "enhanced.wav"), sf.info(assets.NOISY_SAMPLE)
     assert (enhanced.frames, enhanced.samplerate, enhanced.channels) == (noisy.frames, noisy.samplerate, noisy.channels)
