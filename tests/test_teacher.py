@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,9 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.model import model_io
 from keras_denoiser.model.network import build_network
 from keras_denoiser.training.teacher import load_teacher, with_teacher_masks
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike
-from tests.test_resume import DEADLINE_SECONDS, corpora, train_args  # noqa: F401 (corpora is a fixture)
+from tests.test_resume import corpora, train_args  # noqa: F401 (corpora is a fixture)
 
 SIGNAL = SignalConfig()
 TEACHER_CFG = TrainConfig(model=ModelConfig(depth=2, base_filters=4))
@@ -77,7 +77,7 @@ def test_the_train_command_distils_from_a_teacher_and_records_it(corpora: Path, 
     teacher = _saved_teacher(tmp_path / "teacher.keras")
     run = tmp_path / "run"
     args = train_args(corpora, run, epochs=1, steps_per_epoch=2, teacher=teacher, teacher_weight=0.3)
-    result = subprocess.run(args, capture_output=True, text=True, timeout=DEADLINE_SECONDS)
+    result = cli_runner.run(*args[3:])  # in-process: `python -m keras_denoiser` dropped
     assert result.returncode == 0, result.stderr[-2000:]
     recorded = model_io.load_model(run / "model.keras")[1]
     assert (recorded.teacher, recorded.teacher_weight) == (str(teacher), 0.3)
@@ -85,6 +85,6 @@ def test_the_train_command_distils_from_a_teacher_and_records_it(corpora: Path, 
 
 def test_a_missing_teacher_is_one_line_before_any_work(corpora: Path, tmp_path: Path) -> None:
     args = train_args(corpora, tmp_path / "run", teacher=tmp_path / "none.keras")
-    result = subprocess.run(args, capture_output=True, text=True, timeout=DEADLINE_SECONDS)
+    result = cli_runner.run(*args[3:])
     assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (1, f"error: {tmp_path / 'none.keras'}: no such teacher model")
     assert not (tmp_path / "run").exists()
