@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import subprocess
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.peers import PEER_STREAMS, PEERS
 from keras_denoiser.evaluation.peers.delay import estimate_lag, measure_delay
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 from tests.peer_support import require_peer
 
@@ -179,14 +179,13 @@ def test_evaluate_cli_scores_the_new_peers_and_names_an_unknown_one(mixture, wri
     clean, noisy = mixture
     write_wav("clean/a.wav", clean)
     write_wav("noisy/a.wav", noisy)
-    command = [sys.executable, "-m", "keras_denoiser", "evaluate", "--clean_dir=clean", "--noisy_dir=noisy"]
-    result = subprocess.run([*command, "--peers=deepfilternet3,gtcrn", "--markdown_out=scores.md"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    command = ["evaluate", "--clean_dir=clean", "--noisy_dir=noisy"]
+    result = cli_runner.run(*command, "--peers=deepfilternet3,gtcrn", "--markdown_out=scores.md", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     table = (tmp_path / "scores.md").read_text()
     assert all(f"| {system} | all |" in table for system in ("noisy", "deepfilternet3", "gtcrn"))
 
-    result = subprocess.run([*command, "--peers=gtcrn,nope"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = cli_runner.run(*command, "--peers=gtcrn,nope", cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
