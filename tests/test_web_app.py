@@ -37,7 +37,7 @@ SNR_FLOOR_DB = {"float32": 60.0, "int8": 40.0}
 
 def missing_requirement() -> str | None:
     if not (DIST_DIR / "index.html").is_file():
-        return f"the web app is not built ({DIST_DIR} missing; run `npm ci` in tflite_demo/web)"
+        return f"the web app is not built ({DIST_DIR} missing; `make web` builds it when npm is present)"
     if not CHROMIUM or not CHROMEDRIVER:
         return "chromium or chromedriver is not on PATH (apt-get install chromium chromium-driver)"
     try:
