@@ -1,7 +1,8 @@
 """`keras_denoiser COMMAND [--flags] [ARGS]`: dispatches to one command module.
 
-Only the chosen command's module is imported, so each command defines its own absl flags and
-`keras_denoiser train --help` lists exactly the flags of `train`.
+Each command module defines its flags into its own `FlagValues` (`module.FLAGS`), so `keras_denoiser
+train --help` lists exactly the flags of `train`, and any number of command modules can be imported
+into one process (and run there, one after another) without their flags meeting.
 
     keras_denoiser train --speech_dir=LJSpeech-1.1 --noise_dir=noise --model_dir=runs/unet
 """
@@ -71,8 +72,17 @@ def _command_help(command: str, module: ModuleType) -> str:
     """Usage line with the positionals, the module docstring (what it does, examples) and the command's flags."""
     name = command.replace("_", " ", 1) if command.startswith("benchmark_") else command
     usage = " ".join(filter(None, ["usage: keras_denoiser", name, "[flags]", ARGUMENTS.get(command)]))
-    flag_lines = flags.FLAGS.module_help(module.__name__).removeprefix(f"\n{module.__name__}:\n")
-    return f"{usage}\n\n{inspect.cleandoc(module.__doc__ or '')}\n\nflags:\n{flag_lines}"
+    return f"{usage}\n\n{inspect.cleandoc(module.__doc__ or '')}\n\nflags:\n{_flag_lines(module)}"
+
+
+def _flag_lines(module: ModuleType) -> str:
+    """absl's help lines of every flag the command defined (those of its flag modules too), sorted by name."""
+    own: flags.FlagValues = module.FLAGS
+    for defined in own.flags_by_module_dict().values():
+        for flag in defined:
+            if flag.name not in flags.FLAGS:  # absl's own (--verbosity, ...), shared at parse time, are not listed
+                own.register_key_flag_for_module(module.__name__, flag)
+    return own.module_help(module.__name__).removeprefix(f"\n{module.__name__}:\n")
 
 
 class _Once(logging.Filter):
@@ -127,13 +137,24 @@ def _guarded(
     return run
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-    """absl's flag parsing, with a bad, unknown or missing flag as one line and exit status 2."""
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as err:
-        print(f"error: {'; '.join(line.strip() for line in str(err).splitlines() if line.strip())}", file=sys.stderr)
-        sys.exit(2)
+def _flags_parser(command_flags: flags.FlagValues) -> Callable[[list[str]], list[str]]:
+    """absl's flag parsing of the command's flags and absl's own (--verbosity, --flagfile, ...), from their
+    defaults on every call; a bad, unknown or missing flag is one line and exit status 2."""
+
+    def parse(argv: list[str]) -> list[str]:
+        for name in flags.FLAGS:  # by long names: a short one (-v) comes with its flag
+            if flags.FLAGS[name].name == name and name not in command_flags:
+                command_flags[name] = flags.FLAGS[name]  # the same flag objects: absl reads them from FLAGS
+        command_flags.unparse_flags()
+        try:
+            rest = command_flags(argv)
+        except flags.Error as err:
+            print(f"error: {'; '.join(line.strip() for line in str(err).splitlines() if line.strip())}", file=sys.stderr)
+            sys.exit(2)
+        flags.FLAGS.mark_as_parsed()
+        return rest
+
+    return parse
 
 
 def main() -> None:
@@ -195,7 +216,7 @@ def _dispatch(argv: list[str], verbose: bool = False) -> None:
     app.run(
         _guarded(module.main, command in ARGUMENTS),
         argv=[f"keras_denoiser {command.replace('benchmark_', 'benchmark ')}", *rest],
-        flags_parser=_parse_flags,
+        flags_parser=_flags_parser(module.FLAGS),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -118,3 +120,44 @@ def test_a_closed_pipe_during_a_command_ends_quietly(tmp_path: Path) -> None:
     result = _run_into_closed_pipe("denoise", "--model=tiny.keras", "--output_dir=out", "a.wav", cwd=tmp_path)
     assert (result.returncode, result.stderr) == (1, "")
     assert (tmp_path / "out" / "a.wav").is_file()
+
+
+def test_every_command_module_imports_into_one_process_each_with_its_own_flags() -> None:
+    """Each command defines its flags into its own FlagValues: importing all of them together raises no
+    DuplicateFlagError, each keeps its own meaning and default of a shared name (`train --model` is the
+    network, `denoise --model` a trained model, `evaluate --model` repeatable), `--help` lists exactly
+    the flags the command parses, and a flag of another command stays unknown to it."""
+    code = (
+        "import importlib, json, re\n"
+        "from absl import flags\n"
+        "from keras_denoiser import cli\n"
+        "names = [c for c in cli.COMMANDS if c not in cli.SUBCOMMANDS]\n"
+        "names += [f'{c}_{p}' for c, parts in cli.SUBCOMMANDS.items() for p in parts]\n"
+        "modules = {n: importlib.import_module(f'keras_denoiser.commands.{n}') for n in names}\n"
+        "listed = {n: sorted(re.findall(r'^  --(?:\\[no\\])?(\\w+):', cli._command_help(n, m), re.M)) for n, m in modules.items()}\n"
+        "own = {n: sorted(f for f in m.FLAGS if m.FLAGS[f].name == f and f not in flags.FLAGS) for n, m in modules.items()}\n"
+        "model = {n: repr(modules[n].FLAGS['model'].default) for n in ('train', 'denoise', 'evaluate')}\n"
+        "print(json.dumps({'same': listed == own, 'listed': listed, 'model': model}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["same"], report["listed"]
+    assert report["model"] == {"train": "'unet'", "denoise": "None", "evaluate": "[]"}
+    listed = report["listed"]
+    assert "snrs" in listed["make_testset"] and "snrs" not in listed["prepare"]  # the mixture-set flags are make_testset's
+    assert all("split_seed" in listed[c] for c in ("prepare", "train", "make_testset", "evaluate", "choose_limit"))
+
+
+def test_a_flag_of_another_command_is_unknown() -> None:
+    result = _run("prepare", "--snrs=0", "--speech_dir=x")
+    assert (result.returncode, result.stderr) == (2, "error: Unknown command line flag 'snrs'\n")
+
+
+def test_train_config_flags_take_default_and_help_from_the_config_fields() -> None:
+    from keras_denoiser.core.config import MixConfig
+
+    result = _run("train", "--help")
+    field = next(f for f in dataclasses.fields(MixConfig) if f.name == "crop_seconds")
+    assert f"  --crop_seconds: {field.metadata['doc']}; default {field.default}." in result.stdout
+    assert "  --model: <unet|unet_causal|unet_compact>: unet (offline)" in result.stdout

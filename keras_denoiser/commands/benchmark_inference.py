@@ -21,22 +21,29 @@ from typing import Sequence
 
 from absl import flags, logging
 
-from keras_denoiser.commands import json_out
+from keras_denoiser.commands import json_out, model_flag
 from keras_denoiser.core.errors import UserError
 
-FLAGS = flags.FLAGS
-flags.adopt_module_key_flags(json_out)
-flags.DEFINE_string(
-    "model", None,
-    "Causal model to time: a .keras file or model folder (exported to streaming TFLite first), or a folder "
-    "holding *_float32.tflite/*_int8.tflite streaming exports with their .json sidecars; default: random weights.",
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+json_out.define_json_out_flag(FLAGS)
+model_flag.define_model_flag(
+    FLAGS,
+    also=" of a causal network (exported to streaming TFLite first), or a folder holding "
+    "*_float32.tflite/*_int8.tflite streaming exports with their .json sidecars",
+    default="random weights (--sizes)",
 )
-flags.DEFINE_list("sizes", ["3x16"], "Causal U-Net sizes DEPTHxBASE_FILTERS to time when --model is not given; default 3x16.")
-flags.DEFINE_float("seconds", 10.0, "Length of the generated test signal in seconds (1250 hops per 10 s); default 10.")
+flags.DEFINE_list(
+    "sizes", ["3x16"], "Causal U-Net sizes DEPTHxBASE_FILTERS to time when --model is not given; default 3x16.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_float(
+    "seconds", 10.0, "Length of the generated test signal in seconds (1250 hops per 10 s); default 10.", flag_values=FLAGS
+)
 flags.DEFINE_list(
     "peers", ["dtln", "deepfilternet3", "gtcrn"],
     "Streaming peers to time too (each needs its part of the peers extra; one that is not installed is noted "
     "and skipped); empty for none; default dtln,deepfilternet3,gtcrn.",
+    flag_values=FLAGS,
 )
 
 
@@ -44,7 +51,7 @@ def main(argv: Sequence[str]) -> int:
     """Run the timings and print the table."""
     from keras_denoiser.benchmarks.inference import NUM_THREADS, benchmark_inference, parse_size, table_lines
 
-    json_out.check()
+    json_out.check(FLAGS.json_out)
     if FLAGS.seconds < 1.0:
         raise UserError("--seconds must be at least 1")
     logging.set_verbosity(logging.WARNING)
@@ -55,6 +62,7 @@ def main(argv: Sequence[str]) -> int:
     for note in notes:
         print(note)
     json_out.write(
+        FLAGS.json_out,
         {
             "threads": NUM_THREADS,
             "seconds": FLAGS.seconds,

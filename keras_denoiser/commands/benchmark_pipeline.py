@@ -16,25 +16,27 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import corpus_flags, json_out
+from keras_denoiser.commands import config_flags, corpus_flags, json_out
 from keras_denoiser.core import assets
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.pipelines.prepare import default_cache_dir
 
-FLAGS = flags.FLAGS
-corpus_flags.define_corpus_flags()
-flags.adopt_module_key_flags(corpus_flags)
-flags.adopt_module_key_flags(json_out)
-flags.DEFINE_integer("batch_size", TrainConfig().batch_size, "Examples per batch; default 16.")
-flags.DEFINE_integer("steps", 20, "Batches timed for each measurement (after 2 warm-up batches); default 20.")
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+corpus_flags.define_corpus_flags(FLAGS, default="the bundled sample corpus")
+corpus_flags.define_cache_flag(FLAGS)
+config_flags.define_config_flags(TrainConfig, ["batch_size"], FLAGS)
+json_out.define_json_out_flag(FLAGS)
+flags.DEFINE_integer(
+    "steps", 20, "Batches timed for each measurement (after 2 warm-up batches); default 20.", flag_values=FLAGS
+)
 
 
 def main(argv: Sequence[str]) -> int:
     """Run the three measurements and print the table."""
     from keras_denoiser.benchmarks.pipeline import benchmark_pipeline, table_lines
 
-    json_out.check()
+    json_out.check(FLAGS.json_out)
     if bool(FLAGS.speech_dir) != bool(FLAGS.noise_dir):
         raise UserError("give both --speech_dir and --noise_dir, or neither for the bundled sample corpus")
     speech_dirs = FLAGS.speech_dir or [str(assets.SAMPLE_DIR)]
@@ -45,6 +47,7 @@ def main(argv: Sequence[str]) -> int:
     result = benchmark_pipeline(speech_dirs, noise_dirs, FLAGS.cache_dir or default_cache_dir(), cfg, FLAGS.steps)
     print("\n".join(table_lines(result)))
     json_out.write(
+        FLAGS.json_out,
         {
             **dataclasses.asdict(result),
             "speedup": result.speedup,

@@ -15,20 +15,22 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import beam_flags, json_out
+from keras_denoiser.commands import beam_flags, json_out, model_flag
 from keras_denoiser.core import assets
 from keras_denoiser.core.errors import UserError
 
-FLAGS = flags.FLAGS
-flags.adopt_module_key_flags(json_out)
-flags.DEFINE_multi_string("input", [], "Files, folders or globs to denoise; repeatable; default: the bundled sample corpus.")
-flags.DEFINE_string("model", None, "The model to denoise with; default: the bundled offline model.")
-flags.DEFINE_list("workers", ["1", "2"], "DirectRunner worker counts to time, in order; default 1,2.")
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+json_out.define_json_out_flag(FLAGS)
+model_flag.define_model_flag(FLAGS)
+flags.DEFINE_multi_string(
+    "input", [], "Files, folders or globs to denoise; repeatable; default: the bundled sample corpus.", flag_values=FLAGS
+)
+flags.DEFINE_list("workers", ["1", "2"], "DirectRunner worker counts to time, in order; default 1,2.", flag_values=FLAGS)
 
 
 def main(argv: Sequence[str]) -> int:
     """Time one run per worker count and print the table."""
-    json_out.check()
+    json_out.check(FLAGS.json_out)
     try:
         workers = [int(count) for count in FLAGS.workers]
     except ValueError:
@@ -38,7 +40,7 @@ def main(argv: Sequence[str]) -> int:
     scale_out = beam_flags.beam_module("keras_denoiser.benchmarks.scale_out")
     runs = scale_out.benchmark_scale_out(FLAGS.input or [str(assets.SAMPLE_DIR / "wavs")], FLAGS.model, workers)
     print("\n".join(scale_out.table_lines(runs)))
-    json_out.write({"runner": scale_out.RUNNER, "runs": [
+    json_out.write(FLAGS.json_out, {"runner": scale_out.RUNNER, "runs": [
         {**dataclasses.asdict(run), "files_per_second": run.files_per_second} for run in runs
     ]})
     return 0

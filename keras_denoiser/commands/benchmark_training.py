@@ -19,27 +19,31 @@ from typing import Sequence
 from absl import flags
 
 from keras_denoiser.benchmarks.variants import VARIANT_FORMS, bundled_variants, parse_variant
-from keras_denoiser.commands import corpus_flags, json_out
+from keras_denoiser.commands import config_flags, corpus_flags, json_out
 from keras_denoiser.core import assets
 from keras_denoiser.core.config import MixConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 
-FLAGS = flags.FLAGS
-corpus_flags.define_corpus_flags()
-flags.adopt_module_key_flags(corpus_flags)
-flags.adopt_module_key_flags(json_out)
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+BUNDLED_CROP_SECONDS = 1.5  # the bundled models' crop
+corpus_flags.define_corpus_flags(FLAGS, default="the bundled sample corpus")
+corpus_flags.define_cache_flag(FLAGS)
+config_flags.define_config_flags(TrainConfig, ["batch_size"], FLAGS)
+config_flags.define_config_flags(MixConfig, ["crop_seconds"], FLAGS, defaults={"crop_seconds": BUNDLED_CROP_SECONDS})
+json_out.define_json_out_flag(FLAGS)
 flags.DEFINE_multi_string(
     "variant", [], f"A network to time (repeatable): {VARIANT_FORMS}. Default: the bundled models' own recipes "
     "(streaming first), marked (bundled).",
+    flag_values=FLAGS,
 )
-flags.DEFINE_integer("batch_size", TrainConfig().batch_size, "Examples per batch; default 16.")
-flags.DEFINE_float("crop_seconds", 1.5, "Seconds of audio per example; default 1.5 (the bundled models' crop).")
-flags.DEFINE_integer("steps", 20, "Training steps timed per variant (after 2 warm-up steps); default 20.")
+flags.DEFINE_integer(
+    "steps", 20, "Training steps timed per variant (after 2 warm-up steps); default 20.", flag_values=FLAGS
+)
 
 
 def main(argv: Sequence[str]) -> int:
     """Time every variant and print the table."""
-    json_out.check()
+    json_out.check(FLAGS.json_out)
     if bool(FLAGS.speech_dir) != bool(FLAGS.noise_dir):
         raise UserError("give both --speech_dir and --noise_dir, or neither for the bundled sample corpus")
     if FLAGS.batch_size < 1 or FLAGS.steps < 1:
@@ -54,7 +58,7 @@ def main(argv: Sequence[str]) -> int:
     cache_dir = FLAGS.cache_dir or default_cache_dir()
     results = benchmark_training(speech_dirs, noise_dirs, cache_dir, cfg, variants, FLAGS.steps)
     print("\n".join(table_lines(results, cfg, FLAGS.steps)))
-    json_out.write({
+    json_out.write(FLAGS.json_out, {
         "batch_size": cfg.batch_size, "crop_seconds": cfg.mix.crop_seconds, "steps": FLAGS.steps,
         "variants": [dataclasses.asdict(r) for r in results],
     })

@@ -18,25 +18,26 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import corpus_flags, scoring_set
+from keras_denoiser.commands import corpus_flags, model_flag, scoring_set
 from keras_denoiser.core import config as config_lib
 from keras_denoiser.core.atomic import check_output_file
 from keras_denoiser.core.config import SplitConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate, limit_choice
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "The model (.keras file or model folder) to choose a limit for.")
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+model_flag.define_model_flag(FLAGS, required=True)
 flags.DEFINE_list(
     "limits", [f"{limit:g}" for limit in limit_choice.LIMITS_TO_TRY],
     "Comma-separated attenuation limits to try, in dB (inf: none); default "
     f"{','.join(f'{limit:g}' for limit in limit_choice.LIMITS_TO_TRY)}.",
+    flag_values=FLAGS,
 )
-flags.DEFINE_bool("write", False, "Store the chosen limit as max_attenuation_db in the model's .json; default: only print it.")
-scoring_set.define_scoring_set_flags(default_split="validation")
-flags.adopt_module_key_flags(scoring_set)
-flags.adopt_module_key_flags(corpus_flags)
-flags.mark_flag_as_required("model")
+flags.DEFINE_bool(
+    "write", False, "Store the chosen limit as max_attenuation_db in the model's .json; default: only print it.",
+    flag_values=FLAGS,
+)
+scoring_set.define_scoring_set_flags(FLAGS, default_split="validation")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -49,9 +50,9 @@ def main(argv: Sequence[str]) -> int:
     config_path = model_io.config_path_for(model_path)
     if FLAGS.write:
         check_output_file(config_path)  # before the sweep, not after it
-    examples = scoring_set.examples(_selection_split(train_cfg.split))
+    examples = scoring_set.examples(FLAGS, _selection_split(train_cfg.split))
     systems = [KerasEnhancer(model, train_cfg, limit_choice.system_name(limit), max_attenuation_db=limit) for limit in limits]
-    summaries = evaluate.summarise(scoring_set.score(systems, examples, "choose_limit"))
+    summaries = evaluate.summarise(scoring_set.score(FLAGS, systems, examples, "choose_limit"))
     print(evaluate.markdown_table(summaries))
     choice = limit_choice.choose(summaries, limits)
     print(f"chosen: {limit_choice.system_name(choice.max_attenuation_db)}: {choice.reason}")
@@ -69,6 +70,6 @@ def _selection_split(model_split: SplitConfig) -> SplitConfig:
         return model_split  # clean/noisy folders: the user chose the files
     if FLAGS.split != "validation":
         raise UserError(f"choose_limit picks on the validation split only, not --split={FLAGS.split}")
-    if corpus_flags.split_flags_given() and corpus_flags.split_config() != model_split:
+    if corpus_flags.split_flags_given(FLAGS) and corpus_flags.split_config(FLAGS) != model_split:
         raise UserError(f"the split flags differ from the model's own split ({model_split}); leave them out")
     return model_split

@@ -15,16 +15,18 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import attenuation_flag
+from keras_denoiser.commands import attenuation_flag, model_flag
 from keras_denoiser.core import assets, audio, metrics
 from keras_denoiser.core.atomic import check_output_dir
 from keras_denoiser.core.errors import UserError
 
-FLAGS = flags.FLAGS
-attenuation_flag.define_attenuation_flag()
-flags.adopt_module_key_flags(attenuation_flag)
-flags.DEFINE_string("output_dir", "demo_output", "Folder for the noisy copy, the enhanced wav and the plot; default ./demo_output.")
-flags.DEFINE_string("model", None, "Model to demonstrate (.keras file or model folder); default: the bundled offline model.")
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+model_flag.define_model_flag(FLAGS)
+attenuation_flag.define_attenuation_flag(FLAGS)
+flags.DEFINE_string(
+    "output_dir", "demo_output", "Folder for the noisy copy, the enhanced wav and the plot; default ./demo_output.",
+    flag_values=FLAGS,
+)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -23,33 +23,38 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import attenuation_flag, beam_flags
+from keras_denoiser.commands import attenuation_flag, beam_flags, model_flag
 from keras_denoiser.core import assets, audio, progress
 from keras_denoiser.core.config import DEFAULT_CHUNK_FRAMES
 from keras_denoiser.core.errors import UserError
 
-FLAGS = flags.FLAGS
-attenuation_flag.define_attenuation_flag()
-beam_flags.define_beam_flags()
-flags.adopt_module_key_flags(attenuation_flag)
-flags.adopt_module_key_flags(beam_flags)
-flags.DEFINE_string(
-    "model", None, "Trained model: a .keras file (with its .json config) or a model folder; default: the bundled offline model."
-)
-flags.DEFINE_string("output_dir", None, "Folder the enhanced files are written to (created); required.")
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+model_flag.define_model_flag(FLAGS)
+attenuation_flag.define_attenuation_flag(FLAGS)
+beam_flags.define_beam_flags(FLAGS)
+flags.DEFINE_string("output_dir", None, "Folder the enhanced files are written to (created); required.", flag_values=FLAGS)
 flags.DEFINE_enum(
     "output_format", None, audio.output_formats(),
     "Write this container instead of the input's own (the extension changes), e.g. flac, mp3, ogg, wav; "
     "default: keep the input's container and sample format.",
+    flag_values=FLAGS,
 )
-flags.DEFINE_bool("overwrite", False, "Replace outputs that already exist; default false (they are skipped).")
-flags.DEFINE_bool("plot", False, "Also write NAME.png per file: noisy and enhanced spectrograms and the mask (first 30 s).")
+flags.DEFINE_bool(
+    "overwrite", False, "Replace outputs that already exist; default false (they are skipped).", flag_values=FLAGS
+)
+flags.DEFINE_bool(
+    "plot", False, "Also write NAME.png per file: noisy and enhanced spectrograms and the mask (first 30 s).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer(
     "chunk_frames", DEFAULT_CHUNK_FRAMES,
     f"STFT frames enhanced per chunk (8 ms hop at 16 kHz); bounds memory, not the result; default {DEFAULT_CHUNK_FRAMES}.",
+    flag_values=FLAGS,
 )
-flags.DEFINE_string("input_list", None, "A text file naming more inputs (files, folders, globs), one per line.")
-flags.mark_flag_as_required("output_dir")
+flags.DEFINE_string(
+    "input_list", None, "A text file naming more inputs (files, folders, globs), one per line.", flag_values=FLAGS
+)
+flags.mark_flag_as_required("output_dir", flag_values=FLAGS)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -61,7 +66,7 @@ def main(argv: Sequence[str]) -> int:
         raise UserError("give at least one input file or folder")
     if FLAGS.chunk_frames < 1:
         raise UserError("--chunk_frames must be positive")
-    options = beam_flags.beam_options()
+    options = beam_flags.beam_options(FLAGS)
     if FLAGS.runner:
         return _on_beam(inputs, options)
     jobs = plan_jobs([Path(i) for i in inputs], Path(FLAGS.output_dir), FLAGS.output_format)

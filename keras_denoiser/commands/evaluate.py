@@ -17,44 +17,53 @@ from typing import Sequence
 
 from absl import flags
 
-from keras_denoiser.commands import attenuation_flag, corpus_flags, scoring_set
+from keras_denoiser.commands import attenuation_flag, model_flag, scoring_set
 from keras_denoiser.core.atomic import check_output_file, write_bytes_atomic
+from keras_denoiser.core.config import DEFAULT_CHUNK_FRAMES
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation import evaluate
 from keras_denoiser.evaluation.enhancer import Enhancer
 
-FLAGS = flags.FLAGS
-attenuation_flag.define_attenuation_flag()
-flags.adopt_module_key_flags(attenuation_flag)
-flags.DEFINE_multi_string(
-    "model", [],
-    "A trained model to score: .keras file or model folder, or a streaming .tflite (with its .json), run as the "
-    "on-device app runs it; repeat the flag for several.",
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+model_flag.define_model_flag(
+    FLAGS, also=", or a streaming .tflite (with its .json), run as the on-device app runs it", default="none (give --peers)",
+    repeatable=True,
 )
-flags.DEFINE_list("peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.evaluation.peers); default none.")
-scoring_set.define_scoring_set_flags(default_split="test")
-flags.adopt_module_key_flags(scoring_set)
-flags.adopt_module_key_flags(corpus_flags)
-flags.DEFINE_integer("chunk_frames", 1024, "STFT frames our models enhance per chunk; bounds memory, not the result; default 1024.", lower_bound=1)
+attenuation_flag.define_attenuation_flag(FLAGS)
+flags.DEFINE_list(
+    "peers", [], "Comma-separated established denoisers to score too (see keras_denoiser.evaluation.peers); default none.",
+    flag_values=FLAGS,
+)
+scoring_set.define_scoring_set_flags(FLAGS, default_split="test")
+flags.DEFINE_integer(
+    "chunk_frames", DEFAULT_CHUNK_FRAMES,
+    f"STFT frames our models enhance per chunk; bounds memory, not the result; default {DEFAULT_CHUNK_FRAMES}.",
+    lower_bound=1, flag_values=FLAGS,
+)
 flags.DEFINE_list(
     "group_by", ["snr"],
     "Summary tables to print, one per grouping: snr, speech_folder (the speaker, in our test sets), noise_folder "
     "(the noise kind); the folders come from the test set table. Default snr.",
+    flag_values=FLAGS,
 )
 flags.register_validator(
     "group_by", lambda names: bool(names) and set(names) <= set(evaluate.GROUPINGS),
-    f"--group_by takes one or more of {', '.join(evaluate.GROUPINGS)}",
+    f"--group_by takes one or more of {', '.join(evaluate.GROUPINGS)}", flag_values=FLAGS,
 )
-flags.DEFINE_string("csv_out", None, "Write per-file scores of every system to this CSV file; default: not written.")
-flags.DEFINE_string("markdown_out", None, "Write the summary table to this markdown file; default: only printed.")
+flags.DEFINE_string(
+    "csv_out", None, "Write per-file scores of every system to this CSV file; default: not written.", flag_values=FLAGS
+)
+flags.DEFINE_string(
+    "markdown_out", None, "Write the summary table to this markdown file; default: only printed.", flag_values=FLAGS
+)
 
 
 def main(argv: Sequence[str]) -> int:
     for path in (FLAGS.csv_out, FLAGS.markdown_out):
         if path:
             check_output_file(path)
-    examples = scoring_set.examples()
-    rows = scoring_set.score(_systems(), examples, "evaluate")
+    examples = scoring_set.examples(FLAGS)
+    rows = scoring_set.score(FLAGS, _systems(), examples, "evaluate")
     table = "\n\n".join(evaluate.markdown_table(evaluate.summarise(rows, by), by) for by in FLAGS.group_by)
     print(table)
     if FLAGS.csv_out:

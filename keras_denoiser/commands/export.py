@@ -19,39 +19,44 @@ from typing import Sequence
 import numpy as np
 from absl import flags, logging
 
-from keras_denoiser.commands import attenuation_flag
+from keras_denoiser.commands import attenuation_flag, corpus_flags, model_flag
 from keras_denoiser.core import audio, progress
 from keras_denoiser.core.assets import DEFAULT_MODEL, SAMPLE_DIR, SAMPLE_NOISE_DIR, SAMPLE_SPEAKERS_DIR
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.export.choices import FORMATS, QUANTIZATIONS, SERVING_NAME
 
-FLAGS = flags.FLAGS
-attenuation_flag.define_attenuation_flag()
-flags.adopt_module_key_flags(attenuation_flag)
-flags.DEFINE_string(
-    "model", None, "Trained model: a .keras file (with its .json config) or a model folder; default: the bundled offline model."
-)
-flags.DEFINE_string("export_dir", None, "New or empty folder to write the export into; it is created.")
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+model_flag.define_model_flag(FLAGS)
+attenuation_flag.define_attenuation_flag(FLAGS)
+corpus_flags.define_corpus_flags(FLAGS, use="for int8 calibration data", default="the bundled sample corpus")
+corpus_flags.define_cache_flag(FLAGS)
+flags.DEFINE_string("export_dir", None, "New or empty folder to write the export into; it is created.", flag_values=FLAGS)
 flags.DEFINE_list(
     "formats",
     None,
     f"Comma-separated formats to export, from {', '.join(FORMATS)}; "
     "default saved_model,tflite, plus streaming_tflite for a causal model.",
+    flag_values=FLAGS,
 )
 flags.DEFINE_list(
-    "quantize", list(QUANTIZATIONS), f"Comma-separated TFLite quantizations, from {', '.join(QUANTIZATIONS)}; default all."
+    "quantize", list(QUANTIZATIONS), f"Comma-separated TFLite quantizations, from {', '.join(QUANTIZATIONS)}; default all.",
+    flag_values=FLAGS,
 )
-flags.DEFINE_string("name", SERVING_NAME, f"Serving name of the model (URL /v1/models/NAME); default {SERVING_NAME}.")
-flags.DEFINE_integer("version", 1, "Serving version number of the SavedModel folder DIR/NAME/VERSION; default 1.")
-flags.DEFINE_multi_string("speech_dir", [], "Speech folder for int8 calibration data (repeat for several); default: the bundled sample corpus.")
-flags.DEFINE_multi_string("noise_dir", [], "Noise folder for int8 calibration data (repeat for several); default: the bundled sample's noise/.")
-flags.DEFINE_integer("calibration_batches", 4, "Training-pipeline batches used to calibrate int8; default 4.", lower_bound=1)
-flags.DEFINE_float("test_seconds", 4.0, "Length of the parity test mixture in seconds; default 4.", lower_bound=0.1)
 flags.DEFINE_string(
-    "cache_dir", None, "Folder for the prepared TFRecord caches of the calibration corpora; default as in train."
+    "name", SERVING_NAME, f"Serving name of the model (URL /v1/models/NAME); default {SERVING_NAME}.", flag_values=FLAGS
 )
-flags.mark_flag_as_required("export_dir")
+flags.DEFINE_integer(
+    "version", 1, "Serving version number of the SavedModel folder DIR/NAME/VERSION; default 1.", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "calibration_batches", 4, "Training-pipeline batches used to calibrate int8; default 4.", lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_float(
+    "test_seconds", 4.0, "Length of the parity test mixture in seconds; default 4.", lower_bound=0.1, flag_values=FLAGS
+)
+flags.mark_flag_as_required("export_dir", flag_values=FLAGS)
 
 
 def main(argv: Sequence[str]) -> int:

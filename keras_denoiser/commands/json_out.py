@@ -9,18 +9,22 @@ from absl import flags
 
 from keras_denoiser.core.atomic import check_output_file, write_bytes_atomic
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("json_out", None, "Also write the figures as JSON to this file; default: print only.")
+
+def define_json_out_flag(flag_values: flags.FlagValues) -> None:
+    """Define --json_out in the command's `flag_values`."""
+    flags.DEFINE_string(
+        "json_out", None, "Also write the figures as JSON to this file; default: print only.", flag_values=flag_values
+    )
 
 
-def check() -> None:
-    """Fail before any work when --json_out cannot be written."""
-    if FLAGS.json_out:
-        check_output_file(FLAGS.json_out)
+def check(path: str | None) -> None:
+    """Fail before any work when --json_out (`path`) cannot be written."""
+    if path:
+        check_output_file(path)
 
 
-def write(figures: dict[str, Any]) -> None:
-    """Write `figures` to --json_out (when given) and say so."""
-    if FLAGS.json_out:
-        write_bytes_atomic(FLAGS.json_out, (json.dumps(figures, indent=2) + "\n").encode())
-        print(f"wrote {FLAGS.json_out}")
+def write(path: str | None, figures: dict[str, Any]) -> None:
+    """Write `figures` to --json_out (`path`, when given) and say so."""
+    if path:
+        write_bytes_atomic(path, (json.dumps(figures, indent=2) + "\n").encode())
+        print(f"wrote {path}")

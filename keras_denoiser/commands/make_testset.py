@@ -24,14 +24,17 @@ from keras_denoiser.core.errors import UserError
 
 RATE = 16000
 
-FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("speech_dir", None, "Speech corpus: LJ Speech layout (metadata.csv + wavs/) or any folder of audio files. Repeat the flag for several.")
-flags.DEFINE_multi_string("noise_dir", None, "Noise corpus: any folder tree of audio files. Repeat the flag for several.")
-flags.DEFINE_string("output_dir", None, "New or empty folder to write clean/, noisy/ and testset.csv into (created).")
-flags.DEFINE_bool("overwrite", False, "Replace the clean/, noisy/ and testset.csv of a non-empty --output_dir; default false (refused).")
-corpus_flags.define_mixture_set_flags()
-flags.adopt_module_key_flags(corpus_flags)
-flags.mark_flags_as_required(["speech_dir", "noise_dir", "output_dir"])
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+corpus_flags.define_corpus_flags(FLAGS, required=True)
+flags.DEFINE_string(
+    "output_dir", None, "New or empty folder to write clean/, noisy/ and testset.csv into (created).", flag_values=FLAGS
+)
+flags.DEFINE_bool(
+    "overwrite", False, "Replace the clean/, noisy/ and testset.csv of a non-empty --output_dir; default false (refused).",
+    flag_values=FLAGS,
+)
+corpus_flags.define_mixture_set_flags(FLAGS)
+flags.mark_flag_as_required("output_dir", flag_values=FLAGS)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -40,7 +43,7 @@ def main(argv: Sequence[str]) -> int:
     snrs = corpus_flags.mixture_snrs(FLAGS.snrs)
     output_dir = Path(FLAGS.output_dir)
     _check_output_dir(output_dir)
-    speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, corpus_flags.split_config())
+    speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, corpus_flags.split_config(FLAGS))
     examples = testset.mixtures(speech, noise, snrs, FLAGS.num_files, FLAGS.seed, RATE, FLAGS.phrase_words)
     if FLAGS.overwrite:
         testset.remove_testset(output_dir)

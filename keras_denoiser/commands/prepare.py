@@ -25,14 +25,18 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.pipelines.prepare import default_cache_dir, prepare_corpus, summary_lines
 from keras_denoiser.pipelines.storage import local_files
 
-FLAGS = flags.FLAGS
-corpus_flags.define_corpus_flags()
-corpus_flags.define_split_flags()
-beam_flags.define_beam_flags()
-flags.adopt_module_key_flags(corpus_flags)
-flags.adopt_module_key_flags(beam_flags)
-flags.DEFINE_integer("sample_rate", SignalConfig().sample_rate, "Model sample rate in Hz to resample to; default 16000.")
-flags.DEFINE_integer("workers", 2, "Decoding processes; 1 decodes in the main process (with --runner, Beam's options decide). Default 2.")
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+corpus_flags.define_corpus_flags(FLAGS)
+corpus_flags.define_cache_flag(FLAGS)
+corpus_flags.define_split_flags(FLAGS)
+beam_flags.define_beam_flags(FLAGS)
+flags.DEFINE_integer(
+    "sample_rate", SignalConfig().sample_rate, "Model sample rate in Hz to resample to; default 16000.", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "workers", 2, "Decoding processes; 1 decodes in the main process (with --runner, Beam's options decide). Default 2.",
+    flag_values=FLAGS,
+)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -44,8 +48,8 @@ def main(argv: Sequence[str]) -> int:
         raise UserError("--workers must be at least 1")
     cache_dir = FLAGS.cache_dir or default_cache_dir()
     signal = SignalConfig(sample_rate=FLAGS.sample_rate)
-    split = corpus_flags.split_config()
-    options = beam_flags.beam_options()
+    split = corpus_flags.split_config(FLAGS)
+    options = beam_flags.beam_options(FLAGS)
     beam = beam_flags.beam_module("keras_denoiser.pipelines.beam_prepare") if FLAGS.runner else None
     writer = beam.cache_writer(FLAGS.runner, options) if beam else None
     files_for = beam.files_for if beam else local_files  # gs://, s3://, ... only through Beam

@@ -16,55 +16,56 @@ from keras_denoiser.evaluation.enhancer import Enhancer
 
 RATE = 16000  # the rate every score is computed at
 
-FLAGS = flags.FLAGS
 
-
-def define_scoring_set_flags(default_split: str) -> None:
-    """Define --clean_dir/--noisy_dir, --speech_dir/--noise_dir and the mixture-set flags in the calling module."""
-    flags.DEFINE_string("clean_dir", None, "Folder of clean references, matched to --noisy_dir files by relative path.")
-    flags.DEFINE_string("noisy_dir", None, "Folder of noisy inputs, matched to --clean_dir files by relative path.")
-    flags.DEFINE_multi_string(
-        "speech_dir", [],
-        "Speech corpus (LJ layout or folder) to build mixtures from, instead of clean/noisy folders. Repeat the flag for several.",
+def define_scoring_set_flags(flag_values: flags.FlagValues, default_split: str) -> None:
+    """Define --clean_dir/--noisy_dir, --speech_dir/--noise_dir and the mixture-set flags in the command's `flag_values`."""
+    flags.DEFINE_string(
+        "clean_dir", None, "Folder of clean references, matched to --noisy_dir files by relative path.", flag_values=flag_values
     )
-    flags.DEFINE_multi_string("noise_dir", [], "Noise corpus folder to build mixtures from, with --speech_dir. Repeat the flag for several.")
-    corpus_flags.define_mixture_set_flags(default_split)
+    flags.DEFINE_string(
+        "noisy_dir", None, "Folder of noisy inputs, matched to --clean_dir files by relative path.", flag_values=flag_values
+    )
+    corpus_flags.define_corpus_flags(flag_values, use="to build mixtures from, instead of clean/noisy folders")
+    corpus_flags.define_mixture_set_flags(flag_values, default_split)
 
 
-def examples(split: SplitConfig | None = None) -> list[evaluate.Example]:
-    """The examples the flags name; UserError for a wrong combination or a missing folder.
+def examples(flag_values: flags.FlagValues, split: SplitConfig | None = None) -> list[evaluate.Example]:
+    """The examples the command's flags name; UserError for a wrong combination or a missing folder.
 
     Mixtures are drawn from the held-out speakers of `split` (default: the split flags).
     """
     from keras_denoiser.evaluation import testset
 
-    pairs = FLAGS.clean_dir or FLAGS.noisy_dir
-    mixes = FLAGS.speech_dir or FLAGS.noise_dir
+    pairs = flag_values.clean_dir or flag_values.noisy_dir
+    mixes = flag_values.speech_dir or flag_values.noise_dir
     if bool(pairs) == bool(mixes):
         raise UserError("give either --clean_dir and --noisy_dir, or --speech_dir and --noise_dir")
     if pairs:
-        if not (FLAGS.clean_dir and FLAGS.noisy_dir):
+        if not (flag_values.clean_dir and flag_values.noisy_dir):
             raise UserError("--clean_dir and --noisy_dir go together")
-        clean_dir, noisy_dir = Path(FLAGS.clean_dir), Path(FLAGS.noisy_dir)
+        clean_dir, noisy_dir = Path(flag_values.clean_dir), Path(flag_values.noisy_dir)
         for folder in (clean_dir, noisy_dir):
             if not folder.is_dir():
                 raise UserError(f"{folder}: no such folder")
         table = testset.read_table(noisy_dir.parent / testset.CSV_NAME)
         return list(evaluate.pair_examples(clean_dir, noisy_dir, RATE, table))
-    if not (FLAGS.speech_dir and FLAGS.noise_dir):
+    if not (flag_values.speech_dir and flag_values.noise_dir):
         raise UserError("--speech_dir and --noise_dir go together")
-    split = split or corpus_flags.split_config()
-    speech, noise = testset.split_corpora(FLAGS.speech_dir, FLAGS.noise_dir, FLAGS.split, split)
-    mixtures = testset.mixtures(speech, noise, corpus_flags.mixture_snrs(FLAGS.snrs), FLAGS.num_files, FLAGS.seed, RATE, FLAGS.phrase_words)
+    split = split or corpus_flags.split_config(flag_values)
+    speech, noise = testset.split_corpora(flag_values.speech_dir, flag_values.noise_dir, flag_values.split, split)
+    snrs = corpus_flags.mixture_snrs(flag_values.snrs)
+    mixtures = testset.mixtures(speech, noise, snrs, flag_values.num_files, flag_values.seed, RATE, flag_values.phrase_words)
     return [evaluate.Example(m.file, m.snr, m.clean, m.noisy, m.speech_id, m.noise_id) for m in mixtures]
 
 
-def score(systems: Sequence[Enhancer], examples: Sequence[evaluate.Example], task: str) -> list[evaluate.Row]:
+def score(
+    flag_values: flags.FlagValues, systems: Sequence[Enhancer], examples: Sequence[evaluate.Example], task: str
+) -> list[evaluate.Row]:
     """Score every system on every example with a progress bar named `task`; UserError when there is nothing to score."""
     from tqdm import tqdm
 
     progress = lambda items: tqdm(items, desc=task, unit="file", total=len(examples), disable=None)  # noqa: E731
     if not examples:
-        where = f"in {FLAGS.noisy_dir} and {FLAGS.clean_dir}" if FLAGS.noisy_dir else "from the corpora"
+        where = f"in {flag_values.noisy_dir} and {flag_values.clean_dir}" if flag_values.noisy_dir else "from the corpora"
         raise UserError(f"nothing to score: no clean/noisy pairs {where}")
     return evaluate.score(systems, examples, RATE, progress=progress)

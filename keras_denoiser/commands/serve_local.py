@@ -15,11 +15,13 @@ from typing import Sequence
 
 from absl import flags
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("export_dir", None, "Export folder holding NAME/VERSION/saved_model.pb (from `export`).")
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
+flags.DEFINE_string(
+    "export_dir", None, "Export folder holding NAME/VERSION/saved_model.pb (from `export`).", flag_values=FLAGS
+)
 flags.DEFINE_integer("port", 8501, "Port on 127.0.0.1 to answer on (TF Serving's REST port); default 8501.",
-                     lower_bound=0, upper_bound=65535)
-flags.mark_flag_as_required("export_dir")
+                     lower_bound=0, upper_bound=65535, flag_values=FLAGS)
+flags.mark_flag_as_required("export_dir", flag_values=FLAGS)
 
 
 def main(argv: Sequence[str]) -> int:

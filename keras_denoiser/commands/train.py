@@ -20,148 +20,71 @@ from typing import Sequence
 
 from absl import flags, logging
 
-from keras_denoiser.commands import corpus_flags
+from keras_denoiser.commands import config_flags, corpus_flags
 from keras_denoiser.core.atomic import check_output_dir, write_bytes_atomic
-from keras_denoiser.core.config import (
-    LOSSES,
-    MODEL_NAMES,
-    NOISE_BALANCES,
-    MixConfig,
-    ModelConfig,
-    SignalConfig,
-    TrainConfig,
-    empty_split_advice,
-)
+from keras_denoiser.core.config import MixConfig, ModelConfig, SignalConfig, TrainConfig, empty_split_advice
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.pipelines.corpora import existing_corpus_folder
 from keras_denoiser.training import distribute
 
-FLAGS = flags.FLAGS
+FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
 DEFAULT_TEACHER_WEIGHT = 0.5
-_TRAIN, _MODEL, _MIX = TrainConfig(), ModelConfig(), MixConfig()
-corpus_flags.define_corpus_flags()
-corpus_flags.define_split_flags()
-flags.adopt_module_key_flags(corpus_flags)
-flags.DEFINE_string("model_dir", None, "Folder for the run: config, backups, logs and models. Required.")
-flags.DEFINE_integer("epochs", _TRAIN.epochs, f"Epochs to train in total (raise it to continue a finished run); default {_TRAIN.epochs}.")
-flags.DEFINE_integer("steps_per_epoch", _TRAIN.steps_per_epoch, f"Training steps (batches) per epoch; default {_TRAIN.steps_per_epoch}.")
-flags.DEFINE_integer("validation_steps", _TRAIN.validation_steps, f"Validation batches after each epoch; default {_TRAIN.validation_steps}.")
-flags.DEFINE_integer("batch_size", _TRAIN.batch_size, f"Examples per step, over all replicas and workers; default {_TRAIN.batch_size}.")
-flags.DEFINE_float("learning_rate", _TRAIN.learning_rate, f"Initial Adam learning rate, halved when validation loss plateaus; default {_TRAIN.learning_rate}.")
-flags.DEFINE_integer(
-    "warmup_steps", _TRAIN.warmup_steps,
-    "Ramp the learning rate up linearly over this many first steps, so a fresh Adam's first steps (about "
-    f"the full rate in every weight) are small; for fine-tuning (--init_from). Default {_TRAIN.warmup_steps}.",
-    lower_bound=0,
+# The config fields this command sets from flags of the same name (ModelConfig.name is --model).
+MODEL_FIELDS = ("name", "depth", "base_filters", "context_layers", "band_context_layers", "lookahead_frames", "bands", "rnn_units")
+MODEL_NAME_FLAG = {"name": "model"}
+MIX_FIELDS = (
+    "crop_seconds", "snr_db_min", "snr_db_max", "speed_perturb", "reverb_probability", "channel_probability",
+    "second_noise_probability", "stationary_noise_probability", "phrase_words", "noise_balance",
 )
-flags.DEFINE_integer("seed", _TRAIN.seed, f"Random seed for weights and data; default {_TRAIN.seed}.")
-flags.DEFINE_float("crop_seconds", _MIX.crop_seconds, f"Length of each training example in seconds; default {_MIX.crop_seconds}.")
-flags.DEFINE_float("snr_db_min", _MIX.snr_db_min, f"Lowest speech-to-noise ratio of a mixture in dB; default {_MIX.snr_db_min}.")
-flags.DEFINE_float("snr_db_max", _MIX.snr_db_max, f"Highest speech-to-noise ratio of a mixture in dB; default {_MIX.snr_db_max}.")
-flags.DEFINE_float(
-    "speed_perturb", _MIX.speed_perturb,
-    f"Random speed change of the speech, as a fraction (0.1 = 0.9x to 1.1x); default {_MIX.speed_perturb} (off).",
+TRAIN_FIELDS = (
+    "batch_size", "epochs", "steps_per_epoch", "validation_steps", "learning_rate", "warmup_steps", "seed",
+    "backup_every_steps", "loss",
 )
-flags.DEFINE_float(
-    "reverb_probability", _MIX.reverb_probability,
-    f"Share of examples whose speech is reverberated by a synthetic room (RT60 0.15-0.8 s); default {_MIX.reverb_probability}.",
-)
-flags.DEFINE_float(
-    "channel_probability", _MIX.channel_probability,
-    "Share of examples (speech and noise) passed through a random microphone EQ and a 4 kHz, 7 kHz or no band "
-    f"limit; default {_MIX.channel_probability}.",
-)
-flags.DEFINE_float(
-    "second_noise_probability", _MIX.second_noise_probability,
-    f"Share of examples with a second noise 0-10 dB below the first; default {_MIX.second_noise_probability}.",
-)
-flags.DEFINE_float(
-    "stationary_noise_probability", _MIX.stationary_noise_probability,
-    "Share of examples whose noise is generated stationary broadband noise (white, pink, brown, blue and between) "
-    f"instead of a corpus file, at the same SNRs; default {_MIX.stationary_noise_probability}.",
-)
-flags.DEFINE_integer(
-    "phrase_words", _MIX.phrase_words,
-    "Train on phrases of this many utterances of one speaker, joined with 0.1-0.5 s pauses (for corpora of isolated "
-    f"words); 0 keeps single utterances; default {_MIX.phrase_words}.",
-)
-flags.DEFINE_enum(
-    "noise_balance", _MIX.noise_balance, list(NOISE_BALANCES),
-    "How training draws noise: 'file' (every file equally often) or 'folder' (every top-level folder of the noise "
-    f"corpora equally often, so a kind with few files is not rare); default {_MIX.noise_balance}.",
-)
-flags.DEFINE_enum(
-    "model", _MODEL.name, list(MODEL_NAMES),
-    "unet (offline), unet_causal (streaming, full band) or unet_compact (streaming, on bands with a GRU, at a "
-    "small peer's cost); default unet.",
-)
-flags.DEFINE_integer("depth", _MODEL.depth, f"U-Net levels (each halves the frequency resolution); default {_MODEL.depth}.")
-flags.DEFINE_integer("base_filters", _MODEL.base_filters, f"Filters of the first level, doubled per level; default {_MODEL.base_filters}.")
-flags.DEFINE_integer(
-    "context_layers", _MODEL.context_layers,
-    "Residual time convolutions at the bottleneck, dilated 2, 4, 8, ... (causal in unet_causal): a longer memory; "
-    f"a model without them can start such a run (--init_from); default {_MODEL.context_layers}.",
-)
-flags.DEFINE_integer(
-    "band_context_layers", _MODEL.band_context_layers,
-    "Residual convolutions along frequency at the bottleneck, dilated 1, 2, 4, ...: each bin sees the whole band "
-    "in its own frame (no streaming state); a model without them can start such a run (--init_from); "
-    f"default {_MODEL.band_context_layers}.",
-)
-flags.DEFINE_integer(
-    "lookahead_frames", _MODEL.lookahead_frames,
-    "Causal models only: future frames each mask may use, one hop of latency each; a model with fewer can "
-    f"start such a run (--init_from); default {_MODEL.lookahead_frames}.",
-)
-flags.DEFINE_integer(
-    "bands", _MODEL.bands,
-    f"unet_compact only: bands the bins are pooled into (one bin each at the bottom, ERB-spaced above); a multiple "
-    f"of 2**depth; default {_MODEL.bands}.",
-)
-flags.DEFINE_integer(
-    "rnn_units", _MODEL.rnn_units,
-    f"unet_compact only: units of the GRU at the bottleneck, all the model remembers beyond one frame; default {_MODEL.rnn_units}.",
-)
-flags.DEFINE_integer(
-    "backup_every_steps", _TRAIN.backup_every_steps,
-    f"Write a resumable backup every this many steps (and at each epoch end); default {_TRAIN.backup_every_steps}.",
-)
-flags.DEFINE_enum(
-    "loss", _TRAIN.loss, list(LOSSES),
-    "mask_mse (MSE to the IRM), weighted_mask_mse (each bin's error weighted by |noisy|^0.6), "
-    "asymmetric_mask_mse (the same, a mask above the IRM costing twice) or "
-    "compressed_spectral (the enhanced spectrum against the clean one, 0.3-compressed, with phase) or "
-    "snr (minus the enhanced spectrum's SNR in dB per example); default mask_mse.",
+corpus_flags.define_corpus_flags(FLAGS)
+corpus_flags.define_cache_flag(FLAGS)
+corpus_flags.define_split_flags(FLAGS)
+config_flags.define_config_flags(TrainConfig, TRAIN_FIELDS, FLAGS)
+config_flags.define_config_flags(MixConfig, MIX_FIELDS, FLAGS)
+config_flags.define_config_flags(ModelConfig, MODEL_FIELDS, FLAGS, rename=MODEL_NAME_FLAG)
+flags.DEFINE_string(
+    "model_dir", None, "Folder for the run: config, backups, logs and models. Required.", flag_values=FLAGS
 )
 flags.DEFINE_string(
     "init_from", None,
     "Trained model (.keras or model folder) of the same architecture to start from, e.g. to fine-tune with "
     "another loss; ignored when --model_dir holds a backup to resume. Default: random weights.",
+    flag_values=FLAGS,
 )
 flags.DEFINE_string(
     "teacher", None,
     "Trained model (.keras or model folder) whose masks make up --teacher_weight of the training target, the "
     "IRM the rest (distillation, e.g. the offline unet teaching unet_causal); needs a mask loss. Default: none.",
+    flag_values=FLAGS,
 )
 flags.DEFINE_float(
     "teacher_weight", None,
     f"Share of the training target that is the --teacher's mask, in (0, 1]; default {DEFAULT_TEACHER_WEIGHT} with --teacher.",
+    flag_values=FLAGS,
 )
 flags.DEFINE_integer(
-    "log_every_steps", 50, "Print a progress line (loss, steps/s) every this many steps; default 50.", lower_bound=1
+    "log_every_steps", 50, "Print a progress line (loss, steps/s) every this many steps; default 50.", lower_bound=1,
+    flag_values=FLAGS,
 )
 flags.DEFINE_enum(
     "strategy", "default", list(distribute.STRATEGIES),
     "default (one device), mirrored (all local GPUs) or multi_worker (the cluster in TF_CONFIG); default default.",
+    flag_values=FLAGS,
 )
 flags.DEFINE_bool(
     "mixed_precision", False,
     "Compute in float16 with float32 weights (mixed_float16; for GPUs). Saved models are float32. Default false.",
+    flag_values=FLAGS,
 )
 flags.DEFINE_bool(
     "keep_epoch_models", False,
     "Also save every epoch's model as epochs/epoch_<n>.keras (+ .json), to score each with choose_limit or "
     "evaluate: validation loss need not rank checkpoints as the scores do. Default false.",
+    flag_values=FLAGS,
 )
 
 DATA_SEED_STRIDE_PER_WORKER = 1_000_003
@@ -171,38 +94,10 @@ HELD_OUT_FILE = "held_out.json"
 def _config() -> TrainConfig:
     return TrainConfig(
         signal=SignalConfig(),
-        model=ModelConfig(
-            name=FLAGS.model,
-            depth=FLAGS.depth,
-            base_filters=FLAGS.base_filters,
-            context_layers=FLAGS.context_layers,
-            band_context_layers=FLAGS.band_context_layers,
-            lookahead_frames=FLAGS.lookahead_frames,
-            bands=FLAGS.bands,
-            rnn_units=FLAGS.rnn_units,
-        ),
-        mix=MixConfig(
-            crop_seconds=FLAGS.crop_seconds,
-            snr_db_min=FLAGS.snr_db_min,
-            snr_db_max=FLAGS.snr_db_max,
-            speed_perturb=FLAGS.speed_perturb,
-            reverb_probability=FLAGS.reverb_probability,
-            channel_probability=FLAGS.channel_probability,
-            second_noise_probability=FLAGS.second_noise_probability,
-            stationary_noise_probability=FLAGS.stationary_noise_probability,
-            phrase_words=FLAGS.phrase_words,
-            noise_balance=FLAGS.noise_balance,
-        ),
-        batch_size=FLAGS.batch_size,
-        epochs=FLAGS.epochs,
-        steps_per_epoch=FLAGS.steps_per_epoch,
-        validation_steps=FLAGS.validation_steps,
-        learning_rate=FLAGS.learning_rate,
-        warmup_steps=FLAGS.warmup_steps,
-        seed=FLAGS.seed,
-        split=corpus_flags.split_config(),
-        backup_every_steps=FLAGS.backup_every_steps,
-        loss=FLAGS.loss,
+        model=ModelConfig(**config_flags.config_values(ModelConfig, MODEL_FIELDS, FLAGS, rename=MODEL_NAME_FLAG)),
+        mix=MixConfig(**config_flags.config_values(MixConfig, MIX_FIELDS, FLAGS)),
+        **config_flags.config_values(TrainConfig, TRAIN_FIELDS, FLAGS),
+        split=corpus_flags.split_config(FLAGS),
         teacher=FLAGS.teacher or "",
         teacher_weight=_teacher_weight(),
     )

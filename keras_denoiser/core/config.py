@@ -18,6 +18,12 @@ from keras_denoiser.core.errors import UserError
 T = TypeVar("T")
 
 
+def documented(default: Any, doc: str, **flag: Any) -> Any:
+    """A field with its user-facing doc, which is also the help of the command-line flag that sets it
+    (`commands.config_flags`); `flag` holds what that flag needs besides: `choices`, `lower_bound`."""
+    return dataclasses.field(default=default, metadata={"doc": doc, **flag})
+
+
 @dataclasses.dataclass(frozen=True)
 class SignalConfig:
     """Sample rate and STFT parameters shared by training, inference and export."""
@@ -70,24 +76,35 @@ class ModelConfig:
     """Network architecture: `unet` (offline), `unet_causal` (streaming-capable) or `unet_compact`
     (streaming, on bands with a GRU: `model.compact`)."""
 
-    name: str = "unet"
-    depth: int = 3
-    base_filters: int = 16
+    name: str = documented(
+        "unet", "unet (offline), unet_causal (streaming, full band) or unet_compact (streaming, on bands with a GRU, "
+        "at a small peer's cost)", choices=MODEL_NAMES,
+    )
+    depth: int = documented(3, "U-Net levels (each halves the frequency resolution)")
+    base_filters: int = documented(16, "Filters of the first level, doubled per level")
     kernel_size: int = 3
-    # Residual convolutions along time at the bottleneck, dilated 2, 4, 8, ...: a longer memory
-    # (for noise estimates) at little cost, causal in `unet_causal`. 0 keeps the plain U-Net.
-    context_layers: int = 0
-    # Residual convolutions along frequency at the bottleneck, dilated 1, 2, 4, ...: each bin sees
-    # the whole band (a voice's harmonics, a noise's spectral shape) within its own frame, so
-    # streaming keeps no state for them. 0 keeps the plain U-Net.
-    band_context_layers: int = 0
-    # `unet_causal` only: frames after frame t that its mask may use (each adds a hop of latency).
+    # Residual convolutions along time: a longer memory (for noise estimates) at little cost.
+    context_layers: int = documented(
+        0, "Residual time convolutions at the bottleneck, dilated 2, 4, 8, ... (causal in unet_causal): a longer "
+        "memory; a model without them can start such a run (--init_from)",
+    )
+    # Residual convolutions along frequency: a voice's harmonics, a noise's spectral shape.
+    band_context_layers: int = documented(
+        0, "Residual convolutions along frequency at the bottleneck, dilated 1, 2, 4, ...: each bin sees the whole "
+        "band in its own frame (no streaming state); a model without them can start such a run (--init_from)",
+    )
     # The causal network's output is read this many frames late; see `model.unet`.
-    lookahead_frames: int = 0
-    # `unet_compact` only: the bands its bins are pooled into (a multiple of 2**depth), and the
-    # units of the GRU at its bottleneck, which holds all it remembers beyond one frame.
-    bands: int = 64
-    rnn_units: int = 128
+    lookahead_frames: int = documented(
+        0, "Causal models only: future frames each mask may use, one hop of latency each; a model with fewer can "
+        "start such a run (--init_from)",
+    )
+    bands: int = documented(
+        64, "unet_compact only: bands the bins are pooled into (one bin each at the bottom, ERB-spaced above); a "
+        "multiple of 2**depth",
+    )
+    rnn_units: int = documented(
+        128, "unet_compact only: units of the GRU at the bottleneck, all the model remembers beyond one frame"
+    )
 
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:
@@ -128,24 +145,34 @@ MAX_PHRASE_WORDS = 16
 class MixConfig:
     """How speech and noise are mixed for every example drawn."""
 
-    crop_seconds: float = 2.0
-    snr_db_min: float = -5.0
-    snr_db_max: float = 20.0
+    crop_seconds: float = documented(2.0, "Length of each training example in seconds")
+    snr_db_min: float = documented(-5.0, "Lowest speech-to-noise ratio of a mixture in dB")
+    snr_db_max: float = documented(20.0, "Highest speech-to-noise ratio of a mixture in dB")
     gain_db_min: float = -25.0
     gain_db_max: float = -5.0
-    speed_perturb: float = 0.0
-    reverb_probability: float = 0.0  # share of examples whose speech is reverberated (synthetic room)
-    channel_probability: float = 0.0  # share passed through a random EQ and band limit (4 kHz, 7 kHz or none)
-    second_noise_probability: float = 0.0  # share with a second noise added to the first
-    # Share whose noise is generated stationary broadband noise (white to brown, `pipelines.augment`)
-    # instead of a corpus file, so that kind is met at every SNR whatever the corpora hold.
-    stationary_noise_probability: float = 0.0
-    # Training speech as phrases of this many utterances of one speaker with pauses between them
-    # (`pipelines.phrases`), for corpora of isolated words; 0 or 1 keeps single utterances.
-    phrase_words: int = 0
-    # How noise files are drawn: "file" (each training file equally often) or "folder" (each top-level
-    # folder of the noise corpora equally often, then its files), so a kind with few files is not rare.
-    noise_balance: str = "file"
+    speed_perturb: float = documented(0.0, "Random speed change of the speech, as a fraction (0.1 = 0.9x to 1.1x; 0 off)")
+    reverb_probability: float = documented(
+        0.0, "Share of examples whose speech is reverberated by a synthetic room (RT60 0.15-0.8 s)"
+    )
+    channel_probability: float = documented(
+        0.0, "Share of examples (speech and noise) passed through a random microphone EQ and a 4 kHz, 7 kHz or no "
+        "band limit",
+    )
+    second_noise_probability: float = documented(0.0, "Share of examples with a second noise 0-10 dB below the first")
+    # Generated by `pipelines.augment`, so that kind is met at every SNR whatever the corpora hold.
+    stationary_noise_probability: float = documented(
+        0.0, "Share of examples whose noise is generated stationary broadband noise (white, pink, brown, blue and "
+        "between) instead of a corpus file, at the same SNRs",
+    )
+    # Joined by `pipelines.phrases`.
+    phrase_words: int = documented(
+        0, "Train on phrases of this many utterances of one speaker, joined with 0.1-0.5 s pauses (for corpora of "
+        "isolated words); 0 keeps single utterances",
+    )
+    noise_balance: str = documented(
+        "file", "How training draws noise: 'file' (every file equally often) or 'folder' (every top-level folder of "
+        "the noise corpora equally often, so a kind with few files is not rare)", choices=NOISE_BALANCES,
+    )
 
     def __post_init__(self) -> None:
         if self.snr_db_min > self.snr_db_max:
@@ -180,10 +207,15 @@ class SplitConfig:
     `file`, for single-speaker corpora; noise is always held out file by file.
     """
 
-    seed: int = 0
-    speech_unit: str = "speaker"
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.1
+    seed: int = documented(0, "Seed of the hash that picks the held-out speakers and noise files")
+    speech_unit: str = documented(
+        "speaker", "Hold out speech by `speaker` (the folder holding a file; an LJ Speech corpus is one speaker) or "
+        "by `file` (for single-speaker corpora)", choices=SPEECH_UNITS,
+    )
+    validation_fraction: float = documented(
+        0.1, "Share of speakers and noise files held out for validation and checkpoint selection"
+    )
+    test_fraction: float = documented(0.1, "Share of speakers and noise files held out for the reported test set")
 
     def __post_init__(self) -> None:
         if self.speech_unit not in SPEECH_UNITS:
@@ -226,17 +258,27 @@ class TrainConfig:
     signal: SignalConfig = SignalConfig()
     model: ModelConfig = ModelConfig()
     mix: MixConfig = MixConfig()
-    batch_size: int = 16
-    epochs: int = 10
-    steps_per_epoch: int = 200
-    validation_steps: int = 20
-    learning_rate: float = 1e-3
-    # Steps over which the learning rate ramps up from near 0 (`training.callbacks.LearningRateWarmup`).
-    warmup_steps: int = 0
-    seed: int = 0
+    batch_size: int = documented(16, "Examples per training step, over all replicas and workers")
+    epochs: int = documented(10, "Epochs to train in total (raise it to continue a finished run)")
+    steps_per_epoch: int = documented(200, "Training steps (batches) per epoch")
+    validation_steps: int = documented(20, "Validation batches after each epoch")
+    learning_rate: float = documented(1e-3, "Initial Adam learning rate, halved when validation loss plateaus")
+    # The ramp: `training.callbacks.LearningRateWarmup`.
+    warmup_steps: int = documented(
+        0, "Ramp the learning rate up linearly over this many first steps, so a fresh Adam's first steps (about "
+        "the full rate in every weight) are small; for fine-tuning (--init_from)", lower_bound=0,
+    )
+    seed: int = documented(0, "Random seed for weights and data")
     split: SplitConfig = SplitConfig()
-    backup_every_steps: int = 50
-    loss: str = "mask_mse"
+    backup_every_steps: int = documented(
+        50, "Write a resumable backup every this many steps (and at each epoch end)"
+    )
+    loss: str = documented(
+        "mask_mse", "mask_mse (MSE to the IRM), weighted_mask_mse (each bin's error weighted by |noisy|^0.6), "
+        "asymmetric_mask_mse (the same, a mask above the IRM costing twice) or compressed_spectral (the enhanced "
+        "spectrum against the clean one, 0.3-compressed, with phase) or snr (minus the enhanced spectrum's SNR in "
+        "dB per example)", choices=LOSSES,
+    )
     # Distillation (`training.teacher`): a trained model whose masks make up `teacher_weight` of the
     # training target, the IRM the rest; "" trains on the IRM alone.
     teacher: str = ""
