@@ -23,7 +23,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -81,25 +81,31 @@ class StreamingUNet:
         mask, next_states = self.step(frame, states)
         return {MASK_OUTPUT: mask, **{s.output_name: t for s, t in zip(self.states, next_states)}}
 
-    def _run_step(self, **inputs: np.ndarray) -> dict[str, tf.Tensor]:
+    def run_step(self, **inputs: np.ndarray) -> dict[str, tf.Tensor]:
+        """One step in TF on named arrays (the TFLite signature's names)."""
         return self._traced_serve(inputs[FRAME_INPUT], *(inputs[s.input_name] for s in self.states))
 
     def run(self, log_mag: np.ndarray) -> np.ndarray:
         """Masks `[frames, bins]` of a log-magnitude spectrogram `[frames, bins]`, frame by frame."""
-        return StateLoop(FunctionStep(self._run_step), self.spec).masks(log_mag)
+        return StateLoop(FunctionStep(self.run_step), self.spec).masks(log_mag)
 
-    def calibration_inputs(self, log_mags: Iterable[np.ndarray], limit: int) -> list[dict[str, np.ndarray]]:
-        """Up to `limit` frames of real streams, each with the states its stream had then, by input name.
 
-        Every stream runs to its end (and its closing silence) and every k-th frame is kept, so the
-        converter sees all the mixtures and their states late in a stream, not just the first few.
-        """
-        spectra = list(log_mags)
-        stride = max(1, math.ceil(sum(len(s) + self.spec.lookahead_frames for s in spectra) / limit))
-        step = FunctionStep(self._run_step)
-        loop = StateLoop(step, self.spec)
-        streamed = (step.seen for log_mag in spectra for _ in loop.frames(log_mag))
-        return list(itertools.islice(streamed, 0, None, stride))
+def calibration_inputs(
+    run_step: Callable[..., Mapping[str, Any]], spec: StreamSpec, log_mags: Sequence[np.ndarray], limit: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """Up to `limit` frames of real streams, each with the states its stream had then, by input name.
+
+    Every stream runs to its end (and its closing silence) and every k-th frame is kept, so the
+    converter sees all the mixtures and their states late in a stream, not just the first few.
+    The frames are made as they are asked for: a large model's states (megabytes a frame) are never
+    all held at once. `run_step` maps named inputs to named outputs (the TF step, or LiteRT's runner).
+    """
+    stride = max(1, math.ceil(sum(len(s) + spec.lookahead_frames for s in log_mags) / limit))
+    step = FunctionStep(run_step)
+    loop = StateLoop(step, spec)
+    streamed = (step.seen for log_mag in log_mags for _ in loop.frames(log_mag))
+    return itertools.islice(streamed, 0, None, stride)
+
 
 
 def log_magnitude_frames(wave: np.ndarray, signal_cfg: SignalConfig) -> np.ndarray:
@@ -114,9 +120,14 @@ def calibration_waves(signal_cfg: SignalConfig, count: int = 4, seconds: float =
 
 
 def convert(
-    streaming: StreamingUNet, quantizations: Sequence[str], calibration: Sequence[dict[str, np.ndarray]] = ()
+    streaming: StreamingUNet, quantizations: Sequence[str], log_mags: Sequence[np.ndarray] = ()
 ) -> dict[str, bytes]:
-    """TFLite flatbuffers of the step, builtin ops only; int8 keeps float32 inputs, outputs and states."""
+    """TFLite flatbuffers of the step, builtin ops only; int8 keeps float32 inputs, outputs and states.
+
+    int8 is calibrated on frames of the streams `log_mags` (log-magnitude `[frames, bins]`) with
+    their states, streamed on the float32 flatbuffer: LiteRT takes milliseconds a hop where the TF
+    step takes tens, and its states equal TF's to float precision (test_streaming holds them so).
+    """
     unknown = set(quantizations) - set(QUANTIZATIONS)
     if unknown:
         raise UserError(f"unknown streaming quantization {sorted(unknown)}; choose from {', '.join(QUANTIZATIONS)}")
@@ -126,11 +137,13 @@ def convert(
     float_model = tflite.convert_to_tflite(streaming.model, "float32", fn=streaming.serve, input_signature=signature)
     models = {"float32": float_model}
     if "int8" in quantizations:
-        if not calibration:
+        if not log_mags:
             raise UserError("int8 streaming export needs representative audio")
+        interpreter = Interpreter(model_content=float_model)
+        samples = calibration_inputs(interpreter.get_signature_runner(), streaming.spec, log_mags, MAX_CALIBRATION_FRAMES)
         # The converter feeds calibration lists in the model's input-tensor order, not the signature's.
-        order = [_signature_name(d["name"]) for d in Interpreter(model_content=float_model).get_input_details()]
-        examples = [[sample[name] for name in order] for sample in calibration]
+        order = [_signature_name(d["name"]) for d in interpreter.get_input_details()]
+        examples = ([sample[name] for name in order] for sample in samples)
         models["int8"] = tflite.convert_to_tflite(
             streaming.model, "int8", examples, fn=streaming.serve, input_signature=signature
         )
@@ -185,7 +198,7 @@ def write_streaming(
     `log_mags`: log-magnitude spectrograms `[frames, bins]` that calibrate int8 (`source` says what they are).
     The sidecar carries `max_attenuation_db`, the limit apps apply to the mask by default.
     """
-    calibration = streaming.calibration_inputs(log_mags, MAX_CALIBRATION_FRAMES) if "int8" in quantizations else []
+    calibration = list(log_mags) if "int8" in quantizations else []
     written = {}
     for quantization, flatbuffer in convert(streaming, quantizations, calibration).items():
         path = out_dir / f"{streaming.model_cfg.name}_{quantization}.tflite"

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from ai_edge_litert.interpreter import Interpreter
 
 from keras_denoiser.core import features
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
@@ -14,7 +15,13 @@ from keras_denoiser.core.errors import UserError
 from keras_denoiser.core.metrics import si_sdr, snr_db
 from keras_denoiser.export import mixture, parity, tflite
 from keras_denoiser.export.exporter import ExportRequest
-from keras_denoiser.export.streaming import StreamingTFLiteMasker, StreamingUNet, export_streaming
+from keras_denoiser.export.streaming import (
+    StreamingTFLiteMasker,
+    StreamingUNet,
+    calibration_inputs,
+    convert,
+    export_streaming,
+)
 from keras_denoiser.model import model_io
 from keras_denoiser.model.network import build_network
 from keras_denoiser.model.unet import FIRST_CONVOLUTION
@@ -137,12 +144,20 @@ def test_calibration_spreads_its_frames_over_every_stream_to_its_closing_silence
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, lookahead_frames=2))
     streaming = StreamingUNet(build_network(cfg.model, cfg.signal), cfg.model, cfg.signal)
     streams = [np.full((40, SIGNAL.num_bins), level, np.float32) for level in (-3.0, -2.0, -1.0)]
-    samples = streaming.calibration_inputs(streams, limit=30)
+    samples = list(calibration_inputs(streaming.run_step, streaming.spec, streams, limit=30))
     levels = [float(sample["log_magnitude"][0, 0, 0]) for sample in samples]
     assert len(samples) == 26  # ceil(3 * 42 / 30) = 5: frames 0, 5, ... of the 126
     assert {-3.0, -2.0, -1.0} <= set(levels) and min(levels) < -13  # the last stream and a closing silence
     later = samples[1]  # frame 5 of the first stream carries the states of frames 0..4
     assert any(np.abs(later[state.input_name]).max() > 0 for state in streaming.states)
+    # export streams its calibration on the float32 flatbuffer: the same frames and states as the TF step
+    runner = Interpreter(model_content=convert(streaming, ["float32"])["float32"]).get_signature_runner()
+    on_litert = list(calibration_inputs(runner, streaming.spec, streams, limit=30))
+    assert len(on_litert) == len(samples)
+    for tf_sample, litert_sample in zip(samples, on_litert):
+        assert tf_sample.keys() == litert_sample.keys()
+        for name in tf_sample:
+            np.testing.assert_allclose(litert_sample[name], tf_sample[name], atol=1e-5)
 
 
 def test_streamed_float32_tflite_file_equals_offline_processing(causal, exported, noisy) -> None:
