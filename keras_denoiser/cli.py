@@ -118,8 +118,9 @@ def _guarded(
 
     def run(argv: Sequence[str]) -> int | None:
         handler = absl_logging.get_absl_handler().python_handler
+        formatter, stream, once = handler.formatter, handler.stream, _Once()
         handler.setFormatter(_PlainFormatter())
-        handler.addFilter(_Once())
+        handler.addFilter(once)
         handler.setStream(sys.stderr)  # the real stream, when native chatter is filtered (tf_quiet.quiet_process)
         try:
             if len(argv) > 1 and not takes_arguments:
@@ -133,6 +134,10 @@ def _guarded(
         except OSError as err:
             print(f"error: {os_error_line(err)}", file=sys.stderr)
             return 1
+        finally:  # "each message once" holds per command: a later command in the process says it again
+            handler.removeFilter(once)
+            handler.setFormatter(formatter)
+            handler.setStream(stream)
 
     return run
 

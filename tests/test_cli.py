@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import errno
+import logging
 import subprocess
 from pathlib import Path
 
 import pytest
+from absl import logging as absl_logging
 
 from keras_denoiser import cli
 from tests import cli_runner
@@ -50,6 +52,28 @@ def test_os_errors_are_one_line_and_exit_status_1(err: OSError, line: str, capsy
 
     assert cli._guarded(main, takes_arguments=False)(["keras_denoiser x"]) == 1
     assert capsys.readouterr().err.splitlines() == [line]
+
+
+def test_a_warning_is_said_once_per_command_not_once_per_process(capsys) -> None:
+    """Commands run one after another in one process (tests, notebooks) each say their own warnings."""
+
+    def main(argv):
+        absl_logging.warning("no speech in the validation split")
+        absl_logging.warning("no speech in the validation split")
+
+    absl_handler = absl_logging.get_absl_handler()  # on the root logger in a process, as app.run puts it
+    attached = absl_handler in logging.root.handlers
+    logging.root.addHandler(absl_handler)
+    filters = list(absl_handler.python_handler.filters)
+    try:
+        for _ in range(2):
+            assert cli._guarded(main, takes_arguments=False)(["keras_denoiser x"]) is None
+            lines = capsys.readouterr().err.splitlines()  # (absl may first say that flags are not parsed)
+            assert lines.count("warning: no speech in the validation split") == 1, lines
+    finally:
+        if not attached:
+            logging.root.removeHandler(absl_handler)
+    assert absl_handler.python_handler.filters == filters
 
 
 @pytest.mark.parametrize("command", ["demo", "benchmark pipeline", "prepare"])
