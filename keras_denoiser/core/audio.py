@@ -26,8 +26,6 @@ from tflite_demo.audio_check import header_problem as header_problem
 from tflite_demo.audio_check import missing_reason as missing_reason
 from tflite_demo.audio_check import output_problem as output_problem
 from tflite_demo.audio_check import rate_problem as rate_problem
-from tflite_demo.audio_check import short_reason as short_reason
-from tflite_demo.audio_check import truncation_reason as truncation_reason
 from tflite_demo.audio_format import FLOAT_SUBTYPES as FLOAT_SUBTYPES
 from tflite_demo.audio_format import fit_subtype as fit_subtype
 from tflite_demo.audio_format import format_for as format_for
