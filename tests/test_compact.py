@@ -48,9 +48,9 @@ def _with_trained_looking_norms(model: keras.Model, seed: int) -> keras.Model:
     return model
 
 
-@pytest.mark.parametrize("lookahead", [0, 2])
-def test_frame_by_frame_equals_the_whole_sequence(lookahead: int) -> None:
-    cfg = ModelConfig(**TINY, lookahead_frames=lookahead)
+@pytest.mark.parametrize(("lookahead", "dual_path_blocks"), [(0, 0), (2, 0), (2, 2)])
+def test_frame_by_frame_equals_the_whole_sequence(lookahead: int, dual_path_blocks: int) -> None:
+    cfg = ModelConfig(**TINY, lookahead_frames=lookahead, dual_path_blocks=dual_path_blocks)
     model = _with_trained_looking_norms(build_network(cfg, SIGNAL), seed=lookahead)
     rng = np.random.default_rng(1)
     log_mag = (rng.standard_normal((40, SIGNAL.num_bins)) - 3.0).astype(np.float32)
@@ -63,11 +63,38 @@ def test_frame_by_frame_equals_the_whole_sequence(lookahead: int) -> None:
         masks.append(np.asarray(mask)[0, 0])
     np.testing.assert_allclose(np.stack(masks[lookahead:]), whole, atol=1e-5)
     assert whole.std() > 1e-3  # the masks vary: the comparison is not of constants
-    # Kilobytes of state: one frame per encoder level and the GRU's hidden units.
-    assert [s.conv for s in step.states] == ["enc0", "enc1", "gru"]
+    # Kilobytes of state: one frame per encoder level and the GRU's hidden units (in every band: dual path).
+    recurrent = [f"dp{i}_gru" for i in range(dual_path_blocks)] or ["gru"]
+    assert [s.conv for s in step.states] == ["enc0", "enc1", *recurrent]
     assert sum(np.prod(s.shape) for s in step.states) * 4 < 2048
 
 
 def test_a_band_count_that_does_not_halve_evenly_is_refused() -> None:
     with pytest.raises(UserError, match="multiple of 2\\*\\*depth"):
         ModelConfig(**{**TINY, "bands": 30})
+
+
+def test_a_dual_path_model_is_saved_and_loaded_with_its_weights(tmp_path) -> None:
+    cfg = ModelConfig(**TINY, dual_path_blocks=1)
+    model = _with_trained_looking_norms(build_network(cfg, SIGNAL), seed=3)
+    log_mag = (np.random.default_rng(2).standard_normal((1, 30, SIGNAL.num_bins)) - 3.0).astype(np.float32)
+    model.save(tmp_path / "dp.keras")
+    loaded = keras.saving.load_model(tmp_path / "dp.keras")
+    np.testing.assert_allclose(np.asarray(loaded(log_mag)), np.asarray(model(log_mag)), atol=1e-6)
+
+
+def test_the_across_band_path_lets_a_band_see_the_far_end_of_the_frame() -> None:
+    """The bottleneck's bidirectional GRU reaches every band of the frame, and no earlier frame moves."""
+    cfg = ModelConfig(**TINY, dual_path_blocks=1)
+    model = _with_trained_looking_norms(build_network(cfg, SIGNAL), seed=4)
+    x = (np.random.default_rng(5).standard_normal((1, 20, SIGNAL.num_bins)) - 3.0).astype(np.float32)
+    changed = x.copy()
+    changed[:, 10, :3] += 5.0
+    moved = np.abs(np.asarray(model(changed)) - np.asarray(model(x)))[0]
+    assert moved[10, 200:].max() > 0
+    assert moved[:10].max() == 0
+
+
+def test_dual_path_blocks_are_for_the_compact_model_only() -> None:
+    with pytest.raises(UserError, match="dual_path_blocks"):
+        ModelConfig(name="unet_causal", dual_path_blocks=1)

@@ -14,11 +14,12 @@ from keras_denoiser.core.errors import UserError
 
 _VARIANT = re.compile(
     r"^(?P<name>\w+):(?P<depth>\d+)x(?P<filters>\d+)"
-    r"(?::(?:(?P<bands>\d+)g(?P<units>\d+)|(?P<context>\d+)(?:b(?P<band>\d+))?))?(?::(?P<loss>\w+))?$"
+    r"(?::(?:(?P<bands>\d+)g(?P<units>\d+)(?:d(?P<dual>\d+))?|(?P<context>\d+)(?:b(?P<band>\d+))?))?(?::(?P<loss>\w+))?$"
 )
 VARIANT_FORMS = (
     "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS]][:LOSS] or "
-    "unet_compact:DEPTHxFILTERS[:BANDSgGRU_UNITS][:LOSS], e.g. unet_causal:3x12:6b4 or unet_compact:2x16:64g128"
+    "unet_compact:DEPTHxFILTERS[:BANDSgGRU_UNITS[dDUAL_PATH_BLOCKS]][:LOSS], e.g. unet_causal:3x12:6b4, "
+    "unet_compact:2x16:64g128 or unet_compact:2x16:96g32d1"
 )
 # The bundled models whose recipes are timed by default: the streaming one first.
 BUNDLED_RECIPES = ("unet_causal", "unet")
@@ -36,7 +37,8 @@ class Variant:
     def label(self) -> str:
         m = self.model
         if m.name == "unet_compact":
-            shape = f"{m.bands} bands, GRU {m.rnn_units}"
+            recurrence = f"{m.dual_path_blocks} dual-path GRU {m.rnn_units}" if m.dual_path_blocks else f"GRU {m.rnn_units}"
+            shape = f"{m.bands} bands, {recurrence}"
         else:
             shape = f"{m.context_layers} context" + (f" + {m.band_context_layers} band" if m.band_context_layers else "")
         lookahead = f", lookahead {m.lookahead_frames}" if m.lookahead_frames else ""
@@ -51,7 +53,10 @@ def parse_variant(text: str) -> Variant:
     loss = match["loss"] or "weighted_mask_mse"
     if loss not in LOSSES:
         raise UserError(f"variant {text!r}: unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
-    compact = {"bands": int(match["bands"]), "rnn_units": int(match["units"])} if match["bands"] else {}
+    compact = (
+        {"bands": int(match["bands"]), "rnn_units": int(match["units"]), "dual_path_blocks": int(match["dual"] or 0)}
+        if match["bands"] else {}
+    )
     model = ModelConfig(
         name=match["name"], depth=int(match["depth"]), base_filters=int(match["filters"]),
         context_layers=int(match["context"] or 0), band_context_layers=int(match["band"] or 0), **compact,

@@ -30,7 +30,10 @@ from keras_denoiser.training import distribute
 FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
 DEFAULT_TEACHER_WEIGHT = 0.5
 # The config fields this command sets from flags of the same name (ModelConfig.name is --model).
-MODEL_FIELDS = ("name", "depth", "base_filters", "context_layers", "band_context_layers", "lookahead_frames", "bands", "rnn_units")
+MODEL_FIELDS = (
+    "name", "depth", "base_filters", "context_layers", "band_context_layers", "lookahead_frames", "bands", "rnn_units",
+    "dual_path_blocks",
+)
 MODEL_NAME_FLAG = {"name": "model"}
 MIX_FIELDS = (
     "crop_seconds", "snr_db_min", "snr_db_max", "speed_perturb", "reverb_probability", "channel_probability",

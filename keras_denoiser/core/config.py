@@ -68,6 +68,7 @@ def check_attenuation_limit(max_attenuation_db: float) -> float:
 MODEL_NAMES = ("unet", "unet_causal", "unet_compact")
 CAUSAL_MODELS = ("unet_causal", "unet_compact")
 MAX_LOOKAHEAD_FRAMES = 4
+MAX_DUAL_PATH_BLOCKS = 4
 MAX_BAND_CONTEXT_LAYERS = 6  # dilations up to 32 bins: past the bottleneck's whole band at the default depth
 
 
@@ -103,7 +104,13 @@ class ModelConfig:
         "multiple of 2**depth",
     )
     rnn_units: int = documented(
-        128, "unet_compact only: units of the GRU at the bottleneck, all the model remembers beyond one frame"
+        128, "unet_compact only: units of the GRU at the bottleneck, all the model remembers beyond one frame "
+        "(with --dual_path_blocks: of each band's GRU)",
+    )
+    # GTCRN's and DPCRN's recurrence: frequency and time modelled in turn, with weights shared across bands.
+    dual_path_blocks: int = documented(
+        0, "unet_compact only: dual-path blocks in place of the one GRU over all bands, each a bidirectional GRU "
+        "across the bands of a frame, then a GRU over time in every band (rnn_units each, weights shared)",
     )
 
     def __post_init__(self) -> None:
@@ -124,6 +131,8 @@ class ModelConfig:
             raise UserError(f"bands must be a multiple of 2**depth ({2**self.depth}) and at least twice that, not {self.bands}")
         if compact and self.rnn_units < 1:
             raise UserError(f"rnn_units must be positive, not {self.rnn_units}")
+        if not 0 <= self.dual_path_blocks <= MAX_DUAL_PATH_BLOCKS or (self.dual_path_blocks and not compact):
+            raise UserError(f"dual_path_blocks must be in 0..{MAX_DUAL_PATH_BLOCKS}, and only for unet_compact")
 
     @property
     def causal(self) -> bool:

@@ -9,6 +9,10 @@ history; it costs about 3 G multiply-adds per second of audio. This one does wha
   band's mean log-magnitude and mean compressed magnitude |X|^0.3.
 - Causal convolutions two frames long that halve the bands at each level, so each keeps one frame
   of state; a GRU over the bottleneck's bands carries everything older in `rnn_units` numbers.
+- Or, with `dual_path_blocks`, GTCRN's dual-path recurrence in its place: in each frame a
+  bidirectional GRU runs across the bands (no memory), then one GRU with weights shared by all
+  bands runs over time in each band, so a band's state is `rnn_units` numbers and the bands talk
+  within a frame instead of through one narrow flattened GRU.
 - A mirrored decoder adds the encoder's output at each level (a U-Net's skips) and upsamples
   along bands only; the band mask is expanded back to bins by the transpose-like matrix whose
   rows sum to one, so a flat band mask is the same flat bin mask.
@@ -125,6 +129,32 @@ class BandMask(layers.Layer):
         return {**super().get_config(), "num_bins": self.num_bins, "sample_rate": self.sample_rate}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AcrossBands(layers.Layer):
+    """A bidirectional GRU of `units` a direction across the bands of each frame: `[batch, time, bands,
+    channels]` -> `[batch, time, bands, 2 * units]`. It reaches no other frame, so a stream keeps no state."""
+
+    def __init__(self, units: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+        # Unrolled: the bands are a short fixed sequence, and TFLite then needs no loop.
+        self.rnn = layers.Bidirectional(layers.GRU(units, return_sequences=True, unroll=True), name="rnn")
+
+    def build(self, input_shape) -> None:
+        self.rnn.build((None, *input_shape[2:]))
+
+    def call(self, x):
+        shape = ops.shape(x)
+        y = self.rnn(ops.reshape(x, (-1, x.shape[2], x.shape[3])))
+        return ops.reshape(y, (shape[0], shape[1], x.shape[2], 2 * self.units))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], 2 * self.units)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units}
+
+
 def _encoder_conv(x, filters: int, name: str, cfg: ModelConfig, graph: Graph, lookahead: int = 0):
     """Causal conv TIME_KERNEL (+ `lookahead`) frames by `kernel_size` bands, halving the bands; BN; ReLU."""
     k = cfg.kernel_size
@@ -157,6 +187,20 @@ def _recurrent_bottleneck(x, cfg: ModelConfig, graph: Graph):
     return graph.layer(layers.Add, "gru_add")([x, y])
 
 
+def _residual(x, y, name: str, graph: Graph):
+    """`x` + batch-normed dense projection of `y` back to `x`'s channels."""
+    y = graph.layer(layers.Dense, f"{name}_project", units=x.shape[-1], use_bias=False)(y)
+    y = graph.layer(layers.BatchNormalization, f"{name}_bn")(y)
+    return graph.layer(layers.Add, f"{name}_add")([x, y])
+
+
+def _dual_path_block(x, index: int, cfg: ModelConfig, graph: Graph):
+    """Across the bands of each frame, then over time in each band; each path a residual."""
+    name = f"dp{index}"
+    x = _residual(x, graph.layer(AcrossBands, f"{name}_across", units=max(1, x.shape[-1] // 2))(x), f"{name}_across", graph)
+    return _residual(x, graph.band_recurrent(x, f"{name}_gru", cfg.rnn_units), f"{name}_gru", graph)
+
+
 def topology(log_mag, cfg: ModelConfig, signal: SignalConfig, graph: Graph):
     """The mask `[batch, frames, bins]` for `log_mag` `[batch, frames, bins]`: the one description of `unet_compact`."""
     x = log_mag
@@ -174,7 +218,11 @@ def topology(log_mag, cfg: ModelConfig, signal: SignalConfig, graph: Graph):
         lookahead = cfg.lookahead_frames if level == 0 else 0
         x = _encoder_conv(x, cfg.base_filters * 2**level, f"enc{level}", cfg, graph, lookahead)
         skips.append(x)
-    x = _recurrent_bottleneck(x, cfg, graph)
+    if cfg.dual_path_blocks:
+        for index in range(cfg.dual_path_blocks):
+            x = _dual_path_block(x, index, cfg, graph)
+    else:
+        x = _recurrent_bottleneck(x, cfg, graph)
     for level in reversed(range(cfg.depth)):
         x = graph.layer(layers.Add, f"dec{level}_skip")([x, skips[level]])
         filters = cfg.base_filters * 2 ** (level - 1) if level else cfg.base_filters

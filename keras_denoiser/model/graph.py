@@ -100,6 +100,37 @@ class DropFrames(layers.Layer):
         return {**super().get_config(), "frames": self.frames}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BandsToBatch(layers.Layer):
+    """`[batch, time, bands, channels]` -> `[batch * bands, time, channels]`: every band its own sequence."""
+
+    def call(self, x):
+        return ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (-1, ops.shape(x)[1], x.shape[3]))
+
+    def compute_output_shape(self, input_shape):
+        batch, time, bands, channels = input_shape
+        return (None if batch is None else batch * bands, time, channels)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BatchToBands(layers.Layer):
+    """The inverse of `BandsToBatch` for a model of `bands` bands."""
+
+    def __init__(self, bands: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.bands = bands
+
+    def call(self, x):
+        return ops.transpose(ops.reshape(x, (-1, self.bands, ops.shape(x)[1], x.shape[2])), (0, 2, 1, 3))
+
+    def compute_output_shape(self, input_shape):
+        sequences, time, channels = input_shape
+        return (None if sequences is None else sequences // self.bands, time, self.bands, channels)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "bands": self.bands}
+
+
 # What the input looks like past the end of a signal: the log-magnitude of silence, as a stream sees it.
 SILENCE_LOG_MAGNITUDE = float(np.log(LOG_EPSILON))
 
@@ -119,6 +150,9 @@ class Graph(Protocol):
     def recurrent(self, x, name: str, units: int):
         """A GRU `name` of `units` over time of `x` `[batch, time, features]`; its hidden state is memory."""
 
+    def band_recurrent(self, x, name: str, units: int):
+        """One GRU `name` of `units` over time in every band of `x` `[batch, time, bands, channels]`."""
+
 
 class NewLayers:
     """The whole-sequence graph: new layers; causal convolutions see zeros before the first frame."""
@@ -135,11 +169,17 @@ class NewLayers:
     def recurrent(self, x, name: str, units: int):
         return self.layer(layers.GRU, name, units=units, return_sequences=True)(x)
 
+    def band_recurrent(self, x, name: str, units: int):
+        y = self.layer(BandsToBatch, f"{name}_bands_in")(x)
+        y = self.recurrent(y, name, units)
+        return self.layer(BatchToBands, f"{name}_bands_out", bands=x.shape[2])(y)
+
 
 @dataclasses.dataclass(frozen=True)
 class CausalState:
     """One layer's memory across frames: a causal convolution's last `shape[1]` input frames
-    `[1, frames, bins, channels]`, or a recurrent layer's hidden state `[1, units]`."""
+    `[1, frames, bins, channels]`, or a recurrent layer's hidden state `[1, units]` (`[bands, units]`
+    for a GRU in every band)."""
 
     conv: str  # the layer it feeds, e.g. `enc0_a` or `gru`
     shape: tuple[int, ...]
@@ -186,6 +226,17 @@ class FrameLayers:
         hidden, _ = gru.cell(x[:, 0], state)
         self.next_states.append(hidden)
         return hidden[:, None]
+
+    def band_recurrent(self, x, name: str, units: int):
+        self.layer(BandsToBatch, f"{name}_bands_in")
+        self.layer(BatchToBands, f"{name}_bands_out")
+        gru = self.layer(layers.GRU, name)
+        if gru.units != units:
+            raise UserError(f"layer {name!r} has {gru.units} units, not {units}")
+        state = self._state(CausalState(name, (x.shape[2], units)))
+        hidden, _ = gru.cell(x[0, 0], state)  # the bands are the cell's batch
+        self.next_states.append(hidden)
+        return hidden[None, None]
 
     def _state(self, expected: CausalState):
         """The next state from the caller, or (recording its shape) zeros."""
