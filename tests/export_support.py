@@ -31,9 +31,9 @@ TRAINING_EPOCHS = 30  # 60 Adam steps: loss 0.17 -> 0.02
 LOWEST_PARITY_BOUND_DB = min(bound for figure, bound in parity.TOLERANCES.values() if figure == "si_sdr_db")
 
 
-def tiny_config(name: str = "unet") -> TrainConfig:
+def tiny_config(name: str = "unet", dual_path_blocks: int = 0) -> TrainConfig:
     """TINY_CONFIG for the offline (`unet`) or a streaming (`unet_causal`, `unet_compact`) architecture."""
-    compact = {"bands": 32, "rnn_units": 16} if name == "unet_compact" else {}
+    compact = {"bands": 32, "rnn_units": 16, "dual_path_blocks": dual_path_blocks} if name == "unet_compact" else {}
     return dataclasses.replace(TINY_CONFIG, model=dataclasses.replace(TINY_CONFIG.model, name=name, **compact))
 
 
@@ -61,11 +61,11 @@ def _training_pair(seed: int, snr_db: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
-def _trained_weights(name: str) -> tuple[np.ndarray, ...]:
+def _trained_weights(name: str, dual_path_blocks: int) -> tuple[np.ndarray, ...]:
     """Weights of a tiny `name` U-Net after TRAINING_EPOCHS on 16 generated mixtures (cached per process)."""
     pairs = [_training_pair(100 + i, TRAINING_SNRS_DB[i % len(TRAINING_SNRS_DB)]) for i in range(16)]
     x, y = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
-    cfg = tiny_config(name)
+    cfg = tiny_config(name, dual_path_blocks)
     keras.utils.set_random_seed(0)
     model = build_network(cfg.model, cfg.signal)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
@@ -73,11 +73,11 @@ def _trained_weights(name: str) -> tuple[np.ndarray, ...]:
     return tuple(model.get_weights())
 
 
-def trained_tiny_model(name: str = "unet") -> tuple[keras.Model, TrainConfig]:
+def trained_tiny_model(name: str = "unet", dual_path_blocks: int = 0) -> tuple[keras.Model, TrainConfig]:
     """A fresh tiny `unet`, `unet_causal` or `unet_compact` with trained weights, and its config."""
-    cfg = tiny_config(name)
+    cfg = tiny_config(name, dual_path_blocks)
     model = build_network(cfg.model, cfg.signal)
-    model.set_weights(list(_trained_weights(name)))
+    model.set_weights(list(_trained_weights(name, dual_path_blocks)))
     return model, cfg
 
 

@@ -37,17 +37,19 @@ SIGNAL = SignalConfig()
 INT8_MIN_DB = 30.0  # measured 45 dB on the trained model
 
 
-@pytest.fixture(scope="module", params=["unet_causal", "unet_compact"])
+@pytest.fixture(scope="module", params=[("unet_causal", 0), ("unet_compact", 0), ("unet_compact", 1)],
+                ids=["unet_causal", "unet_compact", "unet_compact_dual_path"])
 def causal(request):
-    """A trained tiny causal network of each kind: its mask follows the harmonics, so a constant mask cannot pass for it.
+    """A trained tiny causal network of each kind (the compact one with its flat GRU and with a dual-path
+    block): its mask follows the harmonics, so a constant mask cannot pass for it.
 
     Both kinds run the parity tests (step, TFLite stream, int8, state loop, sidecar); the tests of what
     the stream machinery does for any kind (calibration, causality, the export command) run `unet_causal`.
     """
-    return trained_tiny_model(request.param)
+    return trained_tiny_model(*request.param)
 
 
-CAUSAL_ONLY = pytest.mark.parametrize("causal", ["unet_causal"], indirect=True)
+CAUSAL_ONLY = pytest.mark.parametrize("causal", [("unet_causal", 0)], indirect=True, ids=["unet_causal"])
 
 
 @pytest.fixture(scope="module")
@@ -205,9 +207,10 @@ def test_exports_use_builtin_ops_and_sidecar_names_every_state(causal, exported,
     if causal[1].model.name == "unet_causal":
         assert len(meta["states"]) == 10  # depth 2: (2 levels * 2 + bottleneck 2 + 2 levels * 2) convolutions
         assert meta["states"][0] == {"input": "state_0", "output": "next_state_0", "shape": [1, 2, 260, 1], "layer": "enc0_a"}  # 257 bins padded to 4k
-    else:  # one frame of each encoder level's input (32 bands, then 16), and the GRU's 16 units
+    else:  # one frame of each encoder level's input (32 bands, then 16), and the GRU's 16 units (in each of 8 bands)
         shapes = [(s["layer"], s["shape"]) for s in meta["states"]]
-        assert shapes == [("enc0", [1, 1, 32, 2]), ("enc1", [1, 1, 16, 4]), ("gru", [1, 16])]
+        recurrent = [("dp0_gru", [8, 16])] if causal[1].model.dual_path_blocks else [("gru", [1, 16])]
+        assert shapes == [("enc0", [1, 1, 32, 2]), ("enc1", [1, 1, 16, 4]), *recurrent]
 
 
 def test_offline_unet_cannot_stream() -> None:
