@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from keras_denoiser.export.exporter import ExportRequest, ParitySignals, export_
 from keras_denoiser.export.saved_model import ENHANCED_OUTPUT, SERVING_SIGNATURE, WAVEFORM_INPUT
 from keras_denoiser.inference.enhance import KerasEnhancer
 from keras_denoiser.model import model_io
+from tests import cli_runner
 from tests.enhance_helpers import save_tiny_unet, tiny_unet
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
@@ -168,9 +167,7 @@ def test_denoise_with_a_zero_db_limit_writes_the_input_back(tmp_path: Path, wher
     noisy = _noisy(2.0, seed=4)
     (tmp_path / "in").mkdir()
     sf.write(tmp_path / "in" / "a.wav", noisy, RATE, subtype="FLOAT")
-    command = [sys.executable, "-m", "keras_denoiser", "denoise", f"--model={model}",
-               *flag, f"--output_dir={tmp_path / 'out'}", str(tmp_path / "in")]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = cli_runner.run("denoise", f"--model={model}", *flag, f"--output_dir={tmp_path / 'out'}", tmp_path / "in")
     assert result.returncode == 0, result.stderr
     output, rate = sf.read(tmp_path / "out" / "a.wav", dtype="float32")
     assert rate == RATE
