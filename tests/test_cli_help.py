@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 import keras_denoiser
+from tests import cli_runner
 from tests.enhance_helpers import save_tiny_unet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +151,7 @@ def test_every_command_module_imports_into_one_process_each_with_its_own_flags()
 
 
 def test_a_flag_of_another_command_is_unknown() -> None:
-    result = _run("prepare", "--snrs=0", "--speech_dir=x")
+    result = cli_runner.run("prepare", "--snrs=0", "--speech_dir=x", cwd=ROOT)
     assert (result.returncode, result.stderr) == (2, "error: Unknown command line flag 'snrs'\n")
 
 
