@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import os
 import re
 import subprocess
 import sys
+import traceback
 import types
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -21,7 +25,8 @@ from keras_denoiser.core.metrics import si_sdr
 from keras_denoiser.export import mixture
 from keras_denoiser.export.streaming import export_streaming
 from tests.enhance_helpers import tiny_unet
-from tflite_demo import live
+from tflite_demo import __main__ as app
+from tflite_demo import live, quiet
 from tflite_demo.__main__ import resample
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT, hann_window, synthesis_window
 from tflite_demo.stream import DemoError, StreamingDenoiser, denoise_signal
@@ -37,7 +42,19 @@ def float_model(tmp_path_factory) -> Path:
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tflite_demo", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    """`python -m tflite_demo *args` in this process: status, stdout and stderr as from a new one. The
+    process-wide filter of native log lines stays out of pytest's stderr; test_quiet runs the app alone."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.chdir(ROOT), mock.patch.object(quiet, "filter_native_stderr"):
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                status = app.main(args)
+            except SystemExit as done:  # argparse's flag errors
+                status = done.code
+            except Exception:  # noqa: BLE001 - an uncaught error is a traceback and status 1, as in a process
+                traceback.print_exc()
+                status = 1
+    return subprocess.CompletedProcess(["tflite_demo", *args], status, stdout.getvalue(), stderr.getvalue())
 
 
 def stream_spectra(wave: np.ndarray) -> np.ndarray:
