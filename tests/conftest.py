@@ -40,7 +40,7 @@ def write_wav(tmp_path: Path):
 @pytest.fixture(scope="session")
 def trained_saved_model(tmp_path_factory: pytest.TempPathFactory):
     """(model, export folder, report rows): the trained tiny U-Net exported as a SavedModel, once per test
-    run for the export and the serving tests (nothing writes into it)."""
+    worker for the export and the serving tests (nothing writes into it)."""
     from tests.export_support import tiny_export, trained_tiny_model
 
     model, _ = trained_tiny_model()
@@ -57,3 +57,11 @@ def skip_unless_available(missing: str | None) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"cannot run in CI: {missing}")
     pytest.skip(missing)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with multi-process (`slow`) tests first, each file's tests kept together: `make test` hands
+    whole files to 2 workers in this order, and one of these long files handed out last would leave the
+    other worker idle at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
