@@ -222,7 +222,7 @@ class FrameLayers:
         gru = self.layer(layers.GRU, name)
         if gru.units != units:
             raise UserError(f"layer {name!r} has {gru.units} units, not {units}")
-        state = self._state(CausalState(name, (1, units)))
+        state = self._state(CausalState(name, (x.shape[0], units)))
         hidden, _ = gru.cell(x[:, 0], state)
         self.next_states.append(hidden)
         return hidden[:, None]
@@ -230,13 +230,8 @@ class FrameLayers:
     def band_recurrent(self, x, name: str, units: int):
         self.layer(BandsToBatch, f"{name}_bands_in")
         self.layer(BatchToBands, f"{name}_bands_out")
-        gru = self.layer(layers.GRU, name)
-        if gru.units != units:
-            raise UserError(f"layer {name!r} has {gru.units} units, not {units}")
-        state = self._state(CausalState(name, (x.shape[2], units)))
-        hidden, _ = gru.cell(x[0, 0], state)  # the bands are the cell's batch
-        self.next_states.append(hidden)
-        return hidden[None, None]
+        hidden = self.recurrent(ops.transpose(x[0], (1, 0, 2)), name, units)  # the bands are the GRU's batch
+        return ops.transpose(hidden, (1, 0, 2))[None]
 
     def _state(self, expected: CausalState):
         """The next state from the caller, or (recording its shape) zeros."""
