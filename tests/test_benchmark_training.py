@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from keras_denoiser.benchmarks.variants import BUNDLED_RECIPES, bundled_variants, parse_variant
+from keras_denoiser.core.config import SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
+from keras_denoiser.model.network import build_network
 from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 
@@ -70,6 +72,18 @@ def test_a_variant_names_its_context_and_band_context_layers() -> None:
     compact = parse_variant("unet_compact:2x16:64g128:compressed_spectral")
     assert (compact.model.bands, compact.model.rnn_units, compact.loss) == (64, 128, "compressed_spectral")
     assert compact.label == "unet_compact 2x16, 64 bands, GRU 128, compressed_spectral"
+
+
+def test_a_hop_twice_as_long_halves_the_multiply_adds_per_second_and_is_in_the_label() -> None:
+    from keras_denoiser.benchmarks.cost import network_cost
+
+    variants = [parse_variant("unet_compact:1x4:16g8d1", SignalConfig(hop_length=hop)) for hop in (128, 256)]
+    assert variants[0].label == "unet_compact 1x4, 16 bands, 1 dual-path GRU 8, weighted_mask_mse"
+    assert variants[1].label == "unet_compact 1x4, 16 bands, 1 dual-path GRU 8, hop 256, weighted_mask_mse"
+    costs = [network_cost(build_network(v.model, v.signal), TrainConfig(model=v.model, signal=v.signal)) for v in variants]
+    # The same network runs once per hop: half the hops per second, half the multiply-adds, the same state.
+    assert costs[1].multiply_adds_per_second == pytest.approx(costs[0].multiply_adds_per_second / 2)
+    assert costs[1].state_bytes == costs[0].state_bytes > 0
 
 
 def test_a_bad_variant_on_the_command_line_fails_before_any_work(tmp_path: Path) -> None:

@@ -57,28 +57,34 @@ def run_demo(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["tflite_demo", *args], status, stdout.getvalue(), stderr.getvalue())
 
 
-def stream_spectra(wave: np.ndarray) -> np.ndarray:
-    stft = StreamingSTFT(SIGNAL.frame_length, SIGNAL.hop_length)
-    padded = np.concatenate([wave, np.zeros(SIGNAL.pad + (-(len(wave) + SIGNAL.pad)) % SIGNAL.hop_length)])
-    return np.stack([stft(hop) for hop in padded.reshape(-1, SIGNAL.hop_length)])
+def stream_spectra(wave: np.ndarray, signal: SignalConfig = SIGNAL) -> np.ndarray:
+    stft = StreamingSTFT(signal.frame_length, signal.hop_length)
+    padded = np.concatenate([wave, np.zeros(signal.pad + (-(len(wave) + signal.pad)) % signal.hop_length)])
+    return np.stack([stft(hop) for hop in padded.reshape(-1, signal.hop_length)])
 
 
-def test_numpy_streaming_stft_equals_training_stft() -> None:
-    wave = mixture.generated_mixture(1.0, SIGNAL.sample_rate, seed=1)
-    reference = features.stft(wave, SIGNAL).numpy()
-    spectra = stream_spectra(wave)
+# The default hop and the hop of half a frame (`--hop_length=256`, half the network's cost per second).
+HOPS = pytest.mark.parametrize("signal", [SIGNAL, SignalConfig(hop_length=256)], ids=["hop128", "hop256"])
+
+
+@HOPS
+def test_numpy_streaming_stft_equals_training_stft(signal: SignalConfig) -> None:
+    wave = mixture.generated_mixture(1.0, signal.sample_rate, seed=1)
+    reference = features.stft(wave, signal).numpy()
+    spectra = stream_spectra(wave, signal)
     assert spectra.shape == reference.shape
     scale = np.abs(reference).max()
     assert np.abs(spectra - reference).max() < 1e-6 * scale * 10  # float32 FFT round-off
 
 
-def test_numpy_overlap_add_equals_training_istft() -> None:
-    wave = mixture.generated_mixture(1.0, SIGNAL.sample_rate, seed=2)
-    spec = features.stft(wave, SIGNAL).numpy()
+@HOPS
+def test_numpy_overlap_add_equals_training_istft(signal: SignalConfig) -> None:
+    wave = mixture.generated_mixture(1.0, signal.sample_rate, seed=2)
+    spec = features.stft(wave, signal).numpy()
     mask = np.random.default_rng(0).uniform(size=spec.shape)
-    reference = features.istft(spec * mask, len(wave), SIGNAL).numpy()
-    istft = StreamingISTFT(SIGNAL.frame_length, SIGNAL.hop_length)
-    streamed = np.concatenate([istft(frame) for frame in spec * mask])[SIGNAL.pad : SIGNAL.pad + len(wave)]
+    reference = features.istft(spec * mask, len(wave), signal).numpy()
+    istft = StreamingISTFT(signal.frame_length, signal.hop_length)
+    streamed = np.concatenate([istft(frame) for frame in spec * mask])[signal.pad : signal.pad + len(wave)]
     assert np.abs(streamed - reference).max() < 1e-6
 
 

@@ -46,16 +46,17 @@ def benchmark_training(
     variants: Sequence[Variant],
     steps: int,
 ) -> list[TrainingSpeed]:
-    """Time `steps` training steps of each variant on `cfg`'s batches (one set of batches per loss)."""
-    batches: dict[str, list] = {}
+    """Time `steps` training steps of each variant on `cfg`'s batches (one set per loss and signal)."""
+    batches: dict[tuple, list] = {}
     results = []
     for variant in variants:
-        run_cfg = dataclasses.replace(cfg, model=variant.model, loss=variant.loss)
-        if variant.loss not in batches:
+        run_cfg = dataclasses.replace(cfg, model=variant.model, loss=variant.loss, signal=variant.signal)
+        key = (variant.loss, variant.signal)
+        if key not in batches:
             train, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, run_cfg)
-            batches[variant.loss] = [batch for batch, _ in zip(train, range(HELD_BATCHES))]
+            batches[key] = [batch for batch, _ in zip(train, range(HELD_BATCHES))]
         model = build_model(run_cfg, tf.distribute.get_strategy(), mixed_precision=False)
-        rate = train_steps_per_second(model, batches[variant.loss], steps)
+        rate = train_steps_per_second(model, batches[key], steps)
         audio_rate = rate * cfg.batch_size * cfg.mix.crop_seconds
         cost = network_cost(model, run_cfg)
         results.append(TrainingSpeed(

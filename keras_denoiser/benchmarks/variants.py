@@ -9,7 +9,7 @@ import dataclasses
 import re
 
 from keras_denoiser.core import assets
-from keras_denoiser.core.config import LOSSES, ModelConfig, TrainConfig, load_json
+from keras_denoiser.core.config import LOSSES, ModelConfig, SignalConfig, TrainConfig, load_json
 from keras_denoiser.core.errors import UserError
 
 _VARIANT = re.compile(
@@ -21,16 +21,18 @@ VARIANT_FORMS = (
     "unet_compact:DEPTHxFILTERS[:BANDSgGRU_UNITS[dDUAL_PATH_BLOCKS]][:LOSS], e.g. unet_causal:3x12:6b4, "
     "unet_compact:2x16:64g128 or unet_compact:2x16:96g32d1"
 )
+DEFAULT_SIGNAL = SignalConfig()
 # The bundled models whose recipes are timed by default: the streaming one first.
 BUNDLED_RECIPES = ("unet_causal", "unet")
 
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """One network and loss to time; `bundled` when it is a bundled model's recipe."""
+    """One network, loss and STFT hop to time; `bundled` when it is a bundled model's recipe."""
 
     model: ModelConfig
     loss: str
+    signal: SignalConfig = DEFAULT_SIGNAL
     bundled: bool = False
 
     @property
@@ -42,11 +44,12 @@ class Variant:
         else:
             shape = f"{m.context_layers} context" + (f" + {m.band_context_layers} band" if m.band_context_layers else "")
         lookahead = f", lookahead {m.lookahead_frames}" if m.lookahead_frames else ""
-        return f"{m.name} {m.depth}x{m.base_filters}, {shape}{lookahead}, {self.loss}" + (" (bundled)" if self.bundled else "")
+        hop = f", hop {self.signal.hop_length}" if self.signal != DEFAULT_SIGNAL else ""
+        return f"{m.name} {m.depth}x{m.base_filters}, {shape}{lookahead}{hop}, {self.loss}" + (" (bundled)" if self.bundled else "")
 
 
-def parse_variant(text: str) -> Variant:
-    """A variant from its text (`VARIANT_FORMS`): no context layers and weighted_mask_mse unless given."""
+def parse_variant(text: str, signal: SignalConfig = DEFAULT_SIGNAL) -> Variant:
+    """A variant from its text (`VARIANT_FORMS`) on `signal`: no context layers and weighted_mask_mse unless given."""
     match = _VARIANT.match(text.strip())
     if not match:
         raise UserError(f"variant {text!r} is not {VARIANT_FORMS}")
@@ -61,10 +64,10 @@ def parse_variant(text: str) -> Variant:
         name=match["name"], depth=int(match["depth"]), base_filters=int(match["filters"]),
         context_layers=int(match["context"] or 0), band_context_layers=int(match["band"] or 0), **compact,
     )
-    return Variant(model, loss)
+    return Variant(model, loss, signal)
 
 
 def bundled_variants() -> list[Variant]:
     """The bundled models' own networks and losses (`BUNDLED_RECIPES`), read from their configs."""
     configs = [load_json(TrainConfig, assets.ASSETS_DIR / "models" / f"{name}.json") for name in BUNDLED_RECIPES]
-    return [Variant(cfg.model, cfg.loss, bundled=True) for cfg in configs]
+    return [Variant(cfg.model, cfg.loss, cfg.signal, bundled=True) for cfg in configs]

@@ -5,7 +5,8 @@
     keras_denoiser benchmark training --variant=unet_compact:2x16:64g128:compressed_spectral --variant=unet_causal:3x12:6b4
 
 A variant is MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS]][:LOSS], or for unet_compact
-MODEL:DEPTHxFILTERS[:BANDSgGRU_UNITS[dDUAL_PATH_BLOCKS]][:LOSS] (no context layers and weighted_mask_mse when left out).
+MODEL:DEPTHxFILTERS[:BANDSgGRU_UNITS[dDUAL_PATH_BLOCKS]][:LOSS] (no context layers and weighted_mask_mse when left out),
+on --hop_length; the bundled recipes run on their own hops.
 Each is compiled as `train` compiles it and timed on the same batches held in memory, so the figures
 compare the networks and losses, not the input graph; run it on a quiet machine and read the
 ratios. Each row also gives the network's multiply-adds per second of audio and its streaming state.
@@ -21,7 +22,7 @@ from absl import flags
 from keras_denoiser.benchmarks.variants import VARIANT_FORMS, bundled_variants, parse_variant
 from keras_denoiser.commands import config_flags, corpus_flags, json_out
 from keras_denoiser.core import assets
-from keras_denoiser.core.config import MixConfig, TrainConfig
+from keras_denoiser.core.config import MixConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 
 FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
@@ -30,6 +31,7 @@ corpus_flags.define_corpus_flags(FLAGS, default="the bundled sample corpus")
 corpus_flags.define_cache_flag(FLAGS)
 config_flags.define_config_flags(TrainConfig, ["batch_size"], FLAGS)
 config_flags.define_config_flags(MixConfig, ["crop_seconds"], FLAGS, defaults={"crop_seconds": BUNDLED_CROP_SECONDS})
+config_flags.define_config_flags(SignalConfig, ["hop_length"], FLAGS)  # of the --variant networks
 json_out.define_json_out_flag(FLAGS)
 flags.DEFINE_multi_string(
     "variant", [], f"A network to time (repeatable): {VARIANT_FORMS}. Default: the bundled models' own recipes "
@@ -48,7 +50,8 @@ def main(argv: Sequence[str]) -> int:
         raise UserError("give both --speech_dir and --noise_dir, or neither for the bundled sample corpus")
     if FLAGS.batch_size < 1 or FLAGS.steps < 1:
         raise UserError("--batch_size and --steps must be at least 1")
-    variants = [parse_variant(text) for text in FLAGS.variant] or bundled_variants()
+    signal = SignalConfig(hop_length=FLAGS.hop_length)
+    variants = [parse_variant(text, signal) for text in FLAGS.variant] or bundled_variants()
     from keras_denoiser.benchmarks.training import benchmark_training, table_lines  # TensorFlow: after the checks
     from keras_denoiser.pipelines.prepare import default_cache_dir
 

@@ -39,6 +39,7 @@ MIX_FIELDS = (
     "crop_seconds", "snr_db_min", "snr_db_max", "speed_perturb", "reverb_probability", "channel_probability",
     "second_noise_probability", "stationary_noise_probability", "phrase_words", "noise_balance",
 )
+SIGNAL_FIELDS = ("hop_length",)
 TRAIN_FIELDS = (
     "batch_size", "epochs", "steps_per_epoch", "validation_steps", "learning_rate", "warmup_steps", "seed",
     "backup_every_steps", "loss",
@@ -47,6 +48,7 @@ corpus_flags.define_corpus_flags(FLAGS)
 corpus_flags.define_cache_flag(FLAGS)
 corpus_flags.define_split_flags(FLAGS)
 config_flags.define_config_flags(TrainConfig, TRAIN_FIELDS, FLAGS)
+config_flags.define_config_flags(SignalConfig, SIGNAL_FIELDS, FLAGS)
 config_flags.define_config_flags(MixConfig, MIX_FIELDS, FLAGS)
 config_flags.define_config_flags(ModelConfig, MODEL_FIELDS, FLAGS, rename=MODEL_NAME_FLAG)
 flags.DEFINE_string(
@@ -96,7 +98,7 @@ HELD_OUT_FILE = "held_out.json"
 
 def _config() -> TrainConfig:
     return TrainConfig(
-        signal=SignalConfig(),
+        signal=SignalConfig(**config_flags.config_values(SignalConfig, SIGNAL_FIELDS, FLAGS)),
         model=ModelConfig(**config_flags.config_values(ModelConfig, MODEL_FIELDS, FLAGS, rename=MODEL_NAME_FLAG)),
         mix=MixConfig(**config_flags.config_values(MixConfig, MIX_FIELDS, FLAGS)),
         **config_flags.config_values(TrainConfig, TRAIN_FIELDS, FLAGS),

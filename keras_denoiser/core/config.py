@@ -30,7 +30,10 @@ class SignalConfig:
 
     sample_rate: int = 16000
     frame_length: int = 512
-    hop_length: int = 128
+    hop_length: int = documented(
+        128, "STFT hop in samples: the network runs once per hop, so 256 halves its cost per second of audio "
+        "(frames of 512 then overlap by half)", lower_bound=1,
+    )
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0:
