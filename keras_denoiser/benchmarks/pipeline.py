@@ -76,9 +76,9 @@ def benchmark_pipeline(
     speech_dirs: Sequence[PathLike], noise_dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig, steps: int
 ) -> PipelineBenchmark:
     """Time `steps` batches of the graph, of the Python generator, and `steps` training steps of the
-    bundled streaming recipe (its network and loss; `cfg` gives the rest)."""
+    bundled streaming recipe (its network, loss and STFT; `cfg` gives the rest)."""
     recipe = bundled_variants()[0]
-    cfg = dataclasses.replace(cfg, model=recipe.model, loss=recipe.loss)
+    cfg = dataclasses.replace(cfg, model=recipe.model, loss=recipe.loss, signal=recipe.signal)
     train, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
     graph_rate = examples_per_second(iter(train), steps, cfg.batch_size)
     augmented, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, dataclasses.replace(cfg, mix=ALL_AUGMENTATIONS))
