@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -57,6 +58,14 @@ def skip_unless_available(missing: str | None) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"cannot run in CI: {missing}")
     pytest.skip(missing)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C at its default, also when pytest was started as a script's background job (`make test &`,
+    which begins with SIGINT ignored): a command a test interrupts would inherit the SIG_IGN, which a new
+    Python keeps, and run on. A handler (unlike SIG_IGN) is reset to the default by `exec` in every child."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
