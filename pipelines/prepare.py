@@ -18,6 +18,7 @@ Each record is a `tf.train.Example` with `id` (bytes), `num_samples` (int64) and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -27,6 +28,7 @@ import multiprocessing
 import os
 import signal
 import time
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -247,7 +249,9 @@ def _decoded(jobs: list[DecodeJob], workers: int) -> Iterator[tuple[str, np.ndar
     if workers <= 1 or len(jobs) < 2:
         yield from map(decode_job, jobs)
         return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_start) as pool:
+    with _ctrl_c_held():  # a Ctrl-C during the workers' start-up is the parent's alone
+        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_start)
+    with pool:
         yield from pool.imap(decode_job, jobs, chunksize=4)
 
 
@@ -257,6 +261,19 @@ def _worker_start() -> None:
     worker would print a KeyboardInterrupt traceback of its own."""
     plain_warnings()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """SIGINT blocked in this thread for the block: processes started in it begin with SIGINT blocked (a mask
+    survives fork and exec) until their set-up ignores it, while Ctrl-C still reaches this process, through
+    its other threads or when the block ends."""
+    resource_tracker.ensure_running()  # now, not in the block: starting it unblocks SIGINT after its own start
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def plain_warnings() -> None:

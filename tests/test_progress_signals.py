@@ -21,7 +21,26 @@ import soundfile as sf
 from tests.enhance_helpers import save_tiny_unet
 
 ROOT = Path(__file__).resolve().parents[1]
-SECONDS = 240  # per file: long enough to be stopped within it
+NAMES = ("0.flac", "1.flac", "2.flac")
+SECONDS = 20 * 60  # per file (an hour in all): minutes of work, so a signal sent seconds in always finds it running
+
+
+def _quiet_noise_flac(path: Path, seconds: float, rate: int, tone_at: float | None = None) -> None:
+    """Noise of about one 16-bit step, as FLAC: little to store however long it is, the same work to decode.
+    With `tone_at`, half a second of a -20 dBFS tone there: the rest is silence to `trim_silence`."""
+    wave = np.random.default_rng(0).standard_normal(int(seconds * rate))
+    if tone_at is not None:
+        start = int(tone_at * rate)
+        wave[start : start + rate // 2] += 3000 * np.sin(2 * np.pi * 440 * np.arange(rate // 2) / rate)
+    sf.write(path, np.round(wave).astype(np.int16), rate, subtype="PCM_16")
+
+
+def _linked(source: Path, paths: list[Path]) -> None:
+    """`paths` as hard links to `source` (which goes): many long files for the price of one."""
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, path)
+    source.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +48,13 @@ def work(tmp_path_factory) -> Path:
     """A tiny model and three long noise files to denoise."""
     folder = tmp_path_factory.mktemp("long")
     save_tiny_unet(folder / "tiny.keras")
-    (folder / "in").mkdir()
-    rng = np.random.default_rng(0)
-    for index in range(3):
-        sf.write(folder / "in" / f"{index}.wav", (0.1 * rng.standard_normal(SECONDS * 16000)).astype(np.float32), 16000)
+    _quiet_noise_flac(folder / "noise.flac", SECONDS, 16000)
+    _linked(folder / "noise.flac", [folder / "in" / name for name in NAMES])
     return folder
 
 
-def _command(work: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "keras_denoiser", "denoise", f"--model={work / 'tiny.keras'}", f"--output_dir={out}",
-            str(work / "in")]
+def _denoise(work: Path, out: Path) -> list[str]:
+    return ["denoise", f"--model={work / 'tiny.keras'}", f"--output_dir={out}", str(work / "in")]
 
 
 def _read_until(fd: int, needle: bytes, seconds: float) -> bytes:
@@ -56,32 +72,53 @@ def _read_until(fd: int, needle: bytes, seconds: float) -> bytes:
     return seen
 
 
-def test_ctrl_c_on_a_terminal_after_progress_within_a_file_is_one_line_and_status_130(work: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
+def _start_on_terminal(args: list[str]) -> tuple[int, int]:
+    """(pid, terminal fd) of `python -m keras_denoiser *args` on a 120-column pseudo-terminal, as a real one has a size."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: the command on a pseudo-terminal
         os.chdir(ROOT)
-        os.execv(sys.executable, _command(work, out))
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a terminal of 120 columns, as a real one has a size
+        os.execv(sys.executable, [sys.executable, "-m", "keras_denoiser", *args])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    return pid, fd
+
+
+def _finish(pid: int, fd: int, seconds: float) -> tuple[str, int | None]:
+    """What the terminal shows until the command ends, and its exit status; None (the command killed) when it
+    has not ended within `seconds`, so a command that ignores a signal fails the test rather than holding it."""
+    deadline = time.monotonic() + seconds
     try:
-        shown = _read_until(fd, b"file 1/3", 240)
-        shown += _read_until(fd, b"\r", 30)  # one more redraw: the bar moves within the first file
-        os.kill(pid, signal.SIGINT)
-        shown += _read_until(fd, b"\x00never", 60)
-        _, status = os.waitpid(pid, 0)
+        shown = _read_until(fd, b"\x00never", seconds)
     finally:
         os.close(fd)
-    text = shown.decode(errors="replace")
+    done, status = os.waitpid(pid, os.WNOHANG)
+    while not done and time.monotonic() < deadline:  # the terminal closes as the command exits, a moment before it has
+        time.sleep(0.1)
+        done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return shown.decode(errors="replace"), os.waitstatus_to_exitcode(status) if done else None
+
+
+def test_ctrl_c_on_a_terminal_after_progress_within_a_file_is_one_line_and_status_130(work: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    pid, fd = _start_on_terminal(_denoise(work, out))
+    shown = _read_until(fd, b"file 1/3", 240)
+    shown += _read_until(fd, b"\r", 30)  # one more redraw: the bar moves within the first file
+    os.kill(pid, signal.SIGINT)
+    text, status = _finish(pid, fd, 60)
+    text = shown.decode(errors="replace") + text
     assert "s audio" in text and "file 1/3" in text, text  # a bar over seconds of audio, naming the file
-    assert os.waitstatus_to_exitcode(status) == 130, text
+    assert status == 130, text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert text.count("interrupted (Ctrl-C)") == 1, text
-    assert not [p.name for p in out.rglob("*") if p.is_file() and p.name not in ("0.wav", "1.wav", "2.wav")]
+    assert not [p.name for p in out.rglob("*") if p.is_file() and p.name not in NAMES]
 
 
 def test_sigterm_in_a_pipe_is_one_line_status_143_and_leaves_no_partial_file(work: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    process = subprocess.Popen(_command(work, out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "keras_denoiser", *_denoise(work, out)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not any(out.glob(".*.part")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -92,19 +129,9 @@ def test_sigterm_in_a_pipe_is_one_line_status_143_and_leaves_no_partial_file(wor
     assert not any(p.name.endswith(".part") for p in out.rglob("*"))
 
 
-def _on_terminal(args: list[str], seconds: float = 300) -> tuple[str, int]:
+def _on_terminal(args: list[str], seconds: float = 300) -> tuple[str, int | None]:
     """What a command shows on a 120-column pseudo-terminal, and its exit status."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "keras_denoiser", *args])
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    try:
-        shown = _read_until(fd, b"\x00never", seconds)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(fd)
-    return shown.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+    return _finish(*_start_on_terminal(args), seconds)
 
 
 def test_export_says_each_artefact_on_a_terminal(work: Path, tmp_path: Path) -> None:
@@ -114,22 +141,22 @@ def test_export_says_each_artefact_on_a_terminal(work: Path, tmp_path: Path) -> 
     assert "export: saved_model built and checked (1 so far" in text and "export: tflite_float32 built and checked (2 so far" in text
 
 
-def test_ctrl_c_during_prepare_with_workers_is_one_line_without_worker_tracebacks(tmp_path: Path) -> None:
-    from keras_denoiser.core import assets
+@pytest.fixture
+def speakers(tmp_path: Path) -> Path:
+    """8 speakers of 150 four-minute 48 kHz files: a minute or more of decoding on two cores, and little to
+    cache (a tone in silence), so Ctrl-C always finds the command at work."""
+    folder = tmp_path / "speakers"
+    folder.mkdir()
+    _quiet_noise_flac(folder / "one.flac", 240, 48000, tone_at=120)
+    _linked(folder / "one.flac", [folder / f"s{speaker}" / f"{index}.flac" for speaker in range(8) for index in range(150)])
+    return folder
 
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "keras_denoiser", "prepare", f"--speech_dir={assets.SAMPLE_DIR / 'speakers'}",
-                                  f"--cache_dir={tmp_path / 'cache'}", "--workers=2"])
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    try:
-        shown = _read_until(fd, b"prepare speakers:", 240)
-        os.killpg(pid, signal.SIGINT)  # as the terminal sends it: to the command and its decoding workers
-        shown += _read_until(fd, b"\x00never", 60)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(fd)
-    text = shown.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 130, text
+
+def test_ctrl_c_during_prepare_with_workers_is_one_line_without_worker_tracebacks(speakers: Path, tmp_path: Path) -> None:
+    pid, fd = _start_on_terminal(["prepare", f"--speech_dir={speakers}", f"--cache_dir={tmp_path / 'cache'}", "--workers=2"])
+    shown = _read_until(fd, b"prepare speakers:", 240)  # the bar comes as the workers start
+    os.killpg(pid, signal.SIGINT)  # as the terminal sends it: to the command and its decoding workers
+    text, status = _finish(pid, fd, 60)
+    text = shown.decode(errors="replace") + text
+    assert status == 130, text
     assert "Traceback" not in text and text.count("interrupted (Ctrl-C)") == 1, text
