@@ -29,8 +29,8 @@ function assertClose(actual, expected, tolerance, what) {
   assert.ok(error <= tolerance, `${what}: off by ${error} (tolerance ${tolerance})`);
 }
 
-test("the Hann window, the STFT of each hop and the overlap-add are numpy's", { skip }, () => {
-  const g = golden("stft.json");
+for (const hopLength of [128, 256]) test(`the Hann window, the STFT of each hop and the overlap-add are numpy's at hop ${hopLength}`, { skip }, () => {
+  const g = golden(`stft_${hopLength}.json`);
   assertClose(hannWindow(g.frame_length), g.window, 1e-12, "window");
   const analysis = new StreamingSTFT(g.frame_length, g.hop_length);
   const synthesis = new StreamingISTFT(g.frame_length, g.hop_length);
