@@ -9,7 +9,10 @@ time and frequency (and a constant-mask artefact scores about 9 dB against it).
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
+import os
+import tempfile
 from pathlib import Path
 
 import keras
@@ -62,7 +65,28 @@ def _training_pair(seed: int, snr_db: float) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.cache
 def _trained_weights(name: str, dual_path_blocks: int) -> tuple[np.ndarray, ...]:
-    """Weights of a tiny `name` U-Net after TRAINING_EPOCHS on 16 generated mixtures (cached per process)."""
+    """Weights of a tiny `name` U-Net after TRAINING_EPOCHS on 16 generated mixtures: cached per process, and
+    under pytest-xdist trained once per run for all its workers (a file named by the run's id, never reused)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return _train(name, dual_path_blocks)
+    folder = Path(tempfile.gettempdir()) / f"keras_denoiser_tests_{run}"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}_{dual_path_blocks}.npz"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other workers wait for the first one's training
+        if not path.exists():
+            weights = _train(name, dual_path_blocks)
+            part = path.with_suffix(".part")
+            with open(part, "wb") as file:
+                np.savez(file, *weights)
+            os.replace(part, path)
+            return weights
+    with np.load(path) as saved:
+        return tuple(saved[f"arr_{index}"] for index in range(len(saved.files)))
+
+
+def _train(name: str, dual_path_blocks: int) -> tuple[np.ndarray, ...]:
     pairs = [_training_pair(100 + i, TRAINING_SNRS_DB[i % len(TRAINING_SNRS_DB)]) for i in range(16)]
     x, y = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
     cfg = tiny_config(name, dual_path_blocks)
