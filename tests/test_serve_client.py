@@ -8,9 +8,11 @@ named tensors, exactly like the model server.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -227,22 +229,35 @@ def test_the_local_server_answers_on_localhost_only_with_the_model_status(served
     assert status["model_version_status"][0]["state"] == "AVAILABLE"
 
 
-def test_serve_local_command_serves_serve_client_and_stops_on_ctrl_c(served, write_wav, tmp_path: Path) -> None:
-    import signal
+START_SECONDS = 300  # serve_local's start (TensorFlow's import, the SavedModel's load), even on a loaded machine
+STOP_SECONDS = 120
 
+
+def test_serve_local_command_serves_serve_client_and_stops_on_ctrl_c(served, write_wav, tmp_path: Path) -> None:
     _, signature, server = served
     process = subprocess.Popen(
         [sys.executable, "-m", "keras_denoiser", "serve_local", f"--export_dir={server.export_dir}", "--port=0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    watchdog = threading.Timer(START_SECONDS, process.kill)  # a start that hangs ends the reads below, not the test run
+    watchdog.start()
     try:
-        first = process.stdout.readline()
-        assert first.startswith("serving denoiser (version 1) at http://127.0.0.1:"), first + process.stderr.read()
-        assert "not for production" in process.stdout.readline()
+        first, second = process.stdout.readline(), process.stdout.readline()
+        watchdog.cancel()
+        assert first.startswith("serving denoiser (version 1) at http://127.0.0.1:"), first or f"no line (ended, or killed after {START_SECONDS} s)"
+        assert "not for production" in second, second
         wave = mixture.generated_mixture(1.0, RATE, seed=7)
         serve_client.enhance_file(write_wav("n.wav", wave, RATE, subtype="FLOAT"), tmp_path / "o.wav", first.split(" at ")[1].strip())
         np.testing.assert_allclose(sf.read(tmp_path / "o.wav", dtype="float32")[0], _direct(signature, wave), atol=1e-4)
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+    except BaseException:
+        watchdog.cancel()
+        process.kill()
+        print(f"serve_local's stderr:\n{process.communicate()[1]}")  # shown with the failure, which stays the first error
+        raise
+    process.send_signal(signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"serve_local still ran {STOP_SECONDS} s after SIGINT; killed. Its stderr:\n{process.communicate()[1]}")
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
