@@ -92,27 +92,34 @@ def test_keep_epoch_models_saves_the_model_of_every_epoch(tmp_path: Path) -> Non
     assert (tmp_path / "plain" / "best.keras").is_file() and not (tmp_path / "plain" / "epochs").exists()
 
 
-def test_a_few_steps_lower_the_loss_and_write_loadable_models(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def twenty_steps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainConfig, keras.Model]:
+    """(run folder, config, model) of one 20-step epoch with a preview: checked by the next test, and the
+    start of the fine-tuning test."""
     cfg = dataclasses.replace(TINY, epochs=1, steps_per_epoch=20)
     train_ds, val_ds = _datasets(cfg)
-    batch = next(iter(train_ds))
+    speech = harmonic_speechlike(1.0, SIGNAL.sample_rate, seed=7)
+    noisy = speech + np.random.default_rng(7).normal(0, 0.05, speech.shape).astype(np.float32)
+    run = tmp_path_factory.mktemp("twenty_steps") / "run"
+    return run, cfg, train(train_ds, val_ds, cfg, run, _quiet(preview=(noisy, speech)))
+
+
+def test_a_few_steps_lower_the_loss_and_write_loadable_models(twenty_steps) -> None:
+    run, cfg, model = twenty_steps
+    batch = next(iter(_datasets(cfg)[0]))
     initial = build_model(cfg, tf.distribute.get_strategy(), mixed_precision=False)
     loss_before = _batch_loss(initial, batch)
 
-    speech = harmonic_speechlike(1.0, SIGNAL.sample_rate, seed=7)
-    noisy = speech + np.random.default_rng(7).normal(0, 0.05, speech.shape).astype(np.float32)
-    model = train(train_ds, val_ds, cfg, tmp_path / "run", _quiet(preview=(noisy, speech)))
-
     for name in ("model.keras", "best.keras"):  # one epoch: the best model is the final one
-        loaded, loaded_cfg = model_io.load_model(tmp_path / "run" / name)
+        loaded, loaded_cfg = model_io.load_model(run / name)
         assert loaded_cfg == cfg
         np.testing.assert_allclose(loaded(batch[0]), model(batch[0], training=False), atol=1e-5)
     loss_after = _batch_loss(model, batch)
     assert loss_after < 0.7 * loss_before, (loss_before, loss_after)
-    rows = (tmp_path / "run" / "training.csv").read_text().splitlines()
+    rows = (run / "training.csv").read_text().splitlines()
     assert rows[0].split(",")[0] == "epoch" and len(rows) == 2
-    assert json.loads((tmp_path / "run" / "best_score.json").read_text())["epoch"] == 1
-    assert _summary_tags(tmp_path / "run" / "logs" / "preview") == {
+    assert json.loads((run / "best_score.json").read_text())["epoch"] == 1
+    assert _summary_tags(run / "logs" / "preview") == {
         f"preview/{name}" for name in ("noisy", "enhanced", "clean", "noisy_spectrogram",
                                        "enhanced_spectrogram", "clean_spectrogram", "mask")
     }
@@ -242,22 +249,20 @@ def _weighted(ds: tf.data.Dataset) -> tf.data.Dataset:
     return ds.map(lambda log_mag, irm: (log_mag, irm, losses.magnitude_weights(tf.exp(log_mag))))
 
 
-def test_weighted_loss_fine_tunes_a_trained_model_from_its_weights(tmp_path: Path) -> None:
-    cfg = dataclasses.replace(TINY, epochs=1, steps_per_epoch=20)
+def test_weighted_loss_fine_tunes_a_trained_model_from_its_weights(twenty_steps, tmp_path: Path) -> None:
+    run, cfg, _ = twenty_steps
     train_ds, val_ds = _datasets(cfg)
-    train(train_ds, val_ds, cfg, tmp_path / "mse", _quiet())
-    trained, _ = model_io.load_model(tmp_path / "mse" / "model.keras")
+    trained, _ = model_io.load_model(run / "model.keras")
 
-    tuned_cfg = dataclasses.replace(cfg, loss="weighted_mask_mse", learning_rate=1e-3)
-    start = build_model(tuned_cfg, tf.distribute.get_strategy(), False, init_from=tmp_path / "mse" / "model.keras")
+    tuned_cfg = dataclasses.replace(cfg, loss="weighted_mask_mse", learning_rate=1e-3, backup_every_steps=20)
+    start = build_model(tuned_cfg, tf.distribute.get_strategy(), False, init_from=run / "model.keras")
     for ours, theirs in zip(start.get_weights(), trained.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
 
     weighted_train, weighted_val = _weighted(train_ds), _weighted(val_ds)
     batch = next(iter(weighted_val))
     before = start.evaluate(batch[0], batch[1], sample_weight=batch[2], verbose=0)
-    tuned = train(weighted_train, weighted_val, tuned_cfg, tmp_path / "tuned",
-                  _quiet(init_from=tmp_path / "mse" / "model.keras"))
+    tuned = train(weighted_train, weighted_val, tuned_cfg, tmp_path / "tuned", _quiet(init_from=run / "model.keras"))
     tuned.compile(loss=start.loss)
     after = tuned.evaluate(batch[0], batch[1], sample_weight=batch[2], verbose=0)
     assert np.isfinite(after) and after < before, (before, after)
