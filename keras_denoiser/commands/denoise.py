@@ -48,7 +48,7 @@ flags.DEFINE_bool(
 )
 flags.DEFINE_integer(
     "chunk_frames", DEFAULT_CHUNK_FRAMES,
-    f"STFT frames enhanced per chunk (8 ms hop at 16 kHz); bounds memory, not the result; default {DEFAULT_CHUNK_FRAMES}.",
+    f"STFT frames enhanced per chunk (8 ms each at the default hop); bounds memory, not the result; default {DEFAULT_CHUNK_FRAMES}.",
     flag_values=FLAGS,
 )
 flags.DEFINE_string(

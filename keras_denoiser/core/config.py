@@ -55,7 +55,7 @@ class SignalConfig:
 # The attenuation limit a model gets when its config names none: no time-frequency bin is turned down
 # by more than this. Each bundled model's own limit is chosen on the selection set (see the model card).
 DEFAULT_MAX_ATTENUATION_DB = 12.0
-# STFT frames a Keras model enhances per chunk (8 ms hop at 16 kHz): bounds memory, not the result.
+# STFT frames a Keras model enhances per chunk (8 ms each at the default hop): bounds memory, not the result.
 DEFAULT_CHUNK_FRAMES = 1024
 # What a deterministic mixture set (make_testset, evaluate, choose_limit) draws from: held-out speakers or all.
 MIXTURE_SPLITS = ("test", "validation", "all")
