@@ -6,10 +6,11 @@
 
 Ours: the streaming int8 and float32 TFLite models on LiteRT (8 ms hops; 16 ms for a model trained
 with --hop_length=256). Peers: DTLN's two published ONNX models (8 ms hops) and GTCRN's streaming
-ONNX graph (16 ms hops) on onnxruntime, DeepFilterNet3 on libDF (10 ms hops at 48 kHz). Each hop includes the STFT, the model call(s) and
-the overlap-add. Prints each system's hop, ms per hop (median, p99), the real-time factor (the
-fair comparison across hop sizes) and the model size. Speed does not depend on the weights, so
-without --model random-weight models of --sizes are exported and timed.
+ONNX graph (16 ms hops) on onnxruntime, DeepFilterNet3 on libDF (10 ms hops at 48 kHz). Each hop
+includes the STFT, the model call(s) and the overlap-add. Prints each system's hop, ms per hop
+(median, p99), the real-time factor (the fair comparison across hop sizes) and the model size.
+Speed does not depend on the weights, so without --model random-weight models of --sizes are
+exported and timed.
 """
 
 from __future__ import annotations
