@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
+import uuid
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -66,6 +69,20 @@ def pytest_configure(config: pytest.Config) -> None:
     Python keeps, and run on. A handler (unlike SIG_IGN) is reset to the default by `exec` in every child."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if getattr(config.option, "numprocesses", None) and config.option.testrunuid is None:
+        config.option.testrunuid = uuid.uuid4().hex  # the run id xdist gives its workers, known here to clean up
+
+
+def shared_cache_dir(run: str) -> Path:
+    """Where the workers of pytest-xdist run `run` share trained weights; the controller deletes it at the end."""
+    return Path(tempfile.gettempdir()) / f"keras_denoiser_tests_{run}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The xdist controller deletes the weights its workers shared (`export_support.shared_cache_dir`)."""
+    run = getattr(config.option, "testrunuid", None)
+    if run and not hasattr(config, "workerinput"):
+        shutil.rmtree(shared_cache_dir(run), ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

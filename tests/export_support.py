@@ -12,7 +12,6 @@ import dataclasses
 import fcntl
 import functools
 import os
-import tempfile
 from pathlib import Path
 
 import keras
@@ -24,6 +23,7 @@ from keras_denoiser.core.config import ModelConfig, TrainConfig
 from keras_denoiser.export import mixture, parity, saved_model
 from keras_denoiser.export.exporter import ExportRequest, ParitySignals, export_model
 from keras_denoiser.model.network import build_network
+from tests.conftest import shared_cache_dir
 
 TINY_CONFIG = TrainConfig(model=ModelConfig(depth=2, base_filters=4))
 RATE = TINY_CONFIG.signal.sample_rate
@@ -70,7 +70,7 @@ def _trained_weights(name: str, dual_path_blocks: int) -> tuple[np.ndarray, ...]
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if run is None:
         return _train(name, dual_path_blocks)
-    folder = Path(tempfile.gettempdir()) / f"keras_denoiser_tests_{run}"
+    folder = shared_cache_dir(run)
     folder.mkdir(exist_ok=True)
     path = folder / f"{name}_{dual_path_blocks}.npz"
     with open(path.with_suffix(".lock"), "w") as lock:
