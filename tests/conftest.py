@@ -79,7 +79,7 @@ def shared_cache_dir(run: str) -> Path:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """The xdist controller deletes the weights its workers shared (`export_support.shared_cache_dir`)."""
+    """The xdist controller deletes the weights its workers shared (`shared_cache_dir`)."""
     run = getattr(config.option, "testrunuid", None)
     if run and not hasattr(config, "workerinput"):
         shutil.rmtree(shared_cache_dir(run), ignore_errors=True)
