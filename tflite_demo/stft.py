@@ -36,6 +36,11 @@ def stft(wave: np.ndarray, frame_length: int, hop_length: int, pad: int) -> np.n
     return np.fft.rfft(frames * hann_window(frame_length), axis=-1)
 
 
+def log_magnitude(spectrum: np.ndarray, log_epsilon: float) -> np.ndarray:
+    """The network's input feature, `log(|spectrum| + log_epsilon)`, as float32 (training's `features.log_magnitude`)."""
+    return np.log(np.abs(spectrum) + log_epsilon).astype(np.float32)
+
+
 class StreamingSTFT:
     """One spectrum per hop of new samples; the first frame sees `frame_length - hop_length` zeros of past."""
 

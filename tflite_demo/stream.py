@@ -25,7 +25,7 @@ import numpy as np
 from tflite_demo.errors import DemoError as DemoError
 from tflite_demo.sidecar import attenuation_limit
 from tflite_demo.state_loop import open_stream
-from tflite_demo.stft import StreamingISTFT, StreamingSTFT
+from tflite_demo.stft import StreamingISTFT, StreamingSTFT, log_magnitude
 
 
 def mask_floor(max_attenuation_db: float) -> float:
@@ -84,7 +84,7 @@ class StreamingDenoiser:
     def __call__(self, hop: np.ndarray) -> np.ndarray:
         """`hop_length` denoised samples for `hop_length` new input samples (delayed, see module doc)."""
         spectrum = self._stft(hop)
-        mask = np.maximum(self.mask(np.log(np.abs(spectrum) + self.spec.log_epsilon)), self.mask_floor)
+        mask = np.maximum(self.mask(log_magnitude(spectrum, self.spec.log_epsilon)), self.mask_floor)
         self._held.append(spectrum)
         return self._istft(self._held.popleft() * mask).astype(np.float32)
 

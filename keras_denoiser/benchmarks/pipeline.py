@@ -29,7 +29,7 @@ from keras_denoiser.core.mixing import mix_at_snr
 from keras_denoiser.pipelines.corpora import AudioItem, Kind, read_corpus, split_items
 from keras_denoiser.pipelines.dataset import build_datasets
 from keras_denoiser.training.train import build_model
-from tflite_demo.stft import stft
+from tflite_demo.stft import log_magnitude, stft
 
 PathLike = str | os.PathLike[str]
 WARMUP_BATCHES = 2
@@ -138,7 +138,7 @@ def _python_example(speech, noise, cfg: TrainConfig, length: int, rng: np.random
     speech_power, noise_power = np.abs(speech_spec) ** 2, np.abs(noise_spec) ** 2
     irm = np.sqrt(np.divide(speech_power, speech_power + noise_power, out=np.zeros_like(speech_power),
                             where=speech_power + noise_power > 0))
-    return np.log(np.abs(speech_spec + noise_spec) + LOG_EPSILON).astype(np.float32), irm.astype(np.float32)
+    return log_magnitude(speech_spec + noise_spec, LOG_EPSILON), irm.astype(np.float32)
 
 
 def _train_items(dirs: Iterable[PathLike], cfg: TrainConfig, kind: Kind) -> list[AudioItem]:
