@@ -28,6 +28,7 @@ from tests.enhance_helpers import tiny_unet
 from tflite_demo import __main__ as app
 from tflite_demo import live, quiet
 from tflite_demo.__main__ import resample
+from tflite_demo.bundled import DEFAULT_MODEL
 from tflite_demo.stft import StreamingISTFT, StreamingSTFT, hann_window, synthesis_window
 from tflite_demo.stream import DemoError, StreamingDenoiser, denoise_signal
 
@@ -344,7 +345,7 @@ def test_bundled_streaming_model_denoises_the_bundled_sample_by_default(tmp_path
     out = tmp_path / "clean.wav"
     result = run_demo(f"--input={noisy}", f"--output={out}")
     assert result.returncode == 0, result.stderr
-    assert "unet_causal_int8.tflite" in result.stdout
+    assert f"model: {DEFAULT_MODEL.name} (int8)" in result.stdout
     enhanced, out_rate = sf.read(out, dtype="float32")
     noisy_wave, _ = sf.read(noisy, dtype="float32")
     assert out_rate == rate and enhanced.shape == noisy_wave.shape

@@ -21,6 +21,7 @@ import soundfile as sf
 
 from tests.conftest import harmonic_speechlike
 from tflite_demo.__main__ import resample
+from tflite_demo.bundled import DEFAULT_MODEL
 from tflite_demo.resample import StreamResampler
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 from tflite_demo.web.server import BUNDLED_MODELS, DIST_DIR, Site, make_server
@@ -143,9 +144,14 @@ def screenshot(driver, name: str) -> None:
     image.quantize(colors=64).save(SCREENSHOTS / name, optimize=True)
 
 
-@pytest.mark.parametrize("quantization, limit_db", [("int8", math.inf), ("float32", math.inf), ("float32", 12.0)])
-def test_file_mode_equals_the_python_app(page, quantization: str, limit_db: float) -> None:
-    model = MODELS / f"unet_causal_{quantization}.tflite"
+@pytest.mark.parametrize(
+    "name, limit_db",
+    [("unet_compact_int8", math.inf), ("unet_compact_float32", math.inf), ("unet_compact_float32", 12.0),
+     ("unet_causal_int8", math.inf)],
+)
+def test_file_mode_equals_the_python_app(page, name: str, limit_db: float) -> None:
+    model = MODELS / f"{name}.tflite"
+    quantization = name.rsplit("_", 1)[1]
     choose_model(page, model.name)
     set_attenuation(page, limit_db)
     result = denoise_on_page(page, NOISY)
@@ -162,7 +168,7 @@ def test_file_mode_equals_the_python_app(page, quantization: str, limit_db: floa
 
 
 def test_zero_db_limit_gives_the_input_back(page) -> None:
-    choose_model(page, "unet_causal_int8.tflite")
+    choose_model(page, DEFAULT_MODEL.name)
     set_attenuation(page, 0)
     result = denoise_on_page(page, NOISY)
     set_attenuation(page, math.inf)
@@ -180,7 +186,7 @@ def test_other_rates_and_channels_come_back_at_the_input_rate(page, tmp_path) ->
     assert result["rate"] == rate and result["audio"].shape == stereo.shape
     # the page resamples with its own windowed sinc, the Python app with soxr HQ; their transition
     # bands (7.5-8 kHz) differ, so the outputs are close (a misaligned or swapped channel: ~0 dB), not equal
-    python = StreamingDenoiser(MODELS / "unet_causal_int8.tflite")
+    python = StreamingDenoiser(DEFAULT_MODEL)
     expected = resample(denoise_signal(python, resample(stereo[:, 0], rate, 16000)).audio, 16000, rate, len(stereo))
     assert snr_db(expected, result["audio"][:, 0]) > 15.0
     wav = base64.b64decode(page.execute_async_script("""const done = arguments[0];
@@ -213,7 +219,7 @@ def test_page_resampler_equals_the_python_one(page, rate_in: int, rate_out: int)
 def test_live_mode_denoises_the_microphone_without_dropouts(page) -> None:
     page.refresh()  # a fresh page and worker: no garbage from the file tests to collect mid-stream
     wait_for(page, "return window.denoiserApp && window.denoiserApp.model && window.denoiserApp.model.name")
-    choose_model(page, "unet_causal_int8.tflite")
+    choose_model(page, DEFAULT_MODEL.name)
     page.find_element("id", "tab-live").click()
     page.find_element("id", "live-toggle").click()
     wait_for(page, "return !!window.denoiserApp.live || (window.denoiserApp.lastMessage && window.denoiserApp.lastMessage.text)")
@@ -257,7 +263,7 @@ def test_live_mode_denoises_the_microphone_without_dropouts(page) -> None:
 
 
 def test_a_dropped_file_is_denoised_like_a_chosen_one(page) -> None:
-    choose_model(page, "unet_causal_int8.tflite")
+    choose_model(page, DEFAULT_MODEL.name)
     chosen = denoise_on_page(page, NOISY)["audio"]
     page.execute_script("""window.denoiserApp.lastFile = null;
         const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
@@ -339,6 +345,7 @@ def test_a_compact_model_from_disk_streams_as_the_python_app(page, tmp_path, qua
     model, cfg = trained_tiny_model("unet_compact")
     calibration = [mixture.generated_mixture(2.0, 16000, seed) for seed in (20, 21)]
     path = export_streaming(model, tmp_path, quantizations=(quantization,), representative=calibration, train_config=cfg)[quantization]
+    choose_model(page, "unet_causal_int8.tflite")  # another name: the wait below then sees the file from disk arrive
     page.find_element("id", "model-files").send_keys(f"{path}\n{path.with_suffix('.json')}")
     wait_for(page, f"return window.denoiserApp.model.name === 'unet_compact_{quantization}.tflite'")
     result = denoise_on_page(page, NOISY)

@@ -1,7 +1,7 @@
 """Denoise a file (or the microphone) with a streaming TFLite model, hop by hop as a device would.
 
     python -m tflite_demo --input=noisy.wav --output=clean.wav
-    python -m tflite_demo --model=exported/unet_causal_float32.tflite --input=noisy.wav --output=clean.wav
+    python -m tflite_demo --model=exported/streaming/unet_compact_float32.tflite --input=noisy.wav --output=clean.wav
     python -m tflite_demo --live --max_attenuation_db=20
 
 Needs only ai-edge-litert, numpy, soundfile and soxr (`pip install -r tflite_demo/requirements.txt`);
@@ -23,10 +23,9 @@ import soundfile as sf
 from tflite_demo import audio_check, quiet, stopping
 from tflite_demo.atomic import atomic_path
 from tflite_demo.audio_format import fit_subtype, output_container
+from tflite_demo.bundled import DEFAULT_MODEL
 from tflite_demo.resample import resample
 from tflite_demo.stream import DemoError, StreamingDenoiser, StreamResult, denoise_signal
-
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "unet_causal_int8.tflite"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -20,7 +20,7 @@ SIDECAR_FORMAT = "keras_denoiser.streaming/1"
 # What every "not a streaming model" error says to do: the app runs only the frame-by-frame export.
 MAKE_STREAMING = (
     "make one with `keras_denoiser export --model=CAUSAL.keras --export_dir=DIR --formats=streaming_tflite` "
-    "on a causal model (e.g. keras_denoiser/assets/models/unet_causal.keras) and pass DIR/streaming/*.tflite"
+    "on a causal model (e.g. keras_denoiser/assets/models/unet_compact.keras) and pass DIR/streaming/*.tflite"
 )
 
 

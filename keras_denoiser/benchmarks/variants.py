@@ -23,7 +23,7 @@ VARIANT_FORMS = (
 )
 DEFAULT_SIGNAL = SignalConfig()
 # The bundled models whose recipes are timed by default: the streaming one first.
-BUNDLED_RECIPES = ("unet_causal", "unet")
+BUNDLED_RECIPES = ("unet_compact", "unet_causal", "unet")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Serve the streaming denoiser as a web page on this machine.
 
     python -m tflite_demo.web                       # http://localhost:8000/
-    python -m tflite_demo.web --port=8080 --model=exported/streaming/unet_causal_float32.tflite
+    python -m tflite_demo.web --port=8080 --model=exported/streaming/unet_compact_float32.tflite
     python -m tflite_demo.web --host=0.0.0.0 --tls_cert=cert.pem --tls_key=key.pem   # a phone on the LAN (docs/web_app.md)
 
 Needs only the standard library and the built page (`npm ci` in tflite_demo/web).

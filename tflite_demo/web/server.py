@@ -19,12 +19,12 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from tflite_demo.bundled import BUNDLED_MODELS
 from tflite_demo.errors import DemoError
 from tflite_demo.sidecar import StreamSpec
 
 WEB_DIR = Path(__file__).resolve().parent
 DIST_DIR = WEB_DIR / "dist"
-BUNDLED_MODELS = sorted((WEB_DIR.parent / "models").glob("*.tflite"), key=lambda p: "int8" not in p.name)
 CONTENT_TYPES = {".js": "text/javascript", ".wasm": "application/wasm", ".tflite": "application/octet-stream",
                  ".json": "application/json", ".map": "application/json", ".html": "text/html; charset=utf-8",
                  ".css": "text/css"}
