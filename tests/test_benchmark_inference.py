@@ -43,6 +43,16 @@ def test_exported_folder_is_timed_hop_by_hop(export_dir) -> None:
     assert len(table_lines(rows)) == 3
 
 
+def test_every_model_of_a_folder_is_timed_as_the_bundled_folder_holds_two(export_dir, tmp_path) -> None:
+    compact, cfg = tiny_unet("unet_compact", seed=2)
+    export_streaming(compact, tmp_path, representative=[], train_config=cfg, quantizations=("float32",))
+    for path in export_dir.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    rows, _ = benchmark_inference(str(tmp_path), [], seconds=0.5, peers=())
+    assert [row.name for row in rows] == ["unet_causal float32", "unet_compact float32"]
+    assert rows[0].state_kb != rows[1].state_kb  # each row times its own file
+
+
 def test_command_writes_json_with_one_row_per_system(export_dir, tmp_path) -> None:
     out = tmp_path / "bench.json"
     result = cli_runner.run("benchmark", "inference", f"--model={export_dir}", "--seconds=1", "--peers=", f"--json_out={out}",

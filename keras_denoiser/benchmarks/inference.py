@@ -24,7 +24,7 @@ from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.evaluation.peers import PEER_STREAMS, check_peer_names
 from keras_denoiser.export import mixture
-from keras_denoiser.export.streaming import export_streaming
+from keras_denoiser.export.streaming import QUANTIZATIONS, export_streaming
 from keras_denoiser.model.network import build_network
 from tflite_demo.stream import HopStream, StreamingDenoiser, denoise_signal
 
@@ -59,11 +59,12 @@ def parse_size(text: str) -> ModelConfig:
 
 def streaming_exports(model: str | None, sizes: Sequence[ModelConfig], work_dir: Path) -> dict[str, dict[str, Path]]:
     """Streaming .tflite files by label: a given export folder or model, or random models of `sizes`."""
-    if model and Path(model).is_dir() and sorted(Path(model).glob("*_float32.tflite")):
-        folder = Path(model)
-        found = {q: sorted(folder.glob(f"*_{q}.tflite")) for q in ("float32", "int8")}
-        label = found["float32"][0].name.removesuffix("_float32.tflite")  # the model's name, not its folder's
-        return {label: {q: paths[0] for q, paths in found.items() if paths}}
+    folder = Path(model) if model else None
+    if folder and folder.is_dir() and any(folder.glob(f"*_{q}.tflite") for q in QUANTIZATIONS):
+        # Every model in the folder, by its name (not the folder's): `tflite_demo/models` holds two.
+        names = sorted({p.name.rsplit("_", 1)[0] for q in QUANTIZATIONS for p in folder.glob(f"*_{q}.tflite")})
+        return {name: {q: folder / f"{name}_{q}.tflite" for q in QUANTIZATIONS if (folder / f"{name}_{q}.tflite").is_file()}
+                for name in names}
     calibration = [mixture.generated_mixture(2.0, SignalConfig().sample_rate, seed=0)]
     if model:
         return {Path(model).name: export_streaming(model, work_dir / "model", representative=calibration)}

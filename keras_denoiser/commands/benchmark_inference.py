@@ -3,6 +3,7 @@
     keras_denoiser benchmark inference                          # random-weight default size (3x16)
     keras_denoiser benchmark inference --sizes=3x16,2x16,2x8    # which size fits a budget
     keras_denoiser benchmark inference --model=runs/causal --peers=dtln,gtcrn --json_out=bench.json
+    keras_denoiser benchmark inference --model=tflite_demo/models --peers=gtcrn,dtln   # the bundled models
 
 Ours: the streaming int8 and float32 TFLite models on LiteRT (8 ms hops; 16 ms for a model trained
 with --hop_length=256). Peers: DTLN's two published ONNX models (8 ms hops) and GTCRN's streaming
@@ -30,7 +31,8 @@ json_out.define_json_out_flag(FLAGS)
 model_flag.define_model_flag(
     FLAGS,
     also=" of a causal network (exported to streaming TFLite first), or a folder holding "
-    "*_float32.tflite/*_int8.tflite streaming exports with their .json sidecars",
+    "NAME_float32.tflite/NAME_int8.tflite streaming exports with their .json sidecars (every NAME in it is timed, "
+    "e.g. tflite_demo/models)",
     default="random weights (--sizes)",
 )
 flags.DEFINE_list(
