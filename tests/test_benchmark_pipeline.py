@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_denoiser.benchmarks.variants import bundled_configs
 from tests import cli_runner
 from tests.conftest import harmonic_speechlike
 
@@ -22,11 +23,12 @@ def test_benchmark_pipeline_prints_the_table_and_writes_positive_rates(tmp_path:
                             "--steps=2", "--batch_size=2", "--json_out=out/figures.json", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    assert "batch size 2, 2 timed batches each" in result.stdout
+    crop = bundled_configs()[0].mix.crop_seconds  # the bundled streaming recipe's examples, as it trains
+    assert f"batch size 2 of {crop:g} s crops, 2 timed batches each" in result.stdout
     ratio = re.search(r"^graph / Python\s+([0-9.]+)x$", result.stdout, re.MULTILINE)
     assert ratio and float(ratio.group(1)) > 0
     figures = json.loads((tmp_path / "out" / "figures.json").read_text())
-    assert set(figures) == {"batch_size", "steps", "graph_examples_per_second", "augmented_examples_per_second",
+    assert set(figures) == {"batch_size", "crop_seconds", "steps", "graph_examples_per_second", "augmented_examples_per_second",
                             "python_examples_per_second", "trained", "input_headroom",
                             "train_steps_per_second", "speedup", "train_examples_per_second", "input_bound"}
     assert (figures["batch_size"], figures["steps"]) == (2, 2) and isinstance(figures["input_bound"], bool)

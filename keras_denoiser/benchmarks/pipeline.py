@@ -2,12 +2,13 @@
 
 The Python baseline is what a tf.data graph replaces: per example it reads and resamples a speech
 file and a noise file (soundfile + soxr), crops, mixes and computes STFT, log-magnitude and IRM in
-numpy. The graph is timed twice: as configured, and with every augmentation training can use
-(`pipelines.augment`, speed changes, phrases) applied to every example, which bounds what
-augmentation can cost. Training speed is `train_on_batch` steps of the bundled streaming model's
-recipe (`benchmarks.training.bundled_variants`) on batches held in memory, so it excludes input
-time; training waits for its input when the augmented graph delivers fewer examples per second than
-the steps consume. `benchmark training` compares network variants.
+numpy. The graph is timed twice: without augmentation (the Python baseline's work), and with every
+augmentation training can use (`pipelines.augment`, speed changes, phrases) applied to every
+example, which bounds what augmentation can cost. Training speed is `train_on_batch` steps of the
+bundled streaming model's recipe (`benchmarks.variants.bundled_configs`; its crop length and SNRs
+are used throughout) on batches held in memory, so it excludes input time; training waits for its
+input when the augmented graph delivers fewer examples per second than the steps consume.
+`benchmark training` compares network variants.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_denoiser.benchmarks.training import train_steps_per_second
-from keras_denoiser.benchmarks.variants import bundled_variants
+from keras_denoiser.benchmarks.variants import Variant, bundled_configs
 from keras_denoiser.core.audio import read_mono
-from keras_denoiser.core.config import MixConfig, TrainConfig
+from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.core.features import LOG_EPSILON
 from keras_denoiser.core.mixing import mix_at_snr
 from keras_denoiser.pipelines.corpora import AudioItem, Kind, read_corpus, split_items
@@ -33,7 +34,8 @@ from tflite_demo.stft import log_magnitude, stft
 
 PathLike = str | os.PathLike[str]
 WARMUP_BATCHES = 2
-ALL_AUGMENTATIONS = MixConfig(
+# Every augmentation on every example (MixConfig field -> value): what augmentation can cost at most.
+ALL_AUGMENTATIONS = dict(
     speed_perturb=0.05, reverb_probability=1.0, channel_probability=1.0, second_noise_probability=1.0,
     stationary_noise_probability=1.0, phrase_words=4,
 )
@@ -44,6 +46,7 @@ class PipelineBenchmark:
     """Measured rates; `input_bound` when the graph is slower than training consumes."""
 
     batch_size: int
+    crop_seconds: float  # the bundled recipe's: its examples are this long
     steps: int
     graph_examples_per_second: float
     augmented_examples_per_second: float  # the graph with every augmentation on every example
@@ -76,12 +79,15 @@ def benchmark_pipeline(
     speech_dirs: Sequence[PathLike], noise_dirs: Sequence[PathLike], cache_dir: PathLike, cfg: TrainConfig, steps: int
 ) -> PipelineBenchmark:
     """Time `steps` batches of the graph, of the Python generator, and `steps` training steps of the
-    bundled streaming recipe (its network, loss and STFT; `cfg` gives the rest)."""
-    recipe = bundled_variants()[0]
-    cfg = dataclasses.replace(cfg, model=recipe.model, loss=recipe.loss, signal=recipe.signal)
+    bundled streaming recipe: its network, loss, STFT and mixtures (crop length, SNRs, noise draw),
+    without augmentation and with every augmentation; `cfg` gives the batch size and the split."""
+    recipe = bundled_configs()[0]
+    plain_mix = dataclasses.replace(recipe.mix, **{field: 0 * value for field, value in ALL_AUGMENTATIONS.items()})
+    cfg = dataclasses.replace(cfg, model=recipe.model, loss=recipe.loss, signal=recipe.signal, mix=plain_mix)
     train, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
     graph_rate = examples_per_second(iter(train), steps, cfg.batch_size)
-    augmented, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, dataclasses.replace(cfg, mix=ALL_AUGMENTATIONS))
+    every_augmentation = dataclasses.replace(recipe.mix, **ALL_AUGMENTATIONS)
+    augmented, _ = build_datasets(speech_dirs, noise_dirs, cache_dir, dataclasses.replace(cfg, mix=every_augmentation))
     augmented_rate = examples_per_second(iter(augmented), steps, cfg.batch_size)
     python = python_batches(_train_items(speech_dirs, cfg, "speech"), _train_items(noise_dirs, cfg, "noise"), cfg)
     python_rate = examples_per_second(python, steps, cfg.batch_size)
@@ -89,12 +95,13 @@ def benchmark_pipeline(
     model = build_model(cfg, tf.distribute.get_strategy(), mixed_precision=False)
     return PipelineBenchmark(
         batch_size=cfg.batch_size,
+        crop_seconds=cfg.mix.crop_seconds,
         steps=steps,
         graph_examples_per_second=graph_rate,
         augmented_examples_per_second=augmented_rate,
         python_examples_per_second=python_rate,
         train_steps_per_second=train_steps_per_second(model, batches, steps),
-        trained=recipe.label,
+        trained=Variant(recipe.model, recipe.loss, recipe.signal, bundled=True).label,
     )
 
 
@@ -159,5 +166,5 @@ def table_lines(result: PipelineBenchmark) -> list[str]:
         ("input-bound", "yes" if result.input_bound else "no"),
     ]
     width = max(len(name) for name, _ in rows)
-    header = f"batch size {result.batch_size}, {result.steps} timed batches each"
+    header = f"batch size {result.batch_size} of {result.crop_seconds:g} s crops, {result.steps} timed batches each"
     return [header, *(f"{name:<{width}}  {value}" for name, value in rows)]

@@ -67,7 +67,11 @@ def parse_variant(text: str, signal: SignalConfig = DEFAULT_SIGNAL) -> Variant:
     return Variant(model, loss, signal)
 
 
+def bundled_configs() -> list[TrainConfig]:
+    """The bundled models' training configs (`BUNDLED_RECIPES`, the streaming one first)."""
+    return [load_json(TrainConfig, assets.ASSETS_DIR / "models" / f"{name}.json") for name in BUNDLED_RECIPES]
+
+
 def bundled_variants() -> list[Variant]:
-    """The bundled models' own networks and losses (`BUNDLED_RECIPES`), read from their configs."""
-    configs = [load_json(TrainConfig, assets.ASSETS_DIR / "models" / f"{name}.json") for name in BUNDLED_RECIPES]
-    return [Variant(cfg.model, cfg.loss, cfg.signal, bundled=True) for cfg in configs]
+    """The bundled models' own networks and losses, read from their configs."""
+    return [Variant(cfg.model, cfg.loss, cfg.signal, bundled=True) for cfg in bundled_configs()]
