@@ -12,6 +12,7 @@ every epoch's (and every seed's) validation loss is measured on the same mixture
 
 from __future__ import annotations
 
+import collections
 import os
 from typing import Sequence
 
@@ -33,6 +34,9 @@ __all__ = ["build_datasets", "build_waveform_datasets", "mix_at_snr", "preview_m
 PathLike = str | os.PathLike[str]
 SHUFFLE_BUFFER = 256
 INTERLEAVE_CYCLE = 8
+# Folder-balanced noise (`noise_balance="folder"`) of corpora up to this size is held in memory after
+# one pass: each folder's stream would otherwise re-read every folder's records (5 folders: 5x the reading).
+IN_MEMORY_NOISE_BYTES = 512 * 2**20
 PREVIEW_SECONDS = 3.0
 _AUDIO_FEATURES = {"audio": tf.io.FixedLenFeature([], tf.string)}
 _ID_FEATURES = {"id": tf.io.FixedLenFeature([], tf.string)}
@@ -171,9 +175,27 @@ def _training_noise(shards: list[str], seed: int, balance: str) -> tf.data.Datas
     if balance == "file":
         return _waveforms(shards, seed)
     top_folders = tf.data.TFRecordDataset(shards).map(_top_folder).as_numpy_iterator()
-    folders = sorted({name.decode("utf-8") for name in top_folders})
-    streams = [_waveforms(shards, seed + 1000 * (k + 1), folder) for k, folder in enumerate(folders)]
+    counts = collections.Counter(name.decode("utf-8") for name in top_folders)
+    in_memory = sum(tf.io.gfile.stat(shard).length for shard in shards) <= IN_MEMORY_NOISE_BYTES
+    streams = [
+        _folder_waveforms(shards, seed + 1000 * (k + 1), folder, counts[folder] if in_memory else None)
+        for k, folder in enumerate(sorted(counts))
+    ]
     return tf.data.Dataset.sample_from_datasets(streams, seed=seed)
+
+
+def _folder_waveforms(shards: list[str], seed: int, folder: str, count: int | None) -> tf.data.Dataset:
+    """One top folder's waveforms forever, in a new order every pass.
+
+    Every shard holds every folder, so a folder's stream reads all records to keep its own. Given its
+    `count` of records, the stream does that once and holds them in memory; with None it re-reads
+    the shards every pass (`_waveforms`), for corpora too large to hold.
+    """
+    if count is None:
+        return _waveforms(shards, seed, folder)
+    records = tf.data.TFRecordDataset(shards).filter(lambda record: tf.equal(_top_folder(record), folder))
+    waves = records.map(_parse, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    return waves.shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
 def _train_mixtures(speech: list[str], noise: list[str], length: int, cfg: TrainConfig) -> tf.data.Dataset:

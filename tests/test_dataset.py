@@ -14,6 +14,7 @@ from keras_denoiser.core import features, losses
 from keras_denoiser.core.config import MixConfig, SignalConfig, SplitConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.core.mixing import mix_at_snr as numpy_mix_at_snr
+from keras_denoiser.pipelines import dataset
 from keras_denoiser.pipelines.corpora import read_corpus
 from keras_denoiser.pipelines.dataset import build_datasets, build_waveform_datasets, mix_at_snr, preview_mixture
 from keras_denoiser.pipelines.mixing import change_speed, loop_to_length, random_crop
@@ -240,7 +241,10 @@ def _hum_share(noises: list[np.ndarray]) -> float:
     return hums / len(noises)
 
 
-def test_folder_balance_draws_each_noise_folder_equally_often(tmp_path: Path, write_wav) -> None:
+@pytest.mark.parametrize("in_memory", [True, False], ids=["held in memory", "re-read every pass"])
+def test_folder_balance_draws_each_noise_folder_equally_often(tmp_path: Path, write_wav, monkeypatch, in_memory) -> None:
+    if not in_memory:
+        monkeypatch.setattr(dataset, "IN_MEMORY_NOISE_BYTES", 0)
     rng = np.random.default_rng(3)
     for i in range(3):
         write_wav(f"speech/s{i}.wav", harmonic_speechlike(1.0, 16000, seed=i))
