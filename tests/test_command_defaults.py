@@ -23,13 +23,6 @@ def test_export_without_model_exports_the_bundled_model(tmp_path: Path) -> None:
     assert (tmp_path / "exported" / "denoiser" / "1" / "saved_model.pb").is_file()  # the name every serving example uses
 
 
-def test_benchmark_pipeline_without_corpora_runs_on_the_bundled_sample(tmp_path: Path) -> None:
-    result = _run(tmp_path, "benchmark", "pipeline", "--steps=1", "--batch_size=2", f"--cache_dir={tmp_path / 'cache'}")
-    assert result.returncode == 0, result.stderr
-    assert "tf.data graph" in result.stdout and "input-bound" in result.stdout
-    assert sorted(p.name for p in (tmp_path / "cache").iterdir())  # the sample corpus was prepared
-
-
 def test_benchmark_pipeline_with_only_one_corpus_is_one_line(tmp_path: Path) -> None:
     result = _run(tmp_path, "benchmark", "pipeline", f"--speech_dir={tmp_path}")
     assert (result.returncode, result.stderr.splitlines()) == (
