@@ -31,6 +31,7 @@ def test_benchmark_training_times_each_variant_on_its_loss(tmp_path: Path, write
         "--variant=unet_compact:1x4:16g8", "--json_out=figures.json",
     )
     assert result.returncode == 0, result.stderr
+    assert "deprecated" not in result.stderr  # the profiler's own deprecation warning stays off the terminal
     lines = result.stdout.splitlines()
     assert lines[0] == "batch 2 x 0.5 s, 2 timed steps each"
     assert lines[2].startswith("unet 1x4, 0 context, weighted_mask_mse") and lines[2].endswith("1.00x")

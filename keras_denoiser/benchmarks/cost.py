@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.python.util import deprecation
 
 from keras_denoiser.core.config import TrainConfig
 from keras_denoiser.model.network import CausalStep
@@ -30,7 +31,8 @@ def _multiply_adds(fn: tf.types.experimental.ConcreteFunction) -> int:
     """Half the floating-point operations TensorFlow's profiler counts in a traced function."""
     frozen = convert_variables_to_constants_v2(fn)
     options = tf.compat.v1.profiler.ProfileOptionBuilder(tf.compat.v1.profiler.ProfileOptionBuilder.float_operation())
-    profile = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options.with_empty_output().build())
+    with deprecation.silence():  # the v1 profiler calls a deprecated TF function, which would warn on the terminal
+        profile = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options.with_empty_output().build())
     return profile.total_float_ops // 2
 
 
