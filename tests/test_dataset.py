@@ -98,8 +98,8 @@ def test_batches_have_model_shapes_and_irm_in_unit_range(folders) -> None:
     speech, noise, cache = folders
     train, validation = build_datasets([speech], [noise], cache, CFG)
     frames = features.num_frames(8000, CFG.signal)
-    for dataset in (train, validation):
-        log_mag, irm = next(iter(dataset))
+    for split in (train, validation):
+        log_mag, irm = next(iter(split))
         assert log_mag.dtype == tf.float32 and irm.dtype == tf.float32
         assert log_mag.shape == irm.shape == (4, frames, 257)
         assert np.isfinite(log_mag.numpy()).all()
