@@ -72,6 +72,11 @@ def bundled_configs() -> list[TrainConfig]:
     return [load_json(TrainConfig, assets.ASSETS_DIR / "models" / f"{name}.json") for name in BUNDLED_RECIPES]
 
 
+def bundled_variant(cfg: TrainConfig) -> Variant:
+    """A bundled model's recipe as a variant: its own network, loss and STFT."""
+    return Variant(cfg.model, cfg.loss, cfg.signal, bundled=True)
+
+
 def bundled_variants() -> list[Variant]:
     """The bundled models' own networks and losses, read from their configs."""
-    return [Variant(cfg.model, cfg.loss, cfg.signal, bundled=True) for cfg in bundled_configs()]
+    return [bundled_variant(cfg) for cfg in bundled_configs()]
