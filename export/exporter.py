@@ -89,7 +89,7 @@ def check_request(train_cfg: TrainConfig, request: ExportRequest) -> None:
     if "streaming_tflite" in request.formats and not train_cfg.model.causal:
         raise UserError(
             f"{train_cfg.model.name} is not causal, so it cannot stream frame by frame; export a causal model "
-            "(`keras_denoiser train --model=unet_causal ...`, or keras_denoiser/assets/models/unet_compact.keras) "
+            "(`keras_denoiser train --model=unet_compact ...`, or keras_denoiser/assets/models/unet_compact.keras) "
             "with --formats=streaming_tflite"
         )
     if "tflite" in request.formats and train_cfg.model.recurrent:

@@ -143,5 +143,5 @@ def test_cli_streaming_export_of_a_non_causal_model_names_the_causal_path_before
     result = _run_export(f"--model={offline}", f"--export_dir={tmp_path / 'out'}", "--formats=streaming_tflite")
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert "unet is not causal" in result.stderr and "--formats=streaming_tflite" in result.stderr
-    assert "keras_denoiser train --model=unet_causal" in result.stderr
+    assert "keras_denoiser train --model=unet_compact" in result.stderr
     assert not (tmp_path / "out").exists()
