@@ -36,6 +36,7 @@ SHUFFLE_BUFFER = 256
 INTERLEAVE_CYCLE = 8
 # Folder-balanced noise (`noise_balance="folder"`) of corpora up to this size is held in memory after
 # one pass: each folder's stream would otherwise re-read every folder's records (5 folders: 5x the reading).
+# The noise and the second-noise draw each hold a copy, so memory is up to twice this.
 IN_MEMORY_NOISE_BYTES = 512 * 2**20
 PREVIEW_SECONDS = 3.0
 _AUDIO_FEATURES = {"audio": tf.io.FixedLenFeature([], tf.string)}
@@ -178,20 +179,20 @@ def _training_noise(shards: list[str], seed: int, balance: str) -> tf.data.Datas
     counts = collections.Counter(name.decode("utf-8") for name in top_folders)
     in_memory = sum(tf.io.gfile.stat(shard).length for shard in shards) <= IN_MEMORY_NOISE_BYTES
     streams = [
-        _folder_waveforms(shards, seed + 1000 * (k + 1), folder, counts[folder] if in_memory else None)
+        _folder_waveforms(shards, seed + 1000 * (k + 1), folder, counts[folder], in_memory)
         for k, folder in enumerate(sorted(counts))
     ]
     return tf.data.Dataset.sample_from_datasets(streams, seed=seed)
 
 
-def _folder_waveforms(shards: list[str], seed: int, folder: str, count: int | None) -> tf.data.Dataset:
-    """One top folder's waveforms forever, in a new order every pass.
+def _folder_waveforms(shards: list[str], seed: int, folder: str, count: int, in_memory: bool) -> tf.data.Dataset:
+    """One top folder's `count` waveforms forever, in a new order every pass.
 
-    Every shard holds every folder, so a folder's stream reads all records to keep its own. Given its
-    `count` of records, the stream does that once and holds them in memory; with None it re-reads
-    the shards every pass (`_waveforms`), for corpora too large to hold.
+    Every shard holds every folder, so a folder's stream reads all records to keep its own: `in_memory`
+    does that once and holds them; otherwise the shards are re-read every pass (`_waveforms`), for
+    corpora too large to hold.
     """
-    if count is None:
+    if not in_memory:
         return _waveforms(shards, seed, folder)
     records = tf.data.TFRecordDataset(shards).filter(lambda record: tf.equal(_top_folder(record), folder))
     waves = records.map(_parse, num_parallel_calls=tf.data.AUTOTUNE).cache()

@@ -123,8 +123,9 @@ def keras_enhance_on_app_spectra(model: keras.Model, wave: np.ndarray, cfg: Trai
     signal = cfg.signal
     spectra = stft.stft(np.asarray(wave, np.float64), signal.frame_length, signal.hop_length, signal.pad)
     log_mag = stft.log_magnitude(spectra, features.LOG_EPSILON)
-    mask = np.maximum(np.asarray(model(log_mag[np.newaxis], training=False))[0], floor)
-    return features.istft(tf.constant(spectra * mask, tf.complex64), len(wave), signal).numpy()
+    mask = tf.maximum(model(log_mag[np.newaxis], training=False)[0], floor)
+    masked = features.apply_mask(tf.constant(spectra, tf.complex64), mask)
+    return features.istft(masked, len(wave), signal).numpy()
 
 
 def tiny_signals(seconds: float = 2.0) -> ParitySignals:
