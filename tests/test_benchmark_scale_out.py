@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike, skip_unless_available
 from tests.enhance_helpers import save_tiny_unet
 
@@ -29,9 +28,8 @@ def test_benchmark_scale_out_times_a_beam_denoise_and_writes_its_figures(tmp_pat
     for i in range(2):
         write_wav(f"in/f{i}.wav", harmonic_speechlike(1.0, 16000, seed=i))
     save_tiny_unet(tmp_path / "tiny.keras")
-    command = [sys.executable, "-m", "keras_denoiser", "benchmark", "scale_out", "--input=in", "--model=tiny.keras",
-               "--workers=1", "--json_out=figures.json"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    result = cli_runner.run("benchmark", "scale_out", "--input=in", "--model=tiny.keras", "--workers=1", "--json_out=figures.json",
+                            cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].split() == ["workers", "files", "seconds", "files/s", "vs", "first"]
