@@ -129,7 +129,10 @@ def examples_per_second(batches: Iterator, steps: int, batch_size: int) -> float
 def python_batches(
     speech: Sequence[AudioItem], noise: Sequence[AudioItem], cfg: TrainConfig
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Batches of (log_magnitude, irm) made per example in Python: read, resample, crop, mix, STFT."""
+    """Batches of (log_magnitude, irm) made per example in Python: read, resample, crop, mix, STFT.
+
+    Noise files are drawn uniformly where the recipe's graph first draws a folder: which file is read
+    changes the mixture, not the work of making it, which is what this generator is timed for."""
     rng = np.random.default_rng(cfg.seed)
     length = int(round(cfg.mix.crop_seconds * cfg.signal.sample_rate))
     while True:
