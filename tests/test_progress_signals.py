@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from tests.enhance_helpers import save_tiny_unet
+from tests.test_quiet import CHATTER
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("0.flac", "1.flac", "2.flac")
@@ -134,11 +135,17 @@ def _on_terminal(args: list[str], seconds: float = 300) -> tuple[str, int | None
     return _finish(*_start_on_terminal(args), seconds)
 
 
-def test_export_says_each_artefact_on_a_terminal(work: Path, tmp_path: Path) -> None:
+def test_export_says_each_artefact_on_a_terminal_and_nothing_native(work: Path, tmp_path: Path) -> None:
+    """Also test_quiet's check for export: the converter and int8 calibration (on the bundled corpus,
+    which holds a validation speaker) print no native log lines and no empty-split warning."""
     text, status = _on_terminal(["export", f"--model={work / 'tiny.keras'}", f"--export_dir={tmp_path / 'x'}",
-                                 "--formats=saved_model,tflite", "--quantize=float32", "--test_seconds=0.5"])
+                                 "--formats=saved_model,tflite", "--quantize=float32,int8", "--test_seconds=0.5",
+                                 "--calibration_batches=1", f"--cache_dir={tmp_path / 'cache'}"])
     assert status == 0, text
     assert "export: saved_model built and checked (1 so far" in text and "export: tflite_float32 built and checked (2 so far" in text
+    assert "export: tflite_int8 built and checked (3 so far" in text
+    assert not [line for line in text.splitlines() if CHATTER.search(line)], text
+    assert "split is empty" not in text, text
 
 
 @pytest.fixture
