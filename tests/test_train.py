@@ -134,26 +134,6 @@ def _summary_tags(log_dir: Path) -> set[str]:
     return tags
 
 
-def test_crash_mid_epoch_resumes_at_the_saved_step(tmp_path: Path) -> None:
-    train_ds, val_ds = _datasets(TINY)
-    run = tmp_path / "run"
-    # Batch index 3 (global step 4) crashes before its backup; the last backup is global step 2.
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        train(train_ds, val_ds, TINY, run, _quiet(callbacks=(_CrashAt(3),)))
-    metadata = read_metadata(latest_backup(run / "backup"))
-    assert (metadata["epoch"], metadata["step"], metadata["global_step"]) == (0, 2, 2)
-
-    lines: list[str] = []
-    model = train(train_ds, val_ds, TINY, run, RunOptions(log_every_steps=1, print_fn=lines.append))
-
-    assert "resuming at epoch 1 step 2 (global step 2)" in "\n".join(lines)
-    steps_logged = [int(line.split("global_step ")[1].split()[0]) for line in lines if "global_step " in line]
-    assert steps_logged == list(range(3, 13)), steps_logged
-    assert int(model.optimizer.iterations) == TINY.epochs * TINY.steps_per_epoch
-    epochs_in_csv = [row.split(",")[0] for row in (run / "training.csv").read_text().splitlines()[1:]]
-    assert epochs_in_csv == ["0", "1"]
-
-
 def test_a_poisoned_example_stops_the_run_naming_the_step_and_keeps_the_last_good_backup(tmp_path: Path) -> None:
     """Example 9 holds a NaN: batch index 2 (global step 3) has a NaN loss; step 2 was the last backup."""
     log_mag, irm = _examples(12, seed=1)
@@ -188,15 +168,26 @@ class _LearningRates(keras.callbacks.Callback):
         self.rates.append(float(self.model.optimizer.learning_rate))
 
 
-def test_warmup_ramps_the_learning_rate_and_a_resumed_run_continues_the_ramp(tmp_path: Path) -> None:
+def test_crash_mid_epoch_resumes_at_the_saved_step_and_continues_the_warmup_ramp(tmp_path: Path) -> None:
     cfg = dataclasses.replace(TINY, warmup_steps=8)
     train_ds, val_ds = _datasets(cfg)
     run = tmp_path / "run"
     first, resumed = _LearningRates(), _LearningRates()
-    with pytest.raises(RuntimeError, match="simulated crash"):  # after global step 4; the backup holds step 2
+    # Batch index 3 (global step 4) crashes before its backup; the last backup is global step 2.
+    with pytest.raises(RuntimeError, match="simulated crash"):
         train(train_ds, val_ds, cfg, run, _quiet(callbacks=(first, _CrashAt(3))))
-    train(train_ds, val_ds, cfg, run, _quiet(callbacks=(resumed,)))
+    metadata = read_metadata(latest_backup(run / "backup"))
+    assert (metadata["epoch"], metadata["step"], metadata["global_step"]) == (0, 2, 2)
 
+    lines: list[str] = []
+    model = train(train_ds, val_ds, cfg, run, RunOptions(log_every_steps=1, print_fn=lines.append, callbacks=(resumed,)))
+
+    assert "resuming at epoch 1 step 2 (global step 2)" in "\n".join(lines)
+    steps_logged = [int(line.split("global_step ")[1].split()[0]) for line in lines if "global_step " in line]
+    assert steps_logged == list(range(3, 13)), steps_logged
+    assert int(model.optimizer.iterations) == cfg.epochs * cfg.steps_per_epoch
+    epochs_in_csv = [row.split(",")[0] for row in (run / "training.csv").read_text().splitlines()[1:]]
+    assert epochs_in_csv == ["0", "1"]
     ramp = [cfg.learning_rate * min(1.0, step / cfg.warmup_steps) for step in range(1, 13)]
     np.testing.assert_allclose(first.rates, ramp[:4], rtol=1e-6)
     np.testing.assert_allclose(resumed.rates, ramp[2:], rtol=1e-6)  # steps 3..12, the ramp where it was
