@@ -231,7 +231,7 @@ def test_export_command_writes_streaming_models_of_a_causal_model_checked_frame_
     model_io.save_model(model, model_path, dataclasses.replace(cfg, loss="weighted_mask_mse"))
     out = tmp_path / "exported"
     result = cli_runner.run("export", f"--model={model_path}", f"--export_dir={out}", "--quantize=float32,int8",
-                            "--test_seconds=1.5")
+                            "--test_seconds=1.5", "--calibration_batches=1")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {r["artefact"]: r for r in json.loads((out / "export_report.json").read_text())["artefacts"]}
     assert {"saved_model", "streaming_tflite_float32", "streaming_tflite_int8", "tflite_float32", "tflite_int8"} == set(rows) - {"keras"}
