@@ -64,10 +64,27 @@ def _training_pair(seed: int, snr_db: float) -> tuple[np.ndarray, np.ndarray]:
     return features.log_magnitude(noisy_spec).numpy(), features.ideal_ratio_mask(speech_spec, noise_spec).numpy()
 
 
+# The tiny networks the tests train, each as (name, dual_path_blocks): their weights are stored in the repository.
+TINY_NETWORKS = (("unet", 0), ("unet_causal", 0), ("unet_compact", 0), ("unet_compact", 1))
+STORED_WEIGHTS = Path(__file__).parent / "fixtures" / "tiny_weights"
+
+
+def stored_weights_path(name: str, dual_path_blocks: int) -> Path:
+    return STORED_WEIGHTS / f"{name}_{dual_path_blocks}.npz"
+
+
 @functools.cache
 def _trained_weights(name: str, dual_path_blocks: int) -> tuple[np.ndarray, ...]:
-    """Weights of a tiny `name` U-Net after TRAINING_EPOCHS on 16 generated mixtures: cached per process, and
-    under pytest-xdist trained once per run for all its workers (a file named by the run's id, never reused)."""
+    """Weights of a tiny `name` U-Net after TRAINING_EPOCHS on 16 generated mixtures, cached per process.
+
+    Read from `STORED_WEIGHTS` (written by `python -m tests.export_support`), which saves the suite
+    about 15 s of training per network. A stored file that no longer fits the network (its layers
+    changed) is ignored, and test_export_support says so; the network is then trained here, under
+    pytest-xdist once per run for all its workers (a file named by the run's id, never reused).
+    """
+    stored = read_weights(stored_weights_path(name, dual_path_blocks))
+    if stored is not None and weights_fit(stored, name, dual_path_blocks):
+        return stored
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if run is None:
         return _train(name, dual_path_blocks)
@@ -78,13 +95,30 @@ def _trained_weights(name: str, dual_path_blocks: int) -> tuple[np.ndarray, ...]
         fcntl.flock(lock, fcntl.LOCK_EX)  # the other workers wait for the first one's training
         if not path.exists():
             weights = _train(name, dual_path_blocks)
-            part = path.with_suffix(".part")
-            with open(part, "wb") as file:
-                np.savez(file, *weights)
-            os.replace(part, path)
+            _write_weights(path, weights)
             return weights
+    return read_weights(path)
+
+
+def read_weights(path: Path) -> tuple[np.ndarray, ...] | None:
+    if not path.exists():
+        return None
     with np.load(path) as saved:
         return tuple(saved[f"arr_{index}"] for index in range(len(saved.files)))
+
+
+def _write_weights(path: Path, weights: tuple[np.ndarray, ...]) -> None:
+    part = path.with_suffix(".part")
+    with open(part, "wb") as file:
+        np.savez(file, *weights)
+    os.replace(part, path)
+
+
+def weights_fit(weights: tuple[np.ndarray, ...], name: str, dual_path_blocks: int) -> bool:
+    """Whether `weights` have the shapes of today's tiny `name` network, in order."""
+    cfg = tiny_config(name, dual_path_blocks)
+    expected = [tuple(w.shape) for w in build_network(cfg.model, cfg.signal).weights]
+    return [w.shape for w in weights] == expected
 
 
 def _train(name: str, dual_path_blocks: int) -> tuple[np.ndarray, ...]:
@@ -144,3 +178,11 @@ def tiny_export(export_dir: Path, model: keras.Model, formats: tuple[str, ...], 
     """Export `model` under the name `denoiser`, version 1; returns (rows, report path)."""
     request = ExportRequest(export_dir, "denoiser", 1, formats, tuple(quantizations))
     return export_model(model, cfg, request, tiny_signals())
+
+
+if __name__ == "__main__":
+    # Retrain and store the tiny networks' weights, after a change to their layers.
+    STORED_WEIGHTS.mkdir(parents=True, exist_ok=True)
+    for network in TINY_NETWORKS:
+        _write_weights(stored_weights_path(*network), _train(*network))
+        print("wrote", stored_weights_path(*network))
