@@ -2,11 +2,14 @@
 against the local commands on one generated corpus: the same cache record for record, the same
 outputs, a truncated file as a manifest row, a killed run resumed. `prepare --runner` also reads the
 corpus from and writes the cache to an object store (`mem://`, `tests/memory_filesystem.py`, standing
-in for `gs://`). Every run is the real CLI in a subprocess; Beam's worker start-up is slow, so the
-runs are shared module-wide."""
+in for `gs://`). Every Beam run is the real CLI in a subprocess; the local commands run in-process
+with apache_beam unimportable, as without the extra. Beam's worker start-up is slow, so the runs are
+shared module-wide."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
 import importlib.util
 import json
 import os
@@ -20,6 +23,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from keras_denoiser.pipelines import prepare
+from tests import cli_runner
 from tests.conftest import harmonic_speechlike, skip_unless_available
 from tests.enhance_helpers import save_tiny_unet
 
@@ -32,7 +37,7 @@ SPLIT = ["--speech_unit=file", "--validation_fraction=0.3", "--test_fraction=0.2
 TRUNCATED = "s3/b.wav"  # in the middle of the listing
 SPEAKERS, PER_SPEAKER = 7, 2
 
-# The CLI in a fresh process, with 3 records a shard (so the shard rule is exercised), saying whether Beam was imported.
+# The CLI in a fresh process, with 3 records a shard (so the shard rule is exercised).
 RUN_CLI = """
 import sys
 from keras_denoiser.pipelines import prepare
@@ -44,7 +49,6 @@ try:
     code = 0
 except SystemExit as end:
     code = end.code
-print("apache_beam imported:", "apache_beam" in sys.modules)
 sys.exit(code)
 """
 
@@ -57,6 +61,33 @@ from pathlib import Path
 from tests import memory_filesystem
 memory_filesystem.upload(Path("speech"), "mem://corpus/speech")
 """ + RUN_CLI.replace("sys.exit(code)", 'memory_filesystem.download("mem://store", Path("mem_store"))\nsys.exit(code)')
+
+
+class _RefuseBeam(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "apache_beam":
+            raise ImportError(f"{name} imported by a local command")
+        return None
+
+
+@contextlib.contextmanager
+def _beam_unimportable():
+    """apache_beam as on a machine without the extra: hidden from sys.modules and refused on import."""
+    loaded = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == "apache_beam"}
+    finder = _RefuseBeam()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        sys.modules.update(loaded)
+
+
+def _local(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """A local command in-process (cli_runner), 3 records a shard, with apache_beam unimportable: it must not need Beam."""
+    with _beam_unimportable(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(prepare, "ITEMS_PER_SHARD", 3)
+        return cli_runner.run(*args, cwd=root)
 
 
 def _cli(root: Path, *args: str, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
@@ -92,9 +123,8 @@ def _cache(root: Path, name: str) -> Path:
 @pytest.fixture(scope="module")
 def caches(root: Path) -> tuple[Path, Path]:
     """The cache of the local prepare and of the Beam one, each in its own --cache_dir."""
-    local = _cli(root, "prepare", "--speech_dir=speech", *SPLIT)
+    local = _local(root, "prepare", "--speech_dir=speech", *SPLIT)
     assert local.returncode == 0, local.stderr
-    assert "apache_beam imported: False" in local.stdout
     beam = _cli(root, "prepare", "--speech_dir=speech", *SPLIT, "--cache_dir=beam_cache", *BEAM)
     assert beam.returncode == 0, beam.stderr
     assert f"skipped speech/{TRUNCATED}: truncated" in beam.stdout
@@ -163,8 +193,8 @@ def test_beam_prepare_writes_the_local_cache_shard_for_shard(caches) -> None:
 def denoised(root: Path) -> dict:
     """The local denoise, a Beam denoise (worker processes) killed after its first outputs, and its rerun."""
     model = f"--model={root / 'tiny.keras'}"
-    local = _cli(root, "denoise", model, "--output_dir=local_out", "speech")
-    assert "apache_beam imported: False" in local.stdout
+    local = _local(root, "denoise", model, "--output_dir=local_out", "speech")
+    assert "imported by a local command" not in local.stderr and "needs Apache Beam" not in local.stderr, local.stderr
     run = _cli(root, "denoise", model, "--output_dir=beam_out", "speech", *BEAM, start_new_session=True)
     outputs = root / "beam_out"
     deadline = time.monotonic() + 600
