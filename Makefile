@@ -46,7 +46,7 @@ demo: $(STAMP)
 	$(BIN)/keras_denoiser demo
 
 # Two workers, each given whole files (module fixtures are built once), in the collection order that
-# tests/conftest.py sets: the files with multi-process tests first.
+# tests/conftest.py sets: the files with multi-process (slow) or long tests first.
 test: $(PEERS_STAMP) $(BEAM_STAMP) web
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 

@@ -30,6 +30,7 @@ from tests.enhance_helpers import tiny_unet, wake_context_layers
 from tests.export_support import LOWEST_PARITY_BOUND_DB, tiny_config, tiny_export, trained_tiny_model
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 
+pytestmark = pytest.mark.long  # exports and TFLite conversions of three networks: over a minute on 2 cores
 RATE = 16000
 SIGNAL = SignalConfig()
 # int8 (weights and activations, states included) against the float32 stream on the same model,

@@ -22,6 +22,7 @@ from keras_denoiser.training.callbacks import StopSignal, TrainingInterrupted
 from keras_denoiser.training.train import RunOptions, build_model, train
 from tests.conftest import harmonic_speechlike
 
+pytestmark = pytest.mark.long  # a dozen short trainings: over a minute on 2 cores
 SIGNAL = SignalConfig()
 TINY = TrainConfig(
     model=ModelConfig(depth=2, base_filters=4),

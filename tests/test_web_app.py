@@ -26,6 +26,8 @@ from tflite_demo.resample import StreamResampler
 from tflite_demo.stream import StreamingDenoiser, denoise_signal
 from tflite_demo.web.server import BUNDLED_MODELS, DIST_DIR, Site, make_server
 
+pytestmark = pytest.mark.long  # a browser per test: about a minute on 2 cores
+
 ROOT = Path(__file__).resolve().parents[1]
 NOISY = ROOT / "keras_denoiser" / "assets" / "sample" / "noisy_sample.wav"
 MODELS = ROOT / "tflite_demo" / "models"
