@@ -70,6 +70,7 @@ STORED_WEIGHTS = Path(__file__).parent / "fixtures" / "tiny_weights"
 
 
 def stored_weights_path(name: str, dual_path_blocks: int) -> Path:
+    """Where the weights of the tiny `name` network are stored in the repository."""
     return STORED_WEIGHTS / f"{name}_{dual_path_blocks}.npz"
 
 
@@ -101,6 +102,7 @@ def _trained_weights(name: str, dual_path_blocks: int) -> tuple[np.ndarray, ...]
 
 
 def read_weights(path: Path) -> tuple[np.ndarray, ...] | None:
+    """The weights saved in `path` in order, or None when there is no such file."""
     if not path.exists():
         return None
     with np.load(path) as saved:
@@ -181,7 +183,7 @@ def tiny_export(export_dir: Path, model: keras.Model, formats: tuple[str, ...], 
 
 
 if __name__ == "__main__":
-    # Retrain and store the tiny networks' weights, after a change to their layers.
+    # Retrain and store the tiny networks' weights, after a change to their layers or to `_train`.
     STORED_WEIGHTS.mkdir(parents=True, exist_ok=True)
     for network in TINY_NETWORKS:
         _write_weights(stored_weights_path(*network), _train(*network))
