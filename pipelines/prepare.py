@@ -27,6 +27,7 @@ import math
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from multiprocessing import resource_tracker
 from pathlib import Path
@@ -249,9 +250,9 @@ def _decoded(jobs: list[DecodeJob], workers: int) -> Iterator[tuple[str, np.ndar
     if workers <= 1 or len(jobs) < 2:
         yield from map(decode_job, jobs)
         return
-    with _ctrl_c_held():  # a Ctrl-C during the workers' start-up is the parent's alone
-        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_start)
-    with pool:
+    with contextlib.ExitStack() as stack:
+        with _ctrl_c_deferred():  # a Ctrl-C during the workers' start-up is the parent's alone, and waits for the pool
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_start))
         yield from pool.imap(decode_job, jobs, chunksize=4)
 
 
@@ -264,16 +265,28 @@ def _worker_start() -> None:
 
 
 @contextlib.contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    """SIGINT blocked in this thread for the block: processes started in it begin with SIGINT blocked (a mask
-    survives fork and exec) until their set-up ignores it, while Ctrl-C still reaches this process, through
-    its other threads or when the block ends."""
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Ctrl-C held back for the block and delivered as it ends, so it never lands inside it.
+
+    Two holds, for two reasons. SIGINT is blocked in this thread: processes started in the block begin
+    with it blocked (a mask survives fork and exec) until their set-up ignores it. And Python's handler
+    only records it: a blocked thread does not stop the signal, which reaches the process through its
+    other threads, and Python would then raise KeyboardInterrupt in the main thread at its next bytecode,
+    inside the block. Inside `Pool()` that left a half-built pool whose semaphores were removed while its
+    workers still started, each printing a traceback."""
     resource_tracker.ensure_running()  # now, not in the block: starting it unblocks SIGINT after its own start
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held: list[int] = []
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers, only it runs them
+    previous_handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum)) if in_main_thread else None
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)  # a SIGINT pending on this thread is recorded now
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous_handler)
+    if held:
+        signal.raise_signal(signal.SIGINT)  # to the handler the command had: KeyboardInterrupt, once
 
 
 def plain_warnings() -> None:

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from pathlib import Path
 
@@ -167,3 +168,24 @@ def test_ctrl_c_during_prepare_with_workers_is_one_line_without_worker_traceback
     text = shown.decode(errors="replace") + text
     assert status == 130, text
     assert "Traceback" not in text and text.count("interrupted (Ctrl-C)") == 1, text
+
+
+def test_a_ctrl_c_reaching_another_thread_waits_for_the_end_of_the_deferred_block() -> None:
+    """The block around the workers' start: a Ctrl-C that arrives in it (here through another thread, as
+    the kernel may deliver it) must not interrupt it halfway, and must not be lost either."""
+    from keras_denoiser.pipelines.prepare import _ctrl_c_deferred
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    finished_inside = False
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _ctrl_c_deferred():
+                sender = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT))
+                sender.start()
+                sender.join()
+                for _ in range(50):  # bytecodes, and calls that check for signals, at which Python would raise it
+                    time.sleep(0.002)
+                finished_inside = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert finished_inside
