@@ -26,6 +26,10 @@ BAND_EDGE_HZ = 200.0
 SECOND_NOISE_DB = (-10.0, 0.0)  # the second noise's power relative to the first
 # Stationary noise slopes in dB per octave: brown (-6), pink (-3), white (0) and blue (+3), and between.
 STATIONARY_SLOPE_DB_PER_OCTAVE = (-6.0, 3.0)
+# A corpus noise made another: played faster or slower (log-uniform; pitch and pace move together) and
+# re-coloured by an EQ twice as steep as a microphone's. The noise corpora here hold minutes, not hours.
+NOISE_SPEED_FACTOR = (0.5, 2.0)
+NOISE_EQ_SCALE = 2.0
 
 
 def _chance(seed: tf.Tensor, probability: float) -> tf.Tensor:
@@ -56,16 +60,17 @@ def reverberate(wave: tf.Tensor, rir: tf.Tensor) -> tf.Tensor:
     return tf.signal.irfft(spectrum, [fft_length])[:length]
 
 
-def channel_gains(seed: tf.Tensor, num_bins: tf.Tensor, rate: int) -> tf.Tensor:
+def channel_gains(seed: tf.Tensor, num_bins: tf.Tensor, rate: int, scale: float = 1.0) -> tf.Tensor:
     """Linear gains `[num_bins]` over 0..rate/2 Hz: a random tilt, one random peak or notch, and a
-    band limit at one of BAND_LIMITS_HZ (or none), each with equal chance."""
+    band limit at one of BAND_LIMITS_HZ (or none), each with equal chance. `scale` multiplies the
+    tilt's and the peak's dB ranges."""
     tilt_seed, peak_hz_seed, peak_db_seed, band_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
     hz = tf.linspace(0.0, rate / 2.0, num_bins)
     position = hz / (rate / 2.0)
-    gain_db = uniform(tilt_seed, -TILT_DB, TILT_DB) * (position - 0.5)
+    gain_db = uniform(tilt_seed, -scale * TILT_DB, scale * TILT_DB) * (position - 0.5)
     centre = tf.exp(uniform(peak_hz_seed, math.log(PEAK_HZ[0]), math.log(PEAK_HZ[1])))
     octaves = tf.math.log(tf.maximum(hz, 1.0) / centre) / math.log(2.0)
-    gain_db += uniform(peak_db_seed, -PEAK_DB, PEAK_DB) * tf.exp(-2.0 * tf.square(octaves))
+    gain_db += uniform(peak_db_seed, -scale * PEAK_DB, scale * PEAK_DB) * tf.exp(-2.0 * tf.square(octaves))
     limits = tf.constant([*BAND_LIMITS_HZ, rate], tf.float32)  # `rate` is above every bin: no limit
     limit = tf.gather(limits, tf.random.stateless_uniform([], band_seed, 0, len(limits), dtype=tf.int32))
     band = tf.clip_by_value((limit - hz) / BAND_EDGE_HZ, 0.0, 1.0)
@@ -98,6 +103,32 @@ def stationary_noise(length: int, seed: tf.Tensor, rate: int) -> tf.Tensor:
     return shaped * tf.math.rsqrt(tf.reduce_mean(tf.square(shaped)) + 1e-12)
 
 
+def change_speed(wave: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
+    """`wave` played `factor` times as fast, at its own length: read by linear interpolation at steps of
+    `factor`, back and forth through it where it runs out (a turn joins without a jump). Sped up, it is
+    first low-passed below the new Nyquist frequency, so its top octave does not fold back as aliases."""
+    length = tf.shape(wave)[0]
+    bins = length // 2 + 1
+    keep = tf.cast(tf.range(bins), tf.float32) < tf.cast(bins, tf.float32) / tf.maximum(factor, 1.0)
+    wave = tf.cond(factor > 1.0, lambda: filter_channel(wave, tf.cast(keep, tf.float32)), lambda: wave)
+    last = tf.cast(tf.maximum(length - 1, 1), tf.float32)
+    position = tf.math.floormod(tf.range(length, dtype=tf.float32) * factor, 2.0 * last)
+    position = tf.where(position > last, 2.0 * last - position, position)  # the way back
+    below = tf.minimum(tf.cast(tf.floor(position), tf.int32), length - 1)
+    above = tf.minimum(below + 1, length - 1)
+    fraction = position - tf.floor(position)
+    return tf.gather(wave, below) * (1.0 - fraction) + tf.gather(wave, above) * fraction
+
+
+def vary_noise(noise: tf.Tensor, seed: tf.Tensor, rate: int) -> tf.Tensor:
+    """A corpus noise as another one: its speed changed by a factor in NOISE_SPEED_FACTOR and its
+    spectrum re-coloured (`channel_gains` at NOISE_EQ_SCALE): a new pitch, pace and colour."""
+    speed_seed, colour_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    factor = tf.exp(uniform(speed_seed, math.log(NOISE_SPEED_FACTOR[0]), math.log(NOISE_SPEED_FACTOR[1])))
+    faster = change_speed(noise, factor)
+    return filter_channel(faster, channel_gains(colour_seed, tf.shape(faster)[0] // 2 + 1, rate, NOISE_EQ_SCALE))
+
+
 def augment(
     speech: tf.Tensor,
     noise: tf.Tensor,
@@ -108,15 +139,22 @@ def augment(
     channel_probability: float,
     second_noise_probability: float,
     stationary_noise_probability: float = 0.0,
+    noise_variety_probability: float = 0.0,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """(speech, noise) after reverberation of the speech, generated stationary noise in place of the
-    corpus noise, a second noise, and a channel filter on both, each applied with its probability."""
+    """(speech, noise) after reverberation of the speech, a corpus noise varied in speed and colour,
+    generated stationary noise in place of the corpus noise, a second noise, and a channel filter on
+    both, each applied with its probability."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 6))
     # Folded in apart, so the six draws above stay what they were before stationary noise existed.
     stationary_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 1), 2))
+    variety_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 2), 2))
     if reverb_probability > 0:
         speech = tf.cond(
             _chance(seeds[0], reverb_probability), lambda: reverberate(speech, synthetic_rir(seeds[1], rate)), lambda: speech
+        )
+    if noise_variety_probability > 0:
+        noise = tf.cond(
+            _chance(variety_seeds[0], noise_variety_probability), lambda: vary_noise(noise, variety_seeds[1], rate), lambda: noise
         )
     if stationary_noise_probability > 0:
         noise = tf.cond(

@@ -233,6 +233,7 @@ def _mix(speech: tf.Tensor, noise: tf.Tensor, other_noise: tf.Tensor, example_se
     speech, noise = augment(
         speech, noise, other_noise, augment_seed, cfg.signal.sample_rate,
         mix.reverb_probability, mix.channel_probability, mix.second_noise_probability, mix.stationary_noise_probability,
+        mix.noise_variety_probability,
     )
     snr_db = uniform(snr_seed, mix.snr_db_min, mix.snr_db_max)
     gain_db = uniform(gain_seed, mix.gain_db_min, mix.gain_db_max)

@@ -85,3 +85,50 @@ def test_stationary_noise_has_unit_power_and_a_slope_from_brown_to_blue() -> Non
         slopes.append(np.polyfit(np.log2(centres), density_db, 1)[0])
     assert min(slopes) > -6.5 and max(slopes) < 3.5  # dB per octave, within STATIONARY_SLOPE_DB_PER_OCTAVE
     assert min(slopes) < -4.0 and max(slopes) > 1.0  # brown-ish and blue-ish both drawn, white between
+
+
+def _peak_hz(wave: np.ndarray, rate: int = RATE) -> float:
+    spectrum = np.abs(np.fft.rfft(wave * np.hanning(len(wave))))
+    return float(np.fft.rfftfreq(len(wave), 1 / rate)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.8, 1.25, 2.0])
+def test_a_changed_speed_moves_a_tone_by_the_factor_and_keeps_the_length(factor: float) -> None:
+    tone = np.sin(2 * np.pi * 1000.0 * np.arange(RATE) / RATE).astype(np.float32)
+    faster = augment.change_speed(tf.constant(tone), tf.constant(factor)).numpy()
+    assert faster.shape == tone.shape and np.isfinite(faster).all()
+    assert _peak_hz(faster) == pytest.approx(1000.0 * factor, abs=3.0)
+    assert np.max(np.abs(np.diff(faster))) <= np.max(np.abs(np.diff(tone))) * factor * 1.05  # no jump where it turns
+
+
+def test_a_sped_up_noise_drops_what_would_pass_nyquist_instead_of_folding_it_back() -> None:
+    high = np.sin(2 * np.pi * 6000.0 * np.arange(RATE) / RATE).astype(np.float32)  # at 2x it would be 12 kHz: above 8
+    low = np.sin(2 * np.pi * 1500.0 * np.arange(RATE) / RATE).astype(np.float32)  # at 2x, 3 kHz
+    faster = augment.change_speed(tf.constant(high + low), tf.constant(2.0)).numpy()
+    assert _peak_hz(faster) == pytest.approx(3000.0, abs=3.0)
+    spectrum = np.abs(np.fft.rfft(faster * np.hanning(RATE)))
+    hz = np.fft.rfftfreq(RATE, 1 / RATE)
+    alias = spectrum[np.abs(hz - 4000.0) < 50].max()  # 12 kHz folded back about 8 kHz
+    assert 20 * np.log10(spectrum.max() / alias) > 40.0
+
+
+def test_varied_noises_differ_in_speed_and_colour_from_their_source_and_from_each_other() -> None:
+    rng = np.random.default_rng(5)
+    source = np.convolve(rng.standard_normal(2 * RATE), np.ones(4) / 4, "same").astype(np.float32)  # a darker noise
+    centroids = []
+    for n in range(12):
+        varied = augment.vary_noise(tf.constant(source), _seed(n), RATE).numpy()
+        assert varied.shape == source.shape and np.isfinite(varied).all() and np.std(varied) > 0
+        power = np.abs(np.fft.rfft(varied)) ** 2
+        centroids.append(float(np.sum(np.fft.rfftfreq(len(varied), 1 / RATE) * power) / np.sum(power)))
+    assert max(centroids) > 1.5 * min(centroids)  # brighter and darker versions both drawn
+
+
+def test_augment_varies_the_noise_only_when_drawn_and_leaves_the_speech() -> None:
+    speech = tf.constant(harmonic_speechlike(1.0, RATE, seed=2), tf.float32)
+    noise = tf.constant(np.random.default_rng(3).standard_normal(RATE), tf.float32)
+    kept_speech, kept_noise = augment.augment(speech, noise, noise, _seed(1), RATE, 0.0, 0.0, 0.0, 0.0, 0.0)
+    np.testing.assert_array_equal(kept_noise.numpy(), noise.numpy())
+    varied_speech, varied_noise = augment.augment(speech, noise, noise, _seed(1), RATE, 0.0, 0.0, 0.0, 0.0, 1.0)
+    np.testing.assert_array_equal(varied_speech.numpy(), speech.numpy())
+    assert not np.allclose(varied_noise.numpy(), noise.numpy())
