@@ -13,6 +13,7 @@ import math
 
 import tensorflow as tf
 
+from keras_denoiser.core.config import MixConfig
 from keras_denoiser.pipelines.mixing import uniform
 
 RT60_SECONDS = (0.15, 0.8)
@@ -130,47 +131,38 @@ def vary_noise(noise: tf.Tensor, seed: tf.Tensor, rate: int) -> tf.Tensor:
 
 
 def augment(
-    speech: tf.Tensor,
-    noise: tf.Tensor,
-    other_noise: tf.Tensor,
-    seed: tf.Tensor,
-    rate: int,
-    reverb_probability: float,
-    channel_probability: float,
-    second_noise_probability: float,
-    stationary_noise_probability: float = 0.0,
-    noise_variety_probability: float = 0.0,
+    speech: tf.Tensor, noise: tf.Tensor, other_noise: tf.Tensor, seed: tf.Tensor, rate: int, mix: MixConfig
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """(speech, noise) after reverberation of the speech, a corpus noise varied in speed and colour,
     generated stationary noise in place of the corpus noise, a second noise, and a channel filter on
-    both, each applied with its probability."""
+    both, each applied with its probability in `mix`."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 6))
     # Folded in apart, so the six draws above stay what they were before stationary noise existed.
     stationary_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 1), 2))
     variety_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 2), 2))
-    if reverb_probability > 0:
+    if mix.reverb_probability > 0:
         speech = tf.cond(
-            _chance(seeds[0], reverb_probability), lambda: reverberate(speech, synthetic_rir(seeds[1], rate)), lambda: speech
+            _chance(seeds[0], mix.reverb_probability), lambda: reverberate(speech, synthetic_rir(seeds[1], rate)), lambda: speech
         )
-    if noise_variety_probability > 0:
+    if mix.noise_variety_probability > 0:
         noise = tf.cond(
-            _chance(variety_seeds[0], noise_variety_probability), lambda: vary_noise(noise, variety_seeds[1], rate), lambda: noise
+            _chance(variety_seeds[0], mix.noise_variety_probability), lambda: vary_noise(noise, variety_seeds[1], rate), lambda: noise
         )
-    if stationary_noise_probability > 0:
+    if mix.stationary_noise_probability > 0:
         noise = tf.cond(
-            _chance(stationary_seeds[0], stationary_noise_probability),
+            _chance(stationary_seeds[0], mix.stationary_noise_probability),
             lambda: stationary_noise(tf.shape(noise)[0], stationary_seeds[1], rate),
             lambda: noise,
         )
-    if second_noise_probability > 0:
+    if mix.second_noise_probability > 0:
         noise = tf.cond(
-            _chance(seeds[2], second_noise_probability), lambda: add_second_noise(noise, other_noise, seeds[3]), lambda: noise
+            _chance(seeds[2], mix.second_noise_probability), lambda: add_second_noise(noise, other_noise, seeds[3]), lambda: noise
         )
-    if channel_probability > 0:
+    if mix.channel_probability > 0:
 
         def through_channel() -> tuple[tf.Tensor, tf.Tensor]:
             gains = channel_gains(seeds[5], tf.shape(speech)[0] // 2 + 1, rate)
             return filter_channel(speech, gains), filter_channel(noise, gains)
 
-        speech, noise = tf.cond(_chance(seeds[4], channel_probability), through_channel, lambda: (speech, noise))
+        speech, noise = tf.cond(_chance(seeds[4], mix.channel_probability), through_channel, lambda: (speech, noise))
     return speech, noise

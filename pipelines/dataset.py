@@ -230,11 +230,7 @@ def _mix(speech: tf.Tensor, noise: tf.Tensor, other_noise: tf.Tensor, example_se
     """Augment (`pipelines.augment`), then mix at a random SNR and level: the SNR holds for what is mixed."""
     snr_seed, gain_seed, augment_seed = tf.unstack(seeds_for(example_seed, 3))
     mix: MixConfig = cfg.mix
-    speech, noise = augment(
-        speech, noise, other_noise, augment_seed, cfg.signal.sample_rate,
-        mix.reverb_probability, mix.channel_probability, mix.second_noise_probability, mix.stationary_noise_probability,
-        mix.noise_variety_probability,
-    )
+    speech, noise = augment(speech, noise, other_noise, augment_seed, cfg.signal.sample_rate, mix)
     snr_db = uniform(snr_seed, mix.snr_db_min, mix.snr_db_max)
     gain_db = uniform(gain_seed, mix.gain_db_min, mix.gain_db_max)
     return mix_at_snr(speech, noise, snr_db, gain_db)
