@@ -49,8 +49,9 @@ def build_datasets(
     """(train, validation) batches of (log_magnitude, *targets), float32 `[batch, frames, ...]`, infinite.
 
     The targets are what `cfg.loss` needs (`core.losses.targets`): the IRM `[batch, frames, bins]`;
-    with `weighted_mask_mse` or `asymmetric_mask_mse` also its per-bin weights (Keras's sample weights); with
-    `compressed_spectral` or `snr` instead the packed spectra `[batch, frames, 3 * bins]`.
+    with `weighted_mask_mse`, `asymmetric_mask_mse` or `compressed_mask_mse` also its per-bin weights
+    (Keras's sample weights); with `compressed_spectral` or `snr` instead the packed spectra
+    `[batch, frames, 3 * bins]`.
     """
     train, validation = build_waveform_datasets(speech_dirs, noise_dirs, cache_dir, cfg)
     return _to_features(train, cfg), _to_features(validation, cfg)

@@ -88,9 +88,10 @@ def test_targets_have_the_shapes_the_loss_unpacks(loss: str) -> None:
     assert per_bin.shape[0] == 1
 
 
-def test_asymmetric_loss_settles_below_the_mean_of_uncertain_targets() -> None:
+def test_asymmetric_and_compressed_losses_settle_below_the_mean_of_uncertain_targets() -> None:
     """Two noise draws on the same speech give two IRMs per bin; a mask fitted to both by the plain
-    error sits at their mean, by the asymmetric one at (2 low + high) / 3: it leaves less noise in."""
+    error sits at their mean, by the asymmetric one at (2 low + high) / 3, by the compressed one at
+    the mean of their 0.3 powers: both leave less noise in."""
     speech, noise = _mixture(0.5, noise_scale=0.2)
     other_noise = np.random.default_rng(11).normal(scale=0.2, size=speech.shape).astype(np.float32)
     speech_spec = features.stft(speech, CFG)
@@ -108,6 +109,22 @@ def test_asymmetric_loss_settles_below_the_mean_of_uncertain_targets() -> None:
 
     np.testing.assert_allclose(fitted(losses.squared_error), (low + high) / 2, atol=1e-4)
     np.testing.assert_allclose(fitted(losses.asymmetric_squared_error), (2 * low + high) / 3, atol=1e-4)
+
+    # Compressed, the fit is the mean of the compressed IRMs, below their mean wherever they differ.
+    # Its gradient is steep near 0, so the mask is fitted as the model makes it, a sigmoid, by Adam.
+    c = losses.COMPRESSION
+    compressed_mean = ((low**c + high**c) / 2) ** (1 / c)
+    uncertain = high - low > 0.2
+    assert float(tf.reduce_mean(tf.boolean_mask((low + high) / 2 - compressed_mean, uncertain))) > 0.02
+    logits = tf.Variable(tf.zeros(low.shape))
+    optimizer = keras.optimizers.Adam(0.05)
+    for _ in range(600):
+        with tf.GradientTape() as tape:
+            mask = tf.sigmoid(logits)
+            loss = tf.reduce_sum(losses.compressed_squared_error(irms[0], mask) + losses.compressed_squared_error(irms[1], mask))
+        optimizer.apply_gradients([(tape.gradient(loss, logits), logits)])
+    fitted_mask = tf.boolean_mask(tf.sigmoid(logits), uncertain)  # a sigmoid nears 0 and 1 slowly; these are inside
+    np.testing.assert_allclose(fitted_mask, tf.boolean_mask(compressed_mean, uncertain), atol=2e-3)
 
 
 def test_training_with_the_compressed_spectral_loss_lowers_it(tmp_path: Path) -> None:

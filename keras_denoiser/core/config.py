@@ -259,8 +259,9 @@ def empty_split_advice(kind: str, part: str, split: SplitConfig, split_flag: boo
             f"of split seed {split.seed}, and none fell there; use {', or '.join(fixes)}")
 
 
-LOSSES = ("mask_mse", "weighted_mask_mse", "asymmetric_mask_mse", "compressed_spectral", "snr")
-MASK_TARGET_LOSSES = LOSSES[:3]  # losses whose target is a mask (the IRM), which a teacher's mask can join
+# Losses whose target is a mask (the IRM), which a teacher's mask can join; then those on the enhanced spectrum.
+MASK_TARGET_LOSSES = ("mask_mse", "weighted_mask_mse", "asymmetric_mask_mse", "compressed_mask_mse")
+LOSSES = (*MASK_TARGET_LOSSES, "compressed_spectral", "snr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,7 +269,8 @@ class TrainConfig:
     """Everything that defines a training run; saved as config.json in the model folder.
 
     `loss`: one of LOSSES, defined in `core.losses`: the mask's MSE to the IRM, the same weighted by
-    the compressed noisy magnitude (plain, or costing more where the mask leaves noise in), a
+    the compressed noisy magnitude (plain, costing more where the mask leaves noise in, or between
+    compressed masks), a
     compressed spectral loss on the enhanced spectrum, or its SNR.
     """
 
@@ -292,7 +294,8 @@ class TrainConfig:
     )
     loss: str = documented(
         "mask_mse", "mask_mse (MSE to the IRM), weighted_mask_mse (each bin's error weighted by |noisy|^0.6), "
-        "asymmetric_mask_mse (the same, a mask above the IRM costing twice) or compressed_spectral (the enhanced "
+        "asymmetric_mask_mse (the same, a mask above the IRM costing twice) or compressed_mask_mse (the same on "
+        "0.3-compressed masks: (mask |noisy|)^0.3 against (IRM |noisy|)^0.3) or compressed_spectral (the enhanced "
         "spectrum against the clean one, 0.3-compressed, with phase) or snr (minus the enhanced spectrum's SNR in "
         "dB per example)", choices=LOSSES,
     )
