@@ -31,6 +31,20 @@ STATIONARY_SLOPE_DB_PER_OCTAVE = (-6.0, 3.0)
 # re-coloured by an EQ twice as steep as a microphone's. The noise corpora here hold minutes, not hours.
 NOISE_SPEED_FACTOR = (0.5, 2.0)
 NOISE_EQ_SCALE = 2.0
+# Generated tonal events (alarms, beeps, chimes, interface sounds): the corpora hold about 100 s of them,
+# and the models trail the peers most on such sounds at low SNR. A track repeats a period in which a
+# tone sounds for a share of it; each period may be silent, sweep, or take another pitch.
+EVENT_PERIOD_SECONDS = (0.1, 1.0)
+EVENT_DUTY = (0.15, 0.8)  # the share of a period the tone sounds: there is always a gap
+EVENT_MIN_PERIOD_SECONDS = EVENT_PERIOD_SECONDS[0]
+EVENT_SILENT_PERIODS = 0.3  # the chance that a period (after the first) stays silent
+EVENT_PITCH_HZ = (300.0, 3000.0)  # the fundamental, log-uniform
+EVENT_PITCH_SPREAD_OCTAVES = 1.0  # periods may each take a pitch up to this far from the fundamental
+EVENT_SWEEP_OCTAVES_PER_SECOND = 4.0  # a sweep within each tone, either way (half the tracks do not sweep)
+EVENT_HARMONICS = 4  # partials k = 1..4 at amplitudes r^(k-1), r drawn below
+EVENT_HARMONIC_RATIO = (0.05, 0.8)
+EVENT_DECAY_PER_SECOND = (0.0, 20.0)  # a chime's exponential decay within the tone; 0: a held beep
+EVENT_ATTACK_SECONDS = (0.001, 0.01)
 
 
 def _chance(seed: tf.Tensor, probability: float) -> tf.Tensor:
@@ -104,6 +118,50 @@ def stationary_noise(length: int, seed: tf.Tensor, rate: int) -> tf.Tensor:
     return shaped * tf.math.rsqrt(tf.reduce_mean(tf.square(shaped)) + 1e-12)
 
 
+def tonal_events(length: tf.Tensor | int, seed: tf.Tensor, rate: int) -> tf.Tensor:
+    """`length` samples of generated beeps, alarms and chimes (see EVENT_*), scaled to unit power.
+
+    Every period starts a tone (the first always sounds); inside a tone the phase is the integral of
+    an exponential sweep, and partials that would pass 0.95 x Nyquist are left out, so none aliases.
+    """
+    draws = tf.unstack(tf.random.experimental.stateless_split(seed, 10))
+    period = uniform(draws[0], *EVENT_PERIOD_SECONDS)
+    sounding = period * uniform(draws[1], *EVENT_DUTY)
+    periods = tf.cast(tf.math.ceil(tf.cast(length, tf.float32) / (EVENT_MIN_PERIOD_SECONDS * rate)), tf.int32) + 1
+    silent = tf.random.stateless_uniform([periods], draws[2]) < EVENT_SILENT_PERIODS
+    silent = tf.concat([[False], silent[1:]], axis=0)
+    fundamental = tf.exp(uniform(draws[3], math.log(EVENT_PITCH_HZ[0]), math.log(EVENT_PITCH_HZ[1])))
+    spread = EVENT_PITCH_SPREAD_OCTAVES * tf.cast(_chance(draws[4], 0.5), tf.float32)
+    pitches = fundamental * 2.0 ** (spread * tf.random.stateless_uniform([periods], draws[5], -1.0, 1.0))
+    sweep = EVENT_SWEEP_OCTAVES_PER_SECOND * tf.cast(_chance(draws[6], 0.5), tf.float32) * uniform(draws[7], -1.0, 1.0)
+    ratio = uniform(draws[8], *EVENT_HARMONIC_RATIO)
+    decay_seed, attack_seed = tf.unstack(tf.random.experimental.stateless_split(draws[9], 2))
+    decay = uniform(decay_seed, *EVENT_DECAY_PER_SECOND)
+    attack = uniform(attack_seed, *EVENT_ATTACK_SECONDS)
+
+    seconds = tf.range(length, dtype=tf.float32) / rate
+    index = tf.cast(tf.floor(seconds / period), tf.int32)
+    into = seconds - tf.cast(index, tf.float32) * period  # seconds into the tone
+    pitch = tf.gather(pitches, index)
+    octaves = sweep * into
+    # The phase in cycles: the integral of pitch * 2^(sweep t), or pitch * t where it does not sweep.
+    cycles = tf.where(
+        tf.abs(sweep) > 1e-3,
+        pitch * (2.0 ** octaves - 1.0) / (sweep * math.log(2.0) + 1e-12),
+        pitch * into,
+    )
+    instantaneous = pitch * 2.0 ** octaves
+    wave = tf.zeros([length])
+    for k in range(1, EVENT_HARMONICS + 1):
+        below_nyquist = tf.cast(k * instantaneous < 0.95 * rate / 2.0, tf.float32)
+        wave += ratio ** (k - 1) * below_nyquist * tf.sin(2.0 * math.pi * k * cycles)
+    ramp_in = tf.minimum(into / attack, 1.0)
+    ramp_out = tf.clip_by_value((sounding - into) / attack, 0.0, 1.0)
+    envelope = ramp_in * ramp_out * tf.exp(-decay * into) * (1.0 - tf.cast(tf.gather(silent, index), tf.float32))
+    events = wave * envelope
+    return events * tf.math.rsqrt(tf.reduce_mean(tf.square(events)) + 1e-12)
+
+
 def change_speed(wave: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
     """`wave` played `factor` times as fast, at its own length: read by linear interpolation at steps of
     `factor`, back and forth through it where it runs out (a turn joins without a jump). Sped up, it is
@@ -134,12 +192,13 @@ def augment(
     speech: tf.Tensor, noise: tf.Tensor, other_noise: tf.Tensor, seed: tf.Tensor, rate: int, mix: MixConfig
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """(speech, noise) after reverberation of the speech, a corpus noise varied in speed and colour,
-    generated stationary noise in place of the corpus noise, a second noise, and a channel filter on
-    both, each applied with its probability in `mix`."""
+    generated stationary noise or tonal events in place of the corpus noise, a second noise, and a
+    channel filter on both, each applied with its probability in `mix`."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 6))
     # Folded in apart, so the six draws above stay what they were before stationary noise existed.
     stationary_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 1), 2))
     variety_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 2), 2))
+    event_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 3), 2))
     if mix.reverb_probability > 0:
         speech = tf.cond(
             _chance(seeds[0], mix.reverb_probability), lambda: reverberate(speech, synthetic_rir(seeds[1], rate)), lambda: speech
@@ -152,6 +211,12 @@ def augment(
         noise = tf.cond(
             _chance(stationary_seeds[0], mix.stationary_noise_probability),
             lambda: stationary_noise(tf.shape(noise)[0], stationary_seeds[1], rate),
+            lambda: noise,
+        )
+    if mix.tonal_event_probability > 0:
+        noise = tf.cond(
+            _chance(event_seeds[0], mix.tonal_event_probability),
+            lambda: tonal_events(tf.shape(noise)[0], event_seeds[1], rate),
             lambda: noise,
         )
     if mix.second_noise_probability > 0:

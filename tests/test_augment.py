@@ -88,6 +88,42 @@ def test_stationary_noise_has_unit_power_and_a_slope_from_brown_to_blue() -> Non
     assert min(slopes) < -4.0 and max(slopes) > 1.0  # brown-ish and blue-ish both drawn, white between
 
 
+def _frame_db(wave: np.ndarray, frame: int = 128) -> np.ndarray:
+    frames = wave[: len(wave) // frame * frame].reshape(-1, frame)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+
+
+def _spectral_flatness(wave: np.ndarray, frame: int = 256) -> float:
+    """Median over the frames within 20 dB of the loudest: 0 for a pure tone, about 0.56 for white noise."""
+    loud = _frame_db(wave, frame) > _frame_db(wave, frame).max() - 20
+    frames = wave[: len(wave) // frame * frame].reshape(-1, frame)[loud]
+    power = np.abs(np.fft.rfft(frames * np.hanning(frame), axis=1)) ** 2 + 1e-12
+    return float(np.median(np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)))
+
+
+def test_tonal_events_sound_tones_that_stop_at_unit_power_and_many_pitches() -> None:
+    length = 2 * RATE
+    peaks = set()
+    for seed in range(12):
+        events = augment.tonal_events(length, tf.constant([seed, 9], tf.int64), RATE).numpy()
+        assert events.shape == (length,) and np.isfinite(events).all()
+        assert np.mean(events**2) == pytest.approx(1.0, rel=1e-3)
+        assert _spectral_flatness(events) < 0.05  # tones, not noise
+        assert np.mean(_frame_db(events) < _frame_db(events).max() - 40) > 0.05  # every track has gaps
+        peaks.add(round(_peak_hz(events) / 100))
+    assert len(peaks) >= 8
+    white = np.random.default_rng(0).standard_normal(length)
+    assert _spectral_flatness(white) > 0.4
+
+
+def test_tonal_event_partials_that_would_pass_nyquist_are_left_out() -> None:
+    """A partial at k x pitch above 0.95 x Nyquist would fold back into the band as an alias."""
+    hz = np.fft.rfftfreq(2 * RATE, 1 / RATE)
+    for seed in range(12):
+        power = np.abs(np.fft.rfft(augment.tonal_events(2 * RATE, tf.constant([seed, 9], tf.int64), RATE).numpy())) ** 2
+        assert 10 * np.log10(power[hz > 0.975 * RATE / 2].sum() / power.sum()) < -30
+
+
 def _peak_hz(wave: np.ndarray, rate: int = RATE) -> float:
     spectrum = np.abs(np.fft.rfft(wave * np.hanning(len(wave))))
     return float(np.fft.rfftfreq(len(wave), 1 / rate)[np.argmax(spectrum)])
@@ -133,3 +169,6 @@ def test_augment_varies_the_noise_only_when_drawn_and_leaves_the_speech() -> Non
     varied_speech, varied_noise = augment.augment(speech, noise, noise, _seed(1), RATE, MixConfig(noise_variety_probability=1.0))
     np.testing.assert_array_equal(varied_speech.numpy(), speech.numpy())
     assert not np.allclose(varied_noise.numpy(), noise.numpy())
+    event_speech, events = augment.augment(speech, noise, noise, _seed(1), RATE, MixConfig(tonal_event_probability=1.0))
+    np.testing.assert_array_equal(event_speech.numpy(), speech.numpy())
+    assert _spectral_flatness(noise.numpy()) > 0.4 and _spectral_flatness(events.numpy()) < 0.05

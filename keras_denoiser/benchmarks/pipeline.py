@@ -38,7 +38,7 @@ WARMUP_BATCHES = 2
 # Every augmentation on every example (MixConfig field -> value): what augmentation can cost at most.
 ALL_AUGMENTATIONS = dict(
     speed_perturb=0.05, reverb_probability=1.0, channel_probability=1.0, second_noise_probability=1.0,
-    stationary_noise_probability=1.0, noise_variety_probability=1.0, phrase_words=4,
+    stationary_noise_probability=1.0, tonal_event_probability=1.0, noise_variety_probability=1.0, phrase_words=4,
 )
 
 

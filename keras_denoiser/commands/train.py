@@ -37,7 +37,8 @@ MODEL_FIELDS = (
 MODEL_NAME_FLAG = {"name": "model"}
 MIX_FIELDS = (
     "crop_seconds", "snr_db_min", "snr_db_max", "speed_perturb", "reverb_probability", "channel_probability",
-    "second_noise_probability", "stationary_noise_probability", "noise_variety_probability", "phrase_words", "noise_balance",
+    "second_noise_probability", "stationary_noise_probability", "tonal_event_probability", "noise_variety_probability",
+    "phrase_words", "noise_balance",
 )
 SIGNAL_FIELDS = ("hop_length",)
 TRAIN_FIELDS = (

@@ -176,6 +176,10 @@ class MixConfig:
         0.0, "Share of examples whose noise is generated stationary broadband noise (white, pink, brown, blue and "
         "between) instead of a corpus file, at the same SNRs",
     )
+    tonal_event_probability: float = documented(
+        0.0, "Share of examples whose noise is generated tonal events (beeps, alarms, chimes: tones with harmonics "
+        "that start and stop, some sweeping or changing pitch) instead of a corpus file, at the same SNRs",
+    )
     noise_variety_probability: float = documented(
         0.0, "Share of examples whose corpus noise is played 0.5x to 2x as fast (pitch and pace together) and "
         "re-coloured by a random EQ, so that a few noise files sound like many",
@@ -200,7 +204,7 @@ class MixConfig:
         if not 0.0 <= self.speed_perturb < 0.5:
             raise UserError("speed_perturb must be in [0, 0.5)")
         for name in ("reverb_probability", "channel_probability", "second_noise_probability", "stationary_noise_probability",
-                     "noise_variety_probability"):
+                     "tonal_event_probability", "noise_variety_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{name} must be in [0, 1], not {getattr(self, name)}")
         if not 0 <= self.phrase_words <= MAX_PHRASE_WORDS:
