@@ -36,7 +36,6 @@ NOISE_EQ_SCALE = 2.0
 # tone sounds for a share of it; each period may be silent, sweep, or take another pitch.
 EVENT_PERIOD_SECONDS = (0.1, 1.0)
 EVENT_DUTY = (0.15, 0.8)  # the share of a period the tone sounds: there is always a gap
-EVENT_MIN_PERIOD_SECONDS = EVENT_PERIOD_SECONDS[0]
 EVENT_SILENT_PERIODS = 0.3  # the chance that a period (after the first) stays silent
 EVENT_PITCH_HZ = (300.0, 3000.0)  # the fundamental, log-uniform
 EVENT_PITCH_SPREAD_OCTAVES = 1.0  # periods may each take a pitch up to this far from the fundamental
@@ -121,13 +120,14 @@ def stationary_noise(length: int, seed: tf.Tensor, rate: int) -> tf.Tensor:
 def tonal_events(length: tf.Tensor | int, seed: tf.Tensor, rate: int) -> tf.Tensor:
     """`length` samples of generated beeps, alarms and chimes (see EVENT_*), scaled to unit power.
 
-    Every period starts a tone (the first always sounds); inside a tone the phase is the integral of
-    an exponential sweep, and partials that would pass 0.95 x Nyquist are left out, so none aliases.
+    Each period starts a tone unless it is drawn silent (the first always sounds); inside a tone the
+    phase is the integral of an exponential sweep, and partials that would pass 0.95 x Nyquist are
+    left out, so none aliases.
     """
     draws = tf.unstack(tf.random.experimental.stateless_split(seed, 10))
     period = uniform(draws[0], *EVENT_PERIOD_SECONDS)
     sounding = period * uniform(draws[1], *EVENT_DUTY)
-    periods = tf.cast(tf.math.ceil(tf.cast(length, tf.float32) / (EVENT_MIN_PERIOD_SECONDS * rate)), tf.int32) + 1
+    periods = tf.cast(tf.math.ceil(tf.cast(length, tf.float32) / (EVENT_PERIOD_SECONDS[0] * rate)), tf.int32) + 1
     silent = tf.random.stateless_uniform([periods], draws[2]) < EVENT_SILENT_PERIODS
     silent = tf.concat([[False], silent[1:]], axis=0)
     fundamental = tf.exp(uniform(draws[3], math.log(EVENT_PITCH_HZ[0]), math.log(EVENT_PITCH_HZ[1])))

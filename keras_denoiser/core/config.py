@@ -274,8 +274,7 @@ class TrainConfig:
 
     `loss`: one of LOSSES, defined in `core.losses`: the mask's MSE to the IRM, the same weighted by
     the compressed noisy magnitude (plain, costing more where the mask leaves noise in, or between
-    compressed masks), a
-    compressed spectral loss on the enhanced spectrum, or its SNR.
+    compressed masks), a compressed spectral loss on the enhanced spectrum, or its SNR.
     """
 
     signal: SignalConfig = SignalConfig()
