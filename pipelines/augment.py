@@ -51,6 +51,18 @@ def _chance(seed: tf.Tensor, probability: float) -> tf.Tensor:
     return tf.random.stateless_uniform([], seed) < probability
 
 
+def _sometimes(value: tf.Tensor, probability: float, seeds: list[tf.Tensor], change) -> tf.Tensor:
+    """`change(value, seeds[1])` with `probability` (drawn with `seeds[0]`), else `value`; off at 0."""
+    if probability <= 0:
+        return value
+    return tf.cond(_chance(seeds[0], probability), lambda: change(value, seeds[1]), lambda: value)
+
+
+def _folded_seeds(seed: tf.Tensor, salt: int) -> list[tf.Tensor]:
+    """Two seeds of their own for an augmentation added later, so the draws of the others stay as they were."""
+    return tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, salt), 2))
+
+
 def synthetic_rir(seed: tf.Tensor, rate: int) -> tf.Tensor:
     """A room impulse response: a unit direct path and an exponentially decaying noise tail.
 
@@ -195,34 +207,13 @@ def augment(
     generated stationary noise or tonal events in place of the corpus noise, a second noise, and a
     channel filter on both, each applied with its probability in `mix`."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 6))
-    # Folded in apart, so the six draws above stay what they were before stationary noise existed.
-    stationary_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 1), 2))
-    variety_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 2), 2))
-    event_seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 3), 2))
-    if mix.reverb_probability > 0:
-        speech = tf.cond(
-            _chance(seeds[0], mix.reverb_probability), lambda: reverberate(speech, synthetic_rir(seeds[1], rate)), lambda: speech
-        )
-    if mix.noise_variety_probability > 0:
-        noise = tf.cond(
-            _chance(variety_seeds[0], mix.noise_variety_probability), lambda: vary_noise(noise, variety_seeds[1], rate), lambda: noise
-        )
-    if mix.stationary_noise_probability > 0:
-        noise = tf.cond(
-            _chance(stationary_seeds[0], mix.stationary_noise_probability),
-            lambda: stationary_noise(tf.shape(noise)[0], stationary_seeds[1], rate),
-            lambda: noise,
-        )
-    if mix.tonal_event_probability > 0:
-        noise = tf.cond(
-            _chance(event_seeds[0], mix.tonal_event_probability),
-            lambda: tonal_events(tf.shape(noise)[0], event_seeds[1], rate),
-            lambda: noise,
-        )
-    if mix.second_noise_probability > 0:
-        noise = tf.cond(
-            _chance(seeds[2], mix.second_noise_probability), lambda: add_second_noise(noise, other_noise, seeds[3]), lambda: noise
-        )
+    speech = _sometimes(speech, mix.reverb_probability, seeds[0:2], lambda s, k: reverberate(s, synthetic_rir(k, rate)))
+    noise = _sometimes(noise, mix.noise_variety_probability, _folded_seeds(seed, 2), lambda n, k: vary_noise(n, k, rate))
+    noise = _sometimes(
+        noise, mix.stationary_noise_probability, _folded_seeds(seed, 1), lambda n, k: stationary_noise(tf.shape(n)[0], k, rate)
+    )
+    noise = _sometimes(noise, mix.tonal_event_probability, _folded_seeds(seed, 3), lambda n, k: tonal_events(tf.shape(n)[0], k, rate))
+    noise = _sometimes(noise, mix.second_noise_probability, seeds[2:4], lambda n, k: add_second_noise(n, other_noise, k))
     if mix.channel_probability > 0:
 
         def through_channel() -> tuple[tf.Tensor, tf.Tensor]:

@@ -63,6 +63,11 @@ def spectral_target(speech_spec: tf.Tensor, noise_spec: tf.Tensor, compression: 
     return tf.concat([tf.math.divide_no_nan(noisy, scale), tf.math.divide_no_nan(speech, scale), cosine], axis=-1)
 
 
+def _compressed_mask(mask: tf.Tensor) -> tf.Tensor:
+    """mask^COMPRESSION, with a finite gradient where the mask is 0."""
+    return tf.math.pow(tf.cast(mask, tf.float32) + _MASK_EPSILON, COMPRESSION)
+
+
 def compressed_spectral_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     """Per-bin error `[batch, frames, bins]` of a mask `y_pred` against a `spectral_target` `y_true`.
 
@@ -70,7 +75,7 @@ def compressed_spectral_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor
     where the second term is a^2 + b^2 - 2ab cos(angle S - angle Y).
     """
     noisy, speech, cosine = tf.split(tf.cast(y_true, tf.float32), 3, axis=-1)
-    enhanced = tf.math.pow(tf.cast(y_pred, tf.float32) + _MASK_EPSILON, COMPRESSION) * noisy
+    enhanced = _compressed_mask(y_pred) * noisy
     magnitude_error = tf.math.square(enhanced - speech)
     complex_error = tf.math.square(enhanced) + tf.math.square(speech) - 2.0 * enhanced * speech * cosine
     return (1.0 - COMPLEX_WEIGHT) * magnitude_error + COMPLEX_WEIGHT * complex_error
@@ -103,11 +108,11 @@ def asymmetric_squared_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
 
 def compressed_squared_error(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     """Per-bin squared error `[batch, frames, bins]` of the masks compressed by COMPRESSION."""
-    compress = lambda mask: tf.math.pow(tf.cast(mask, tf.float32) + _MASK_EPSILON, COMPRESSION)  # noqa: E731
-    return tf.math.square(compress(y_pred) - compress(y_true))
+    return tf.math.square(_compressed_mask(y_pred) - _compressed_mask(y_true))
 
 
-WEIGHTED_LOSSES = ("weighted_mask_mse", "asymmetric_mask_mse", "compressed_mask_mse")  # losses whose batches carry per-bin weights
+# Losses whose batches carry per-bin weights.
+WEIGHTED_LOSSES = ("weighted_mask_mse", "asymmetric_mask_mse", "compressed_mask_mse")
 
 
 def targets(speech_spec: tf.Tensor, noise_spec: tf.Tensor, loss: str) -> tuple[tf.Tensor, ...]:
