@@ -73,6 +73,9 @@ def test_a_variant_names_its_context_and_band_context_layers() -> None:
     compact = parse_variant("unet_compact:2x16:64g128:compressed_spectral")
     assert (compact.model.bands, compact.model.rnn_units, compact.loss) == (64, 128, "compressed_spectral")
     assert compact.label == "unet_compact 2x16, 64 bands, GRU 128, compressed_spectral"
+    spread = parse_variant("unet_compact:2x16:96g32d2s")
+    assert (spread.model.band_spread, spread.model.dual_path_blocks, compact.model.band_spread) == (True, 2, False)
+    assert spread.label == "unet_compact 2x16, 96 bands with spread, 2 dual-path GRU 32, weighted_mask_mse"
 
 
 def test_a_hop_twice_as_long_halves_the_multiply_adds_per_second_and_is_in_the_label() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from keras_denoiser.core.config import ModelConfig, SignalConfig
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.model.compact import band_centers, band_matrices
+from keras_denoiser.model.compact import BandFeatures, band_centers, band_matrices
 from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE
 from keras_denoiser.model.network import CausalStep, build_network
 
@@ -39,6 +39,31 @@ def test_pooling_then_expanding_keeps_what_varies_slowly_across_bins() -> None:
     np.testing.assert_allclose(smooth @ pool @ expand, smooth, atol=0.02)
 
 
+def test_the_band_spread_tells_harmonics_from_flat_noise_of_the_same_band_mean() -> None:
+    """Two spectra with equal band means: flat, and alternating peaks and dips (harmonics). Only the
+    spread tells them apart, and it is the weighted standard deviation of the band's bins."""
+    bands = 64
+    pool, _ = band_matrices(SIGNAL.num_bins, bands, SIGNAL.sample_rate)
+    flat = np.full(SIGNAL.num_bins, -2.0)
+    harmonic = flat + np.where(np.arange(SIGNAL.num_bins) % 4 == 0, 3.0, -1.0)  # mean 0 over every 4 bins
+    layer = BandFeatures(bands, SIGNAL.sample_rate, spread=True)
+    features = np.asarray(layer(np.stack([flat, harmonic])[:, None].astype(np.float32)))[:, 0]
+    assert features.shape == (2, bands, 3)
+    np.testing.assert_allclose(features[0, :, 2], 0.0, atol=1e-3)
+    expected = np.sqrt(np.maximum(np.square(harmonic) @ pool - np.square(harmonic @ pool), 0.0))
+    np.testing.assert_allclose(features[1, :, 2], expected, atol=1e-3)
+    wide = np.diff(band_centers(SIGNAL.num_bins, bands, SIGNAL.sample_rate)) > 4
+    assert (features[1, 1:][wide, 2] > 1.0).all()  # a band 4 bins wide or more holds peaks and dips
+    # The first two features are those of a model without the spread.
+    plain = np.asarray(BandFeatures(bands, SIGNAL.sample_rate)(harmonic[None, None].astype(np.float32)))[0, 0]
+    np.testing.assert_allclose(features[1, :, :2], plain, atol=1e-6)
+
+
+def test_the_band_spread_is_for_the_compact_model_only() -> None:
+    with pytest.raises(UserError, match="band_spread"):
+        ModelConfig(name="unet_causal", band_spread=True)
+
+
 def _with_trained_looking_norms(model: keras.Model, seed: int) -> keras.Model:
     """Random batch-norm statistics, so a step that skipped a norm or a state would show."""
     rng = np.random.default_rng(seed)
@@ -48,9 +73,9 @@ def _with_trained_looking_norms(model: keras.Model, seed: int) -> keras.Model:
     return model
 
 
-@pytest.mark.parametrize(("lookahead", "dual_path_blocks"), [(0, 0), (2, 0), (2, 2)])
-def test_frame_by_frame_equals_the_whole_sequence(lookahead: int, dual_path_blocks: int) -> None:
-    cfg = ModelConfig(**TINY, lookahead_frames=lookahead, dual_path_blocks=dual_path_blocks)
+@pytest.mark.parametrize(("lookahead", "dual_path_blocks", "band_spread"), [(0, 0, False), (2, 0, False), (2, 2, False), (1, 2, True)])
+def test_frame_by_frame_equals_the_whole_sequence(lookahead: int, dual_path_blocks: int, band_spread: bool) -> None:
+    cfg = ModelConfig(**TINY, lookahead_frames=lookahead, dual_path_blocks=dual_path_blocks, band_spread=band_spread)
     model = _with_trained_looking_norms(build_network(cfg, SIGNAL), seed=lookahead)
     rng = np.random.default_rng(1)
     log_mag = (rng.standard_normal((40, SIGNAL.num_bins)) - 3.0).astype(np.float32)

@@ -14,12 +14,12 @@ from keras_denoiser.core.errors import UserError
 
 _VARIANT = re.compile(
     r"^(?P<name>\w+):(?P<depth>\d+)x(?P<filters>\d+)"
-    r"(?::(?:(?P<bands>\d+)g(?P<units>\d+)(?:d(?P<dual>\d+))?|(?P<context>\d+)(?:b(?P<band>\d+))?))?(?::(?P<loss>\w+))?$"
+    r"(?::(?:(?P<bands>\d+)g(?P<units>\d+)(?:d(?P<dual>\d+))?(?P<spread>s)?|(?P<context>\d+)(?:b(?P<band>\d+))?))?(?::(?P<loss>\w+))?$"
 )
 VARIANT_FORMS = (
     "MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS]][:LOSS] or "
-    "unet_compact:DEPTHxFILTERS[:BANDSgGRU_UNITS[dDUAL_PATH_BLOCKS]][:LOSS], e.g. unet_causal:3x12:6b4, "
-    "unet_compact:2x16:64g128 or unet_compact:2x16:96g32d1"
+    "unet_compact:DEPTHxFILTERS[:BANDSgGRU_UNITS[dDUAL_PATH_BLOCKS][s]][:LOSS] (s: with the band spread "
+    "feature), e.g. unet_causal:3x12:6b4, unet_compact:2x16:64g128 or unet_compact:2x16:96g32d1s"
 )
 DEFAULT_SIGNAL = SignalConfig()
 # The bundled models whose recipes are timed by default: the streaming one first.
@@ -40,7 +40,7 @@ class Variant:
         m = self.model
         if m.name == "unet_compact":
             recurrence = f"{m.dual_path_blocks} dual-path GRU {m.rnn_units}" if m.dual_path_blocks else f"GRU {m.rnn_units}"
-            shape = f"{m.bands} bands, {recurrence}"
+            shape = f"{m.bands} bands{' with spread' if m.band_spread else ''}, {recurrence}"
         else:
             shape = f"{m.context_layers} context" + (f" + {m.band_context_layers} band" if m.band_context_layers else "")
         lookahead = f", lookahead {m.lookahead_frames}" if m.lookahead_frames else ""
@@ -57,7 +57,10 @@ def parse_variant(text: str, signal: SignalConfig = DEFAULT_SIGNAL) -> Variant:
     if loss not in LOSSES:
         raise UserError(f"variant {text!r}: unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
     compact = (
-        {"bands": int(match["bands"]), "rnn_units": int(match["units"]), "dual_path_blocks": int(match["dual"] or 0)}
+        {
+            "bands": int(match["bands"]), "rnn_units": int(match["units"]), "dual_path_blocks": int(match["dual"] or 0),
+            "band_spread": bool(match["spread"]),
+        }
         if match["bands"] else {}
     )
     model = ModelConfig(

@@ -5,7 +5,7 @@
     keras_denoiser benchmark training --variant=unet_compact:2x16:64g128:compressed_spectral --variant=unet_causal:3x12:6b4
 
 A variant is MODEL:DEPTHxFILTERS[:CONTEXT_LAYERS[bBAND_CONTEXT_LAYERS]][:LOSS], or for unet_compact
-MODEL:DEPTHxFILTERS[:BANDSgGRU_UNITS[dDUAL_PATH_BLOCKS]][:LOSS] (no context layers and weighted_mask_mse when left out),
+MODEL:DEPTHxFILTERS[:BANDSgGRU_UNITS[dDUAL_PATH_BLOCKS][s]][:LOSS] (s: the band spread feature; no context layers and weighted_mask_mse when left out),
 on --hop_length; the bundled recipes run on their own hops.
 Each is compiled as `train` compiles it and timed on the same batches held in memory, so the figures
 compare the networks and losses, not the input graph; run it on a quiet machine and read the

@@ -32,7 +32,7 @@ DEFAULT_TEACHER_WEIGHT = 0.5
 # The config fields this command sets from flags of the same name (ModelConfig.name is --model).
 MODEL_FIELDS = (
     "name", "depth", "base_filters", "context_layers", "band_context_layers", "lookahead_frames", "bands", "rnn_units",
-    "dual_path_blocks",
+    "dual_path_blocks", "band_spread",
 )
 MODEL_NAME_FLAG = {"name": "model"}
 MIX_FIELDS = (

@@ -110,6 +110,11 @@ class ModelConfig:
         128, "unet_compact only: units of the GRU at the bottleneck, all the model remembers beyond one frame "
         "(with --dual_path_blocks: of each band's GRU)",
     )
+    # A band's mean hides what its bins hold: a voice's harmonics and a flat noise can share a mean.
+    band_spread: bool = documented(
+        False, "unet_compact only: a third feature per band, the spread (standard deviation) of its bins' "
+        "log-magnitudes, which tells harmonics or a tone from flat noise within a wide band",
+    )
     # GTCRN's and DPCRN's recurrence: frequency and time modelled in turn, with weights shared across bands.
     dual_path_blocks: int = documented(
         0, "unet_compact only: dual-path blocks in place of the one GRU over all bands, each a bidirectional GRU "
@@ -136,6 +141,8 @@ class ModelConfig:
             raise UserError(f"rnn_units must be positive, not {self.rnn_units}")
         if not 0 <= self.dual_path_blocks <= MAX_DUAL_PATH_BLOCKS or (self.dual_path_blocks and not compact):
             raise UserError(f"dual_path_blocks must be in 0..{MAX_DUAL_PATH_BLOCKS}, and only for unet_compact")
+        if self.band_spread and not compact:
+            raise UserError("band_spread is a band feature, only for unet_compact")
 
     @property
     def causal(self) -> bool:

@@ -6,7 +6,8 @@ history; it costs about 3 G multiply-adds per second of audio. This one does wha
 
 - A fixed band matrix (`band_matrices`) pools the 257 bins into `bands` bands: one bin each at
   the bottom, where a voice's harmonics are resolved, ERB-spaced above. Its features are the
-  band's mean log-magnitude and mean compressed magnitude |X|^0.3.
+  band's mean log-magnitude and mean compressed magnitude |X|^0.3, and with `band_spread` the
+  spread of its bins' log-magnitudes (harmonics or a tone in a wide band, against flat noise).
 - Causal convolutions two frames long that halve the bands at each level, so each keeps one frame
   of state; a GRU over the bottleneck's bands carries everything older in `rnn_units` numbers.
 - Or, with `dual_path_blocks`, GTCRN's dual-path recurrence in its place: in each frame a
@@ -82,13 +83,19 @@ def band_matrices(num_bins: int, bands: int, sample_rate: int) -> tuple[np.ndarr
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class BandFeatures(layers.Layer):
-    """Log-magnitude `[batch, time, bins]` -> band features `[batch, time, bands, 2]`: mean log-magnitude
-    and mean |X|^COMPRESSION per band (`band_matrices`' pool). A fixed matrix, not trained."""
+    """Log-magnitude `[batch, time, bins]` -> band features `[batch, time, bands, features]`: mean log-magnitude
+    and mean |X|^COMPRESSION per band (`band_matrices`' pool), and with `spread` the weighted standard
+    deviation of the band's log-magnitudes. A fixed matrix, not trained."""
 
-    def __init__(self, bands: int, sample_rate: int, **kwargs) -> None:
+    def __init__(self, bands: int, sample_rate: int, spread: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.bands = bands
         self.sample_rate = sample_rate
+        self.spread = spread
+
+    @property
+    def features(self) -> int:
+        return 3 if self.spread else 2
 
     def build(self, input_shape) -> None:
         pool, _ = band_matrices(input_shape[-1], self.bands, self.sample_rate)
@@ -96,14 +103,18 @@ class BandFeatures(layers.Layer):
 
     def call(self, log_mag):
         log_bands = ops.matmul(log_mag, self._pool)
-        compressed_bands = ops.matmul(ops.exp(COMPRESSION * log_mag), self._pool)
-        return ops.stack([log_bands, compressed_bands], axis=-1)
+        features = [log_bands, ops.matmul(ops.exp(COMPRESSION * log_mag), self._pool)]
+        if self.spread:
+            # The pool's columns sum to one, so this is E[l^2] - E[l]^2 over the band's bins; rounding can dip below 0.
+            variance = ops.matmul(ops.square(log_mag), self._pool) - ops.square(log_bands)
+            features.append(ops.sqrt(ops.maximum(variance, 0.0)))
+        return ops.stack(features, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.bands, 2)
+        return (*input_shape[:-1], self.bands, self.features)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "bands": self.bands, "sample_rate": self.sample_rate}
+        return {**super().get_config(), "bands": self.bands, "sample_rate": self.sample_rate, "spread": self.spread}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -208,11 +219,12 @@ def topology(log_mag, cfg: ModelConfig, signal: SignalConfig, graph: Graph):
         x = graph.whole_sequence_only(
             AppendFrames, "lookahead_pad", frames=cfg.lookahead_frames, value=SILENCE_LOG_MAGNITUDE
         )(x)
-    x = graph.layer(BandFeatures, "band_features", bands=cfg.bands, sample_rate=signal.sample_rate)(x)
+    x = graph.layer(BandFeatures, "band_features", bands=cfg.bands, sample_rate=signal.sample_rate, spread=cfg.band_spread)(x)
+    features = x.shape[-1]
     # Normalized per band and feature: the low bands hold far more energy than the high ones.
-    x = graph.layer(layers.Reshape, "band_flatten", target_shape=(-1, cfg.bands * 2))(x)
+    x = graph.layer(layers.Reshape, "band_flatten", target_shape=(-1, cfg.bands * features))(x)
     x = graph.layer(layers.BatchNormalization, "input_norm")(x)
-    x = graph.layer(layers.Reshape, "band_unflatten", target_shape=(-1, cfg.bands, 2))(x)
+    x = graph.layer(layers.Reshape, "band_unflatten", target_shape=(-1, cfg.bands, features))(x)
     skips = []
     for level in range(cfg.depth):
         lookahead = cfg.lookahead_frames if level == 0 else 0
