@@ -112,8 +112,8 @@ class ModelConfig:
     )
     # A band's mean hides what its bins hold: a voice's harmonics and a flat noise can share a mean.
     band_spread: bool = documented(
-        False, "unet_compact only: a third feature per band, the spread (standard deviation) of its bins' "
-        "log-magnitudes, which tells harmonics or a tone from flat noise within a wide band",
+        False, "unet_compact only: a third feature per band, the mean absolute deviation of its bins' "
+        "log-magnitudes from the band envelope, which tells harmonics or a tone from flat noise within a wide band",
     )
     # GTCRN's and DPCRN's recurrence: frequency and time modelled in turn, with weights shared across bands.
     dual_path_blocks: int = documented(

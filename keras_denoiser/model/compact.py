@@ -6,8 +6,9 @@ history; it costs about 3 G multiply-adds per second of audio. This one does wha
 
 - A fixed band matrix (`band_matrices`) pools the 257 bins into `bands` bands: one bin each at
   the bottom, where a voice's harmonics are resolved, ERB-spaced above. Its features are the
-  band's mean log-magnitude and mean compressed magnitude |X|^0.3, and with `band_spread` the
-  spread of its bins' log-magnitudes (harmonics or a tone in a wide band, against flat noise).
+  band's mean log-magnitude and mean compressed magnitude |X|^0.3, and with `band_spread` how far
+  its bins' log-magnitudes stray from the band envelope (harmonics or a tone in a wide band,
+  against flat noise).
 - Causal convolutions two frames long that halve the bands at each level, so each keeps one frame
   of state; a GRU over the bottleneck's bands carries everything older in `rnn_units` numbers.
 - Or, with `dual_path_blocks`, GTCRN's dual-path recurrence in its place: in each frame a
@@ -84,8 +85,12 @@ def band_matrices(num_bins: int, bands: int, sample_rate: int) -> tuple[np.ndarr
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class BandFeatures(layers.Layer):
     """Log-magnitude `[batch, time, bins]` -> band features `[batch, time, bands, features]`: mean log-magnitude
-    and mean |X|^COMPRESSION per band (`band_matrices`' pool), and with `spread` the weighted standard
-    deviation of the band's log-magnitudes. A fixed matrix, not trained."""
+    and mean |X|^COMPRESSION per band (`band_matrices`' pool), and with `spread` the band's mean absolute
+    deviation of its bins' log-magnitudes from the envelope the band means interpolate. A fixed matrix, not trained.
+
+    The deviation is taken from the envelope rather than as E[l^2] - E[l]^2: that difference of two large
+    numbers does not survive int8 (a streaming int8 export of it agreed with Keras at 12.6 dB, against 32).
+    """
 
     def __init__(self, bands: int, sample_rate: int, spread: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -98,16 +103,16 @@ class BandFeatures(layers.Layer):
         return 3 if self.spread else 2
 
     def build(self, input_shape) -> None:
-        pool, _ = band_matrices(input_shape[-1], self.bands, self.sample_rate)
+        pool, expand = band_matrices(input_shape[-1], self.bands, self.sample_rate)
         self._pool = ops.convert_to_tensor(pool)
+        self._expand = ops.convert_to_tensor(expand)
 
     def call(self, log_mag):
         log_bands = ops.matmul(log_mag, self._pool)
         features = [log_bands, ops.matmul(ops.exp(COMPRESSION * log_mag), self._pool)]
         if self.spread:
-            # The pool's columns sum to one, so this is E[l^2] - E[l]^2 over the band's bins; rounding can dip below 0.
-            variance = ops.matmul(ops.square(log_mag), self._pool) - ops.square(log_bands)
-            features.append(ops.sqrt(ops.maximum(variance, 0.0)))
+            deviation = log_mag - ops.matmul(log_bands, self._expand)
+            features.append(ops.matmul(ops.abs(deviation), self._pool))
         return ops.stack(features, axis=-1)
 
     def compute_output_shape(self, input_shape):
