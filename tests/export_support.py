@@ -36,8 +36,15 @@ LOWEST_PARITY_BOUND_DB = min(bound for figure, bound in parity.TOLERANCES.values
 
 
 def tiny_config(name: str = "unet", dual_path_blocks: int = 0) -> TrainConfig:
-    """TINY_CONFIG for the offline (`unet`) or a streaming (`unet_causal`, `unet_compact`) architecture."""
-    compact = {"bands": 32, "rnn_units": 16, "dual_path_blocks": dual_path_blocks} if name == "unet_compact" else {}
+    """TINY_CONFIG for the offline (`unet`) or a streaming (`unet_causal`, `unet_compact`) architecture.
+
+    The dual-path compact network also takes the band spread feature, so the export gates (int8 above
+    all) hold for it too without a fifth network to train.
+    """
+    compact = (
+        {"bands": 32, "rnn_units": 16, "dual_path_blocks": dual_path_blocks, "band_spread": dual_path_blocks > 0}
+        if name == "unet_compact" else {}
+    )
     return dataclasses.replace(TINY_CONFIG, model=dataclasses.replace(TINY_CONFIG.model, name=name, **compact))
 
 

@@ -39,10 +39,10 @@ INT8_MIN_DB = 30.0  # measured 45 dB on the trained model
 
 
 @pytest.fixture(scope="module", params=[("unet_causal", 0), ("unet_compact", 0), ("unet_compact", 1)],
-                ids=["unet_causal", "unet_compact", "unet_compact_dual_path"])
+                ids=["unet_causal", "unet_compact", "unet_compact_dual_path_spread"])
 def causal(request):
-    """A trained tiny causal network of each kind (the compact one with its flat GRU and with a dual-path
-    block): its mask follows the harmonics, so a constant mask cannot pass for it.
+    """A trained tiny causal network of each kind (the compact one with its flat GRU, and with a dual-path
+    block and the band spread feature): its mask follows the harmonics, so a constant mask cannot pass for it.
 
     Both kinds run the parity tests (step, TFLite stream, int8, state loop, sidecar); the tests of what
     the stream machinery does for any kind (calibration, causality, the export command) run `unet_causal`.
@@ -76,7 +76,9 @@ def test_per_frame_step_equals_the_model_on_the_whole_spectrogram(causal, noisy)
     log_mag = features.log_magnitude(features.stft(noisy[:8000], cfg.signal)).numpy()
     streamed = StreamingUNet(model, cfg.model, cfg.signal).run(log_mag)
     whole = np.asarray(model(log_mag[None], training=False))[0]
-    assert whole.std(axis=0).mean() > 0.05 and whole.std(axis=1).mean() > 0.05  # varies in time and frequency
+    # Varies in time and frequency, so the comparison is not of constants (the least-varying tiny network,
+    # the dual-path one with the band spread, measured 0.043 over time and 0.19 over frequency).
+    assert whole.std(axis=0).mean() > 0.03 and whole.std(axis=1).mean() > 0.05
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
 
 
@@ -208,10 +210,11 @@ def test_exports_use_builtin_ops_and_sidecar_names_every_state(causal, exported,
     if causal[1].model.name == "unet_causal":
         assert len(meta["states"]) == 10  # depth 2: (2 levels * 2 + bottleneck 2 + 2 levels * 2) convolutions
         assert meta["states"][0] == {"input": "state_0", "output": "next_state_0", "shape": [1, 2, 260, 1], "layer": "enc0_a"}  # 257 bins padded to 4k
-    else:  # one frame of each encoder level's input (32 bands, then 16), and the GRU's 16 units (in each of 8 bands)
+    else:  # one frame of each encoder level's input (32 bands of 2 or 3 features, then 16), and the GRU's 16 units (in each of 8 bands)
         shapes = [(s["layer"], s["shape"]) for s in meta["states"]]
-        recurrent = [("dp0_gru", [8, 16])] if causal[1].model.dual_path_blocks else [("gru", [1, 16])]
-        assert shapes == [("enc0", [1, 1, 32, 2]), ("enc1", [1, 1, 16, 4]), *recurrent]
+        model_cfg = causal[1].model
+        recurrent = [("dp0_gru", [8, 16])] if model_cfg.dual_path_blocks else [("gru", [1, 16])]
+        assert shapes == [("enc0", [1, 1, 32, 3 if model_cfg.band_spread else 2]), ("enc1", [1, 1, 16, 4]), *recurrent]
 
 
 def test_offline_unet_cannot_stream() -> None:
