@@ -89,7 +89,7 @@ class BandFeatures(layers.Layer):
     deviation of its bins' log-magnitudes from the envelope the band means interpolate. A fixed matrix, not trained.
 
     The deviation is taken from the envelope rather than as E[l^2] - E[l]^2: that difference of two large
-    numbers does not survive int8 (a streaming int8 export of it agreed with Keras at 12.6 dB, against 32).
+    numbers does not survive int8 (docs/results.md has the measurement).
     """
 
     def __init__(self, bands: int, sample_rate: int, spread: bool = False, **kwargs) -> None:
@@ -99,7 +99,7 @@ class BandFeatures(layers.Layer):
         self.spread = spread
 
     @property
-    def features(self) -> int:
+    def feature_count(self) -> int:
         return 3 if self.spread else 2
 
     def build(self, input_shape) -> None:
@@ -116,7 +116,7 @@ class BandFeatures(layers.Layer):
         return ops.stack(features, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.bands, self.features)
+        return (*input_shape[:-1], self.bands, self.feature_count)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "bands": self.bands, "sample_rate": self.sample_rate, "spread": self.spread}
