@@ -31,6 +31,7 @@ from keras_denoiser.core.config import TrainConfig, check_attenuation_limit
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.export import parity, report, saved_model, streaming, tflite
 from keras_denoiser.export.choices import FORMATS
+from keras_denoiser.model import compact
 
 MODELS_CONFIG_FILE = "models.config"
 TFLITE_DIR = "tflite"
@@ -202,7 +203,9 @@ def _export_saved_model_and_tflite(model: keras.Model, job: _Job) -> list[parity
     with tempfile.TemporaryDirectory(prefix=".savedmodel-", dir=job.build) as scratch:
         keep = "saved_model" in job.request.formats
         model_dir = job.build / job.request.name / str(job.request.version) if keep else Path(scratch) / "1"
-        saved_model.save_serving_model(model, job.train_cfg.signal, model_dir, job.request.max_attenuation_db)
+        # Folded as the streaming model is, so int8 quantizes normalized band features; parity checks it is the same network.
+        folded = compact.fold_input_norm(model)
+        saved_model.save_serving_model(folded, job.train_cfg.signal, model_dir, job.request.max_attenuation_db)
         if keep:
             _write_models_config(job.build / MODELS_CONFIG_FILE, job.request.name)
             serving_fn = tf.saved_model.load(str(model_dir)).signatures[saved_model.SERVING_SIGNATURE]

@@ -34,6 +34,7 @@ from keras_denoiser.core.atomic import write_bytes_atomic
 from keras_denoiser.core.config import ModelConfig, SignalConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.export import mixture, tflite
+from keras_denoiser.model.compact import fold_input_norm
 from keras_denoiser.model.model_io import load_model
 from keras_denoiser.model.network import CausalStep
 from tflite_demo.sidecar import StateTensor, StreamSpec, output_delay
@@ -50,6 +51,7 @@ class StreamingUNet:
     """The model's `CausalStep` as a TFLite-ready function: named inputs, named outputs, traced once."""
 
     def __init__(self, model: keras.Model, model_cfg: ModelConfig, signal_cfg: SignalConfig) -> None:
+        model = fold_input_norm(model)  # int8 then stacks the band features on one range
         self.step = CausalStep(model, model_cfg, signal_cfg)
         self.model = model
         self.model_cfg = model_cfg

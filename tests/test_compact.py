@@ -8,7 +8,7 @@ import pytest
 
 from keras_denoiser.core.config import ModelConfig, SignalConfig
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.model.compact import BandFeatures, band_centers, band_matrices
+from keras_denoiser.model.compact import BandFeatures, band_centers, band_matrices, fold_input_norm
 from keras_denoiser.model.graph import SILENCE_LOG_MAGNITUDE
 from keras_denoiser.model.network import CausalStep, build_network
 
@@ -92,6 +92,38 @@ def test_frame_by_frame_equals_the_whole_sequence(lookahead: int, dual_path_bloc
     recurrent = [f"dp{i}_gru" for i in range(dual_path_blocks)] or ["gru"]
     assert [s.conv for s in step.states] == ["enc0", "enc1", *recurrent]
     assert sum(np.prod(s.shape) for s in step.states) * 4 < 2048
+
+
+def test_folding_the_input_norm_keeps_the_network_and_normalizes_the_stacked_features(tmp_path) -> None:
+    """Export folds `input_norm` into `band_features`, so int8 gives the stack normalized features of one range."""
+    cfg = ModelConfig(**TINY, lookahead_frames=1, dual_path_blocks=1, band_spread=True)
+    model = _with_trained_looking_norms(build_network(cfg, SIGNAL), seed=5)
+    log_mag = (np.random.default_rng(4).standard_normal((1, 30, SIGNAL.num_bins)) - 3.0).astype(np.float32)
+    norm = model.get_layer("input_norm")  # statistics of these very features, as training leaves them
+    raw = np.asarray(keras.Model(model.inputs, model.get_layer("band_flatten").output)(log_mag))[0]
+    gamma, beta, _, _ = norm.get_weights()
+    norm.set_weights([gamma, beta, raw.mean(axis=0), raw.var(axis=0)])
+    folded = fold_input_norm(model)
+    np.testing.assert_allclose(np.asarray(folded(log_mag)), np.asarray(model(log_mag)), atol=1e-5)
+
+    def output(net: keras.Model, name: str) -> np.ndarray:
+        values = np.asarray(keras.Model(net.inputs, net.get_layer(name).output)(log_mag))[0]
+        return values.reshape(len(values), -1)  # frames (with the lookahead's), bands x features
+
+    stacked = output(folded, "band_features")
+    np.testing.assert_allclose(stacked, output(model, "input_norm"), atol=1e-5)
+    # Raw, the log-band means span units and the spread hundredths; normalized, each spans a few units.
+    varying = np.ptp(raw, axis=0) > 0  # a one-bin band has no spread
+    raw_ranges, stacked_ranges = np.ptp(raw, axis=0)[varying], np.ptp(stacked, axis=0)[varying]
+    assert raw_ranges.max() / raw_ranges.min() > 100  # measured 214
+    assert stacked_ranges.max() / stacked_ranges.min() < 10  # measured 5.6 (gamma alone varies threefold)
+    # A folded model is saved and loaded as one, and is not folded twice; other models are left alone.
+    folded.save(tmp_path / "folded.keras")
+    loaded = keras.saving.load_model(tmp_path / "folded.keras")
+    assert fold_input_norm(loaded) is loaded
+    np.testing.assert_allclose(np.asarray(loaded(log_mag)), np.asarray(model(log_mag)), atol=1e-5)
+    causal = build_network(ModelConfig(name="unet_causal", base_filters=4, depth=2), SIGNAL)
+    assert fold_input_norm(causal) is causal
 
 
 def test_a_band_count_that_does_not_halve_evenly_is_refused() -> None:

@@ -89,14 +89,16 @@ class BandFeatures(layers.Layer):
     deviation of its bins' log-magnitudes from the envelope the band means interpolate. A fixed matrix, not trained.
 
     The deviation is taken from the envelope rather than as E[l^2] - E[l]^2: that difference of two large
-    numbers does not survive int8 (docs/results.md has the measurement).
+    numbers does not survive int8 (docs/results.md has the measurement). `normalized` applies a per-band,
+    per-feature affine before the stack: `fold_input_norm` moves `input_norm` there for export.
     """
 
-    def __init__(self, bands: int, sample_rate: int, spread: bool = False, **kwargs) -> None:
+    def __init__(self, bands: int, sample_rate: int, spread: bool = False, normalized: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.bands = bands
         self.sample_rate = sample_rate
         self.spread = spread
+        self.normalized = normalized  # carries `input_norm`'s affine per band and feature (`fold_input_norm`)
 
     @property
     def feature_count(self) -> int:
@@ -106,6 +108,10 @@ class BandFeatures(layers.Layer):
         pool, expand = band_matrices(input_shape[-1], self.bands, self.sample_rate)
         self._pool = ops.convert_to_tensor(pool)
         self._expand = ops.convert_to_tensor(expand)
+        if self.normalized:
+            shape = (self.bands, self.feature_count)
+            self.scale = self.add_weight(shape=shape, initializer="ones", trainable=False, name="scale")
+            self.offset = self.add_weight(shape=shape, initializer="zeros", trainable=False, name="offset")
 
     def call(self, log_mag):
         log_bands = ops.matmul(log_mag, self._pool)
@@ -113,13 +119,53 @@ class BandFeatures(layers.Layer):
         if self.spread:
             deviation = log_mag - ops.matmul(log_bands, self._expand)
             features.append(ops.matmul(ops.abs(deviation), self._pool))
+        if self.normalized:
+            features = [f * self.scale[:, k] + self.offset[:, k] for k, f in enumerate(features)]
         return ops.stack(features, axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.bands, self.feature_count)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "bands": self.bands, "sample_rate": self.sample_rate, "spread": self.spread}
+        return {
+            **super().get_config(),
+            "bands": self.bands,
+            "sample_rate": self.sample_rate,
+            "spread": self.spread,
+            "normalized": self.normalized,
+        }
+
+
+def fold_input_norm(model: keras.Model) -> keras.Model:
+    """The same network with `input_norm`'s affine moved into `band_features`, ahead of its stack; `model` if not compact.
+
+    int8 gives a tensor one scale. Raw, the stacked features span the log-band means' range (18 units
+    with the silence frames), where the band spread needs a tenth of it; normalized, every feature
+    spans the same few units. `input_norm` is left the identity, so the walk of `topology` is unchanged.
+    """
+    names = {layer.name for layer in model.layers}
+    if "band_features" not in names or model.get_layer("band_features").normalized:
+        return model
+
+    def clone(layer: layers.Layer) -> layers.Layer:
+        config = layer.get_config()
+        if layer.name == "band_features":
+            config["normalized"] = True
+        return layer.__class__.from_config(config)
+
+    folded = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if layer.weights:
+            folded.get_layer(layer.name).set_weights(layer.get_weights())
+    norm = model.get_layer("input_norm")
+    gamma, beta, mean, variance = norm.get_weights()
+    scale = gamma / np.sqrt(variance + norm.epsilon)
+    band_features = folded.get_layer("band_features")
+    shape = (band_features.bands, band_features.feature_count)
+    band_features.set_weights([scale.reshape(shape), (beta - mean * scale).reshape(shape)])
+    identity = [np.ones_like(gamma), np.zeros_like(beta), np.zeros_like(mean), np.full_like(variance, 1.0 - norm.epsilon)]
+    folded.get_layer("input_norm").set_weights(identity)
+    return folded
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
