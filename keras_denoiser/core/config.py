@@ -272,7 +272,7 @@ def empty_split_advice(kind: str, part: str, split: SplitConfig, split_flag: boo
 
 # Losses whose target is a mask (the IRM), which a teacher's mask can join; then those on the enhanced spectrum.
 MASK_TARGET_LOSSES = ("mask_mse", "weighted_mask_mse", "asymmetric_mask_mse", "compressed_mask_mse")
-LOSSES = (*MASK_TARGET_LOSSES, "compressed_spectral", "snr")
+LOSSES = (*MASK_TARGET_LOSSES, "compressed_spectral", "snr", "weighted_mask_mse_snr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,7 +281,8 @@ class TrainConfig:
 
     `loss`: one of LOSSES, defined in `core.losses`: the mask's MSE to the IRM, the same weighted by
     the compressed noisy magnitude (plain, costing more where the mask leaves noise in, or between
-    compressed masks), a compressed spectral loss on the enhanced spectrum, or its SNR.
+    compressed masks), a compressed spectral loss on the enhanced spectrum, its SNR, or the weighted
+    MSE and the SNR together.
     """
 
     signal: SignalConfig = SignalConfig()
@@ -307,7 +308,7 @@ class TrainConfig:
         "asymmetric_mask_mse (the same, a mask above the IRM costing twice) or compressed_mask_mse (the same on "
         "0.3-compressed masks: (mask |noisy|)^0.3 against (IRM |noisy|)^0.3) or compressed_spectral (the enhanced "
         "spectrum against the clean one, 0.3-compressed, with phase) or snr (minus the enhanced spectrum's SNR in "
-        "dB per example)", choices=LOSSES,
+        "dB per example) or weighted_mask_mse_snr (weighted_mask_mse plus a small multiple of snr)", choices=LOSSES,
     )
     # Distillation (`training.teacher`): a trained model whose masks make up `teacher_weight` of the
     # training target, the IRM the rest; "" trains on the IRM alone.
