@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import os
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Iterable, Literal
 
 import soundfile as sf
 from absl import logging
@@ -134,12 +134,31 @@ def unit_key(corpus: Corpus, item: AudioItem, kind: Kind, split: SplitConfig) ->
 
 
 def split_of(key: str, split: SplitConfig) -> str:
-    """`train`, `validation` or `test` for a unit key, by a hash of the seed and the key."""
+    """`train`, `validation` or `test` for a unit key, by a hash of the seed and the key; a unit named in
+    `validation_speakers` is in validation (UserError if the hash puts it in test)."""
     digest = hashlib.sha256(f"{split.seed}:{key}".encode("utf-8")).digest()
     position = int.from_bytes(digest[:8], "big") / 2.0**64
     if position < split.test_fraction:
+        if key in split.named_validation:
+            raise UserError(f"{key}: a test speaker under split seed {split.seed}; validation_speakers can only "
+                            "take speakers out of training")
         return "test"
+    if key in split.named_validation:
+        return "validation"
     return "validation" if position < split.test_fraction + split.validation_fraction else "train"
+
+
+def check_named_speakers(speech_roots: Iterable[str | os.PathLike[str]], split: SplitConfig) -> None:
+    """UserError naming each `validation_speakers` entry that is no speaker of the speech corpora: a
+    misspelt name would hold nothing out."""
+    if not split.named_validation:
+        return
+    corpora = [read_corpus(root) for root in speech_roots]
+    keys = {unit_key(corpus, item, "speech", split) for corpus in corpora for item in corpus.items}
+    missing = sorted(split.named_validation - keys)
+    if missing:
+        raise UserError(f"validation_speakers: no speaker {', '.join(missing)} in the speech corpora "
+                        f"(speakers are named as held_out.json names them, e.g. {min(keys, default='corpus/folder')})")
 
 
 def split_items(corpus: Corpus, kind: Kind, split: SplitConfig) -> dict[str, list[AudioItem]]:

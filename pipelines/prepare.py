@@ -188,7 +188,8 @@ def cache_key(corpus: Corpus, signal_cfg: SignalConfig, split: SplitConfig, kind
         "skipped": sorted(entry.path for entry in corpus.skipped),
         "sample_rate": signal_cfg.sample_rate,
         "kind": kind,
-        "split": dataclasses.asdict(split),
+        # Without named validation speakers the key is the one caches had before that field existed.
+        "split": {k: v for k, v in dataclasses.asdict(split).items() if k != "validation_speakers" or v},
     }
     return hashlib.sha256(json.dumps(description).encode("utf-8")).hexdigest()[:16]
 

@@ -236,6 +236,15 @@ def test_make_testset_cli_is_byte_identical_for_a_seed_and_refuses_a_used_folder
     assert all(second[name] == first[name] for name in second if name.endswith(".wav"))
 
 
+def test_make_testset_refuses_an_unknown_validation_speaker_in_one_line(tmp_path: Path) -> None:
+    speech, noise = _corpora(tmp_path)
+    result = cli_runner.run(*_make_testset_args(speech, noise, tmp_path / "out", "--validation_speakers=nobody/here"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "validation_speakers: no speaker nobody/here in the speech corpora" in errors[0]
+    assert not (tmp_path / "out").exists()
+
+
 def test_read_table_names_the_file_and_line_of_a_bad_value(tmp_path: Path) -> None:
     table = tmp_path / "testset.csv"
     table.write_text("file,snr,speech_id,noise_id,offset\n0000.wav,5,s/a.wav,n/b.wav,0\n")

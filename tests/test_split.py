@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import tensorflow as tf
 from keras_denoiser.core.audio import trim_silence
 from keras_denoiser.core.config import SignalConfig, SplitConfig, TrainConfig
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.pipelines.corpora import held_out_units, read_corpus, split_items, unit_key
+from keras_denoiser.pipelines.corpora import check_named_speakers, held_out_units, read_corpus, split_items, unit_key
 from keras_denoiser.pipelines.dataset import build_datasets
 from keras_denoiser.pipelines.prepare import prepare_corpus
 from tests.conftest import harmonic_speechlike
@@ -106,3 +107,35 @@ def test_trim_silence_keeps_the_word_and_a_margin_and_leaves_silence_alone() -> 
     assert np.sum(trimmed**2) == pytest.approx(np.sum(padded**2), rel=1e-3)
     assert trim_silence(np.zeros(rate, np.float32), rate).shape == (rate,)
     assert trim_silence(word[:10], rate).shape == (10,)
+
+
+def test_named_validation_speakers_leave_training_and_the_test_split_stays(corpora, tmp_path: Path) -> None:
+    """--validation_speakers moves chosen training speakers into validation; the test split is untouched."""
+    speech_dir, _ = corpora
+    corpus = read_corpus(speech_dir)
+
+    def trained(split: SplitConfig) -> set[str]:
+        return {unit_key(corpus, item, "speech", split) for item in split_items(corpus, "speech", split)["train"]}
+
+    before = held_out_units(corpus, "speech", SPLIT)
+    named = sorted(trained(SPLIT))[:2]
+    split = dataclasses.replace(SPLIT, validation_speakers=" , ".join(named))
+    after = held_out_units(corpus, "speech", split)
+    assert after["test"] == before["test"]
+    assert after["validation"] == sorted([*before["validation"], *named])
+    assert trained(split) == trained(SPLIT) - set(named)
+    check_named_speakers([speech_dir], split)  # both are speakers of the corpus
+    # A cache prepared without them is not reused: their files leave the training shards.
+    prepare_corpus(speech_dir, tmp_path / "cache", SignalConfig(), SPLIT, "speech", workers=1, progress=False)
+    prepared = prepare_corpus(speech_dir, tmp_path / "cache", SignalConfig(), split, "speech", workers=1, progress=False)
+    named_ids = {item.id for item in corpus.items if unit_key(corpus, item, "speech", split) in named}
+    assert named_ids and named_ids <= _cached_ids(prepared.validation_shards)
+    assert not named_ids & _cached_ids(prepared.train_shards)
+
+    test_speaker = before["test"][0]
+    with pytest.raises(UserError, match=f"{test_speaker}: a test speaker under split seed 3"):
+        split_items(corpus, "speech", dataclasses.replace(SPLIT, validation_speakers=test_speaker))
+    with pytest.raises(UserError, match="no speaker speech/lang0/nobody in the speech corpora"):
+        check_named_speakers([speech_dir], dataclasses.replace(SPLIT, validation_speakers="speech/lang0/nobody"))
+    with pytest.raises(UserError, match="needs speech_unit speaker"):
+        SplitConfig(speech_unit="file", validation_speakers=named[0])

@@ -45,12 +45,12 @@ def define_cache_flag(flag_values: flags.FlagValues) -> None:
     )
 
 
-SPLIT_FIELDS = ("seed", "speech_unit", "validation_fraction", "test_fraction")
+SPLIT_FIELDS = ("seed", "speech_unit", "validation_fraction", "test_fraction", "validation_speakers")
 _SPLIT_NAMES = {"seed": "split_seed"}  # --seed is the run's or the mixture set's own
 
 
 def define_split_flags(flag_values: flags.FlagValues) -> None:
-    """Define --split_seed, --speech_unit, --validation_fraction and --test_fraction (the SplitConfig fields)."""
+    """Define --split_seed, --speech_unit, --validation_fraction, --test_fraction and --validation_speakers (the SplitConfig fields)."""
     config_flags.define_config_flags(SplitConfig, SPLIT_FIELDS, flag_values, rename=_SPLIT_NAMES)
 
 

@@ -24,7 +24,7 @@ from keras_denoiser.commands import config_flags, corpus_flags
 from keras_denoiser.core.atomic import check_output_dir, write_bytes_atomic
 from keras_denoiser.core.config import MixConfig, ModelConfig, SignalConfig, TrainConfig, empty_split_advice
 from keras_denoiser.core.errors import UserError
-from keras_denoiser.pipelines.corpora import existing_corpus_folder
+from keras_denoiser.pipelines.corpora import check_named_speakers, existing_corpus_folder
 from keras_denoiser.training import distribute
 
 FLAGS = flags.FlagValues()  # this command's own flags: another command's never meet them
@@ -143,6 +143,7 @@ def main(argv: Sequence[str]) -> int:
     check_output_dir(FLAGS.model_dir)  # every folder is checked before minutes of corpus preparation
     for folder in (*FLAGS.speech_dir, *FLAGS.noise_dir):
         existing_corpus_folder(folder)
+    check_named_speakers(FLAGS.speech_dir, cfg.split)
     strategy, role = distribute.make_strategy(FLAGS.strategy)
 
     from keras_denoiser.pipelines.dataset import build_datasets, preview_mixture

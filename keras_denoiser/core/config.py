@@ -244,8 +244,20 @@ class SplitConfig:
         0.1, "Share of speakers and noise files held out for validation and checkpoint selection"
     )
     test_fraction: float = documented(0.1, "Share of speakers and noise files held out for the reported test set")
+    validation_speakers: str = documented(
+        "", "Comma-separated speakers held out for validation besides those the hash picks, named as held_out.json "
+        "names them (e.g. multi_speaker/asterisk_fr_armelle): a selection set can then hold voices the hash left in "
+        "training, the test set unchanged. A test speaker cannot be named",
+    )
+
+    @property
+    def named_validation(self) -> frozenset[str]:
+        """The `validation_speakers` keys."""
+        return frozenset(name.strip() for name in self.validation_speakers.split(",") if name.strip())
 
     def __post_init__(self) -> None:
+        if self.named_validation and self.speech_unit != "speaker":
+            raise UserError("validation_speakers names speakers; it needs speech_unit speaker")
         if self.speech_unit not in SPEECH_UNITS:
             raise UserError(f"unknown speech unit {self.speech_unit!r}; choose one of {', '.join(SPEECH_UNITS)}")
         for name in ("validation_fraction", "test_fraction"):

@@ -25,7 +25,15 @@ from keras_denoiser.core import atomic, audio
 from keras_denoiser.core.config import MIXTURE_SPLITS, SplitConfig, empty_split_advice
 from keras_denoiser.core.errors import UserError
 from keras_denoiser.pipelines import phrases
-from keras_denoiser.pipelines.corpora import AudioItem, Corpus, Kind, read_corpus, split_items, unit_key
+from keras_denoiser.pipelines.corpora import (
+    AudioItem,
+    Corpus,
+    Kind,
+    check_named_speakers,
+    read_corpus,
+    split_items,
+    unit_key,
+)
 from keras_denoiser.pipelines.mixing import mix_at_snr
 
 MIX_GAIN_DB = -25.0
@@ -70,6 +78,7 @@ def split_corpora(
     speech_dirs: Sequence[str], noise_dirs: Sequence[str], split: str, split_cfg: SplitConfig
 ) -> tuple[list[Group], list[Group]]:
     """(speech, noise) groups of `split` over all the corpora; UserError when either is empty."""
+    check_named_speakers(speech_dirs, split_cfg)
     speech = [group for root in speech_dirs for group in corpus_groups(root, split, split_cfg, "speech")]
     noise = [group for root in noise_dirs for group in corpus_groups(root, split, split_cfg, "noise")]
     for kind, items, dirs in (("speech", speech, speech_dirs), ("noise", noise, noise_dirs)):
