@@ -190,10 +190,13 @@ def _build(
     reference, seconds = parity.timed(keras_enhance, wave)
     rows = [parity.ParityRow("keras", "", 0.0, None, None, 0, 1000 * seconds / (len(wave) / rate))]
     job = _Job(train_cfg, request, signals, reference, build, done)
+    # Every artefact comes from the folded network (int8 then quantizes normalized band features);
+    # the reference is the model as trained, so parity checks that the two are the same network.
+    folded = compact.fold_input_norm(model)
     if {"saved_model", "tflite"} & set(request.formats):
-        rows += _export_saved_model_and_tflite(model, job)
+        rows += _export_saved_model_and_tflite(folded, job)
     if "streaming_tflite" in request.formats:
-        rows += _export_streaming(model, job)
+        rows += _export_streaming(folded, job)
     return rows
 
 
@@ -203,9 +206,7 @@ def _export_saved_model_and_tflite(model: keras.Model, job: _Job) -> list[parity
     with tempfile.TemporaryDirectory(prefix=".savedmodel-", dir=job.build) as scratch:
         keep = "saved_model" in job.request.formats
         model_dir = job.build / job.request.name / str(job.request.version) if keep else Path(scratch) / "1"
-        # Folded as the streaming model is, so int8 quantizes normalized band features; parity checks it is the same network.
-        folded = compact.fold_input_norm(model)
-        saved_model.save_serving_model(folded, job.train_cfg.signal, model_dir, job.request.max_attenuation_db)
+        saved_model.save_serving_model(model, job.train_cfg.signal, model_dir, job.request.max_attenuation_db)
         if keep:
             _write_models_config(job.build / MODELS_CONFIG_FILE, job.request.name)
             serving_fn = tf.saved_model.load(str(model_dir)).signatures[saved_model.SERVING_SIGNATURE]

@@ -138,14 +138,13 @@ def split_of(key: str, split: SplitConfig) -> str:
     `validation_speakers` is in validation (UserError if the hash puts it in test)."""
     digest = hashlib.sha256(f"{split.seed}:{key}".encode("utf-8")).digest()
     position = int.from_bytes(digest[:8], "big") / 2.0**64
+    named = key in split.named_validation
     if position < split.test_fraction:
-        if key in split.named_validation:
+        if named:
             raise UserError(f"{key}: a test speaker under split seed {split.seed}; validation_speakers can only "
                             "take speakers out of training")
         return "test"
-    if key in split.named_validation:
-        return "validation"
-    return "validation" if position < split.test_fraction + split.validation_fraction else "train"
+    return "validation" if named or position < split.test_fraction + split.validation_fraction else "train"
 
 
 def check_named_speakers(speech_roots: Iterable[str | os.PathLike[str]], split: SplitConfig) -> None:

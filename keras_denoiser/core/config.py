@@ -7,6 +7,7 @@ so a model always carries the signal parameters it was trained with.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from pathlib import Path
@@ -250,9 +251,9 @@ class SplitConfig:
         "training, the test set unchanged. A test speaker cannot be named",
     )
 
-    @property
+    @functools.cached_property
     def named_validation(self) -> frozenset[str]:
-        """The `validation_speakers` keys."""
+        """The `validation_speakers` keys (parsed once: `split_of` asks for every corpus file)."""
         return frozenset(name.strip() for name in self.validation_speakers.split(",") if name.strip())
 
     def __post_init__(self) -> None:

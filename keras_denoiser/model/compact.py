@@ -136,20 +136,26 @@ class BandFeatures(layers.Layer):
         }
 
 
+# Layer names `fold_input_norm` looks up in a trained model; `topology` gives them.
+BAND_FEATURES_LAYER = "band_features"
+INPUT_NORM_LAYER = "input_norm"
+
+
 def fold_input_norm(model: keras.Model) -> keras.Model:
     """The same network with `input_norm`'s affine moved into `band_features`, ahead of its stack; `model` if not compact.
 
-    int8 gives a tensor one scale. Raw, the stacked features span the log-band means' range (18 units
-    with the silence frames), where the band spread needs a tenth of it; normalized, every feature
-    spans the same few units. `input_norm` is left the identity, so the walk of `topology` is unchanged.
+    int8 gives a tensor one scale. Raw, the stacked features share the log-band means' wide range, and
+    the band spread, a fraction of it, loses its resolution (docs/results.md has the measurement);
+    normalized, every feature spans the same few units. `input_norm` is left the identity, so the walk
+    of `topology` is unchanged.
     """
     names = {layer.name for layer in model.layers}
-    if "band_features" not in names or model.get_layer("band_features").normalized:
+    if BAND_FEATURES_LAYER not in names or model.get_layer(BAND_FEATURES_LAYER).normalized:
         return model
 
     def clone(layer: layers.Layer) -> layers.Layer:
         config = layer.get_config()
-        if layer.name == "band_features":
+        if layer.name == BAND_FEATURES_LAYER:
             config["normalized"] = True
         return layer.__class__.from_config(config)
 
@@ -157,14 +163,14 @@ def fold_input_norm(model: keras.Model) -> keras.Model:
     for layer in model.layers:
         if layer.weights:
             folded.get_layer(layer.name).set_weights(layer.get_weights())
-    norm = model.get_layer("input_norm")
+    norm = model.get_layer(INPUT_NORM_LAYER)
     gamma, beta, mean, variance = norm.get_weights()
     scale = gamma / np.sqrt(variance + norm.epsilon)
-    band_features = folded.get_layer("band_features")
+    band_features = folded.get_layer(BAND_FEATURES_LAYER)
     shape = (band_features.bands, band_features.feature_count)
     band_features.set_weights([scale.reshape(shape), (beta - mean * scale).reshape(shape)])
     identity = [np.ones_like(gamma), np.zeros_like(beta), np.zeros_like(mean), np.full_like(variance, 1.0 - norm.epsilon)]
-    folded.get_layer("input_norm").set_weights(identity)
+    folded.get_layer(INPUT_NORM_LAYER).set_weights(identity)
     return folded
 
 
@@ -270,11 +276,11 @@ def topology(log_mag, cfg: ModelConfig, signal: SignalConfig, graph: Graph):
         x = graph.whole_sequence_only(
             AppendFrames, "lookahead_pad", frames=cfg.lookahead_frames, value=SILENCE_LOG_MAGNITUDE
         )(x)
-    x = graph.layer(BandFeatures, "band_features", bands=cfg.bands, sample_rate=signal.sample_rate, spread=cfg.band_spread)(x)
+    x = graph.layer(BandFeatures, BAND_FEATURES_LAYER, bands=cfg.bands, sample_rate=signal.sample_rate, spread=cfg.band_spread)(x)
     features = x.shape[-1]
     # Normalized per band and feature: the low bands hold far more energy than the high ones.
     x = graph.layer(layers.Reshape, "band_flatten", target_shape=(-1, cfg.bands * features))(x)
-    x = graph.layer(layers.BatchNormalization, "input_norm")(x)
+    x = graph.layer(layers.BatchNormalization, INPUT_NORM_LAYER)(x)
     x = graph.layer(layers.Reshape, "band_unflatten", target_shape=(-1, cfg.bands, features))(x)
     skips = []
     for level in range(cfg.depth):
