@@ -54,7 +54,8 @@ def load_model(path: str | os.PathLike[str]) -> tuple[keras.Model, TrainConfig]:
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as err:  # keras raises many types for a corrupt archive
-        raise UserError(f"{model_path}: not a loadable Keras model ({type(err).__name__})") from None
+        reason = (str(err).strip().splitlines() or [""])[0][:200]
+        raise UserError(f"{model_path}: not a loadable Keras model ({type(err).__name__}: {reason})") from None
     cfg_path = config_path_for(model_path)
     if not cfg_path.exists():
         raise UserError(f"{model_path}: missing its config ({model_path.with_suffix('.json').name} or {CONFIG_FILE} beside it)")
