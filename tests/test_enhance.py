@@ -97,3 +97,19 @@ def test_odd_valid_inputs_keep_their_length_and_stay_finite(odd_input_enhancer, 
     enhanced = odd_input_enhancer(wave)
     assert enhanced.shape == wave.shape
     assert np.isfinite(enhanced).all()
+
+
+def test_limits_of_one_model_share_its_traced_graph_and_keep_their_own_floor() -> None:
+    """`at_limit` (choose_limit's sweep) scores each limit as a fresh enhancer would, tracing once."""
+    model, cfg = tiny_unet()
+    noisy = _noisy(2.0)
+    base = KerasEnhancer(model, cfg, "tiny", chunk_frames=40)
+    sweep = {limit: base.at_limit(limit, f"{limit:g} dB") for limit in (0.0, 3.0, float("inf"))}
+    outputs = {limit: enhancer.enhance(noisy) for limit, enhancer in sweep.items()}
+    for limit, output in outputs.items():
+        fresh = KerasEnhancer(model, cfg, "fresh", chunk_frames=40, max_attenuation_db=limit).enhance(noisy)
+        assert np.abs(output - fresh).max() < 1e-6
+    assert [enhancer.name for enhancer in sweep.values()] == ["0 dB", "3 dB", "inf dB"]
+    assert np.abs(outputs[0.0] - noisy).max() < 1e-4  # a 0 dB limit gives the input back
+    assert np.abs(outputs[3.0] - outputs[float("inf")]).max() > 1e-3  # a 3 dB floor lifts part of the untrained mask
+    assert base._segment_fn.experimental_get_tracing_count() == 1

@@ -41,7 +41,7 @@ scoring_set.define_scoring_set_flags(FLAGS, default_split="validation")
 
 
 def main(argv: Sequence[str]) -> int:
-    from keras_denoiser.inference.enhance import KerasEnhancer
+    from keras_denoiser.inference.enhance import KerasEnhancer, model_name
     from keras_denoiser.model import model_io
 
     limits = limit_choice.parse_limits(FLAGS.limits)
@@ -51,7 +51,8 @@ def main(argv: Sequence[str]) -> int:
     if FLAGS.write:
         check_output_file(config_path)  # before the sweep, not after it
     examples = scoring_set.examples(FLAGS, _selection_split(train_cfg.split))
-    systems = [KerasEnhancer(model, train_cfg, limit_choice.system_name(limit), max_attenuation_db=limit) for limit in limits]
+    enhancer = KerasEnhancer(model, train_cfg, model_name(model_path))
+    systems = [enhancer.at_limit(limit, limit_choice.system_name(limit)) for limit in limits]
     summaries = evaluate.summarise(scoring_set.score(FLAGS, systems, examples, "choose_limit"))
     print(evaluate.markdown_table(summaries))
     choice = limit_choice.choose(summaries, limits)

@@ -12,6 +12,7 @@ pooling factor, and only its centre frames are kept, so the result equals whole-
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from pathlib import Path
@@ -57,14 +58,15 @@ def make_plan(train_cfg: TrainConfig, chunk_frames: int = DEFAULT_CHUNK_FRAMES) 
     return ChunkPlan(train_cfg.signal, chunk_frames, receptive_radius(train_cfg.model), multiple)
 
 
-SegmentFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+SegmentFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
 
-def segment_function(model, signal_cfg: SignalConfig, floor: float = 0.0) -> SegmentFn:
-    """A compiled `(wave [ch, n], keep_from, keep_to, num_samples) -> enhanced [ch, num_samples]`.
+def segment_function(model, signal_cfg: SignalConfig) -> SegmentFn:
+    """A compiled `(wave [ch, n], keep_from, keep_to, num_samples, floor) -> enhanced [ch, num_samples]`.
 
     The segment's STFT frames `keep_from:keep_to` are masked (never below `floor`) and inverted;
-    the result starts at sample `keep_from * hop` of the segment.
+    the result starts at sample `keep_from * hop` of the segment. The floor is an input, not a
+    constant, so one traced graph serves every attenuation limit of the model.
     """
 
     @tf.function(
@@ -73,9 +75,10 @@ def segment_function(model, signal_cfg: SignalConfig, floor: float = 0.0) -> Seg
             tf.TensorSpec([], tf.int32),
             tf.TensorSpec([], tf.int32),
             tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.float32),
         ]
     )
-    def run(wave, keep_from, keep_to, num_samples):
+    def run(wave, keep_from, keep_to, num_samples, floor):
         mask_fn = lambda log_mag: model(log_mag, training=False)  # noqa: E731
         return features.enhance(wave, mask_fn, signal_cfg, floor, keep_from, keep_to, num_samples).wave
 
@@ -89,8 +92,9 @@ class ChunkedEnhancer:
     up with input sample i and the total length equals the input's.
     """
 
-    def __init__(self, segment_fn: SegmentFn, plan: ChunkPlan, channels: int) -> None:
+    def __init__(self, segment_fn: SegmentFn, plan: ChunkPlan, channels: int, floor: float = 0.0) -> None:
         self._run = segment_fn
+        self._floor = tf.constant(floor, tf.float32)
         self._plan = plan
         self._buffer = np.zeros((0, channels), np.float32)
         self._buffer_start = 0  # global index of the buffer's first sample
@@ -132,6 +136,7 @@ class ChunkedEnhancer:
             tf.constant(keep_from, tf.int32),
             tf.constant(keep_to, tf.int32),
             tf.constant(out_end - first * hop, tf.int32),
+            self._floor,
         )
         self._next_frame = last + 1
         self._drop_before(plan.segment_start_frame(self._next_frame) * hop)
@@ -169,7 +174,15 @@ class KerasEnhancer:
         self.sample_rate = train_cfg.signal.sample_rate
         self.max_attenuation_db = train_cfg.attenuation_limit(max_attenuation_db)
         self.plan = make_plan(train_cfg, chunk_frames)
-        self._segment_fn = segment_function(model, train_cfg.signal, features.mask_floor(self.max_attenuation_db))
+        self._segment_fn = segment_function(model, train_cfg.signal)
+
+    def at_limit(self, max_attenuation_db: float, name: str) -> "KerasEnhancer":
+        """The same model at another attenuation limit, sharing this one's compiled graph, so a
+        sweep over limits (`choose_limit`) traces the model once."""
+        other = copy.copy(self)
+        other.name = name
+        other.max_attenuation_db = self.train_config.attenuation_limit(max_attenuation_db)
+        return other
 
     @classmethod
     def from_path(
@@ -184,7 +197,7 @@ class KerasEnhancer:
 
     def stream(self, channels: int) -> ChunkedEnhancer:
         """A fresh streaming state for a signal with `channels` channels."""
-        return ChunkedEnhancer(self._segment_fn, self.plan, channels)
+        return ChunkedEnhancer(self._segment_fn, self.plan, channels, features.mask_floor(self.max_attenuation_db))
 
     def enhance(self, data: np.ndarray) -> np.ndarray:
         """Enhance `[samples, channels]` at `sample_rate`, chunk by chunk."""
