@@ -89,10 +89,11 @@ class ChunkedEnhancer:
     """Streams `[samples, channels]` blocks in and enhanced blocks out, holding one chunk at a time.
 
     `push` returns whatever output became final; `finish` flushes the rest. Output sample i lines
-    up with input sample i and the total length equals the input's.
+    up with input sample i and the total length equals the input's. `floor` is the mask's least
+    value (`features.mask_floor` of the attenuation limit).
     """
 
-    def __init__(self, segment_fn: SegmentFn, plan: ChunkPlan, channels: int, floor: float = 0.0) -> None:
+    def __init__(self, segment_fn: SegmentFn, plan: ChunkPlan, channels: int, floor: float) -> None:
         self._run = segment_fn
         self._floor = tf.constant(floor, tf.float32)
         self._plan = plan
